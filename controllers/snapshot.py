@@ -1,0 +1,106 @@
+"""Pre-task git snapshots of a sandbox's workspace: record, restore exactly, diff.
+
+Why git and a private ref: the workspace is usually a git repo already, git stores every
+file kind we care about (content, deletions, binary, executable bit, symlinks), and a
+commit under ``refs/harness/snapshots/<id>`` is cheap, content-addressed and safe from
+``git gc``. The user's branch, index and stash are recorded and put back, not moved, so a
+restore also undoes an agent's commits, branch switches and stashes.
+
+Limits (said, not hidden): empty directories are not recorded (git does not track them);
+ignored files only with ``include_ignored=True``; submodule contents are left alone with a
+warning; an agent that deletes ``.git`` itself destroys the snapshot (restore then fails
+with SnapshotError, and the runner starts a fresh sandbox).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from controllers.sandbox.base import Sandbox
+from harness.errors import SnapshotError
+
+log = logging.getLogger(__name__)
+SCRIPT = (Path(__file__).with_name("snapshot.sh")).read_text()
+_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A recorded workspace state: ``commit`` is the tree's commit under ``ref``."""
+
+    id: str
+    commit: str
+    workdir: str
+    include_ignored: bool
+
+    @property
+    def ref(self) -> str:
+        return f"refs/harness/snapshots/{self.id}"
+
+
+@dataclass(frozen=True)
+class Change:
+    status: str  # A, M, D, T (type change: file <-> symlink)
+    path: str
+
+
+class GitSnapshotter:
+    """Snapshots of one workspace inside one sandbox; each operation is a single exec."""
+
+    def __init__(self, sandbox: Sandbox, workdir: str | None = None, *, timeout_sec: float = 300.0) -> None:
+        self.sandbox = sandbox
+        self.workdir = workdir or sandbox.workdir
+        self.timeout_sec = timeout_sec
+        self.warnings: list[str] = []
+
+    def _run(self, op: str, snap_id: str, *flags: str) -> str:
+        r = self.sandbox.exec(
+            ["sh", "-c", SCRIPT, "sh", op, snap_id, *flags],
+            cwd=self.workdir,
+            timeout_sec=self.timeout_sec,
+        )
+        for line in r.stderr.splitlines():
+            if line.startswith("warning:"):
+                self.warnings.append(line)
+                log.warning("%s: %s", self.workdir, line)
+            elif line.startswith("note:"):
+                log.info("%s: %s", self.workdir, line)
+        if not r.ok:
+            raise SnapshotError(f"git snapshot {op} in {self.workdir} failed: {r.describe()}")
+        return r.stdout
+
+    def snapshot(self, snap_id: str | None = None, *, include_ignored: bool = False) -> Snapshot:
+        """Record the whole working tree now. Initialises a repo when there is none."""
+        snap_id = snap_id or uuid.uuid4().hex[:12]
+        if not _ID.match(snap_id):
+            raise SnapshotError(f"snapshot id {snap_id!r} must match {_ID.pattern}")
+        out = self._run("snapshot", snap_id, *(["--ignored"] if include_ignored else []))
+        commit = out.strip().splitlines()[-1] if out.strip() else ""
+        if not re.fullmatch(r"[0-9a-f]{40,64}", commit):
+            raise SnapshotError(f"git snapshot in {self.workdir} printed no commit: {out[-200:]!r}")
+        return Snapshot(snap_id, commit, self.workdir, include_ignored)
+
+    def restore(self, snap: Snapshot) -> None:
+        """Bring the tree, HEAD, refs, index and stash back to exactly what ``snap`` saw."""
+        self._run("restore", snap.id)
+
+    def diff(self, snap: Snapshot) -> str:
+        """The binary-safe patch from the snapshot to the working tree as it is now."""
+        return self._run("diff", snap.id)
+
+    def changed(self, snap: Snapshot) -> list[Change]:
+        """Paths that differ from the snapshot, with their git status letter."""
+        out = self._run("changed", snap.id)
+        changes = []
+        for line in out.splitlines():
+            status, _, path = line.partition("\t")
+            if path:
+                changes.append(Change(status[:1], path))
+        return changes
+
+    def drop(self, snap: Snapshot) -> None:
+        self._run("drop", snap.id)
