@@ -1,0 +1,158 @@
+"""AgentProfile: how one agent CLI is installed, configured, launched and read.
+
+Why mostly data: the CLIs change their config keys, dialogs and screens between versions.
+Keeping binary, flags, env, seeded files, skill locations, screen patterns and dialog
+answers as validated data (``ProfileSpec``) makes a version bump an edit of a table, and
+lets tests check the table against the real screens. The classes stay thin.
+
+Screen reading order (``classify``): a known dialog (answered with its keys, logged) beats
+busy markers, which beat the idle prompt; a screen that looks like a menu but matches no
+known dialog is ``blocked`` (the trial ends ``agent_error`` with the screen attached).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Protocol
+
+from controllers.sandbox.base import Sandbox
+
+HOOK_SCRIPT = Path(__file__).with_name("hook.sh").read_text()
+HOOK_PATH = "/opt/harness/bin/harness-hook"
+AGENT_HOME = "/home/agent"
+STATE_DIR = f"{AGENT_HOME}/.harness"
+
+
+class ScreenKind(str, Enum):
+    STARTING = "starting"   # nothing recognisable yet
+    DIALOG = "dialog"       # a known dialog we can answer
+    BUSY = "busy"           # the agent is working
+    IDLE = "idle"           # the input prompt is waiting for us
+    BLOCKED = "blocked"     # an unknown menu / question: we will not guess
+
+
+@dataclass(frozen=True)
+class Dialog:
+    """A screen the CLI may show, recognised by ``pattern`` and answered with ``keys``.
+
+    ``keys`` are tmux key names (``Enter``, ``Down``, ``Escape``...) sent one by one: never a
+    blind Enter; each answer names the option it picks so the log says what we chose.
+    """
+
+    name: str
+    pattern: str
+    keys: tuple[str, ...]
+    choice: str
+
+    def __post_init__(self) -> None:
+        re.compile(self.pattern)
+
+
+@dataclass(frozen=True)
+class ScreenState:
+    kind: ScreenKind
+    dialog: Dialog | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ProfileSpec:
+    """Everything about one CLI that is data, validated once at import."""
+
+    name: str
+    image: str                       # harness image name (images/<name>)
+    binary: str
+    args: tuple[str, ...]
+    env: dict[str, str]
+    idle: tuple[str, ...]            # regexes: the input prompt is showing
+    busy: tuple[str, ...]            # regexes: the agent is working (veto idle)
+    dialogs: tuple[Dialog, ...]
+    blocking_hints: tuple[str, ...]  # regexes of menus that need an answer
+    idle_masks: tuple[str, ...] = () # regexes masked before screen hashing (clocks, spinners)
+    memory_file: str = "AGENTS.md"
+    user_skills_dir: str = ""        # e.g. ~/.claude/skills
+    project_skills_dir: str = ""     # e.g. .claude/skills (relative to the workspace)
+    transcript_glob: str = ""        # where the CLI writes its own session files
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for rx in (*self.idle, *self.busy, *self.blocking_hints, *self.idle_masks):
+            re.compile(rx, re.M)
+
+    def classify(self, screen: str) -> ScreenState:
+        """What the screen shows now (pure: unit tests feed it recorded screens)."""
+        for d in self.dialogs:
+            if re.search(d.pattern, screen, re.M | re.S):
+                return ScreenState(ScreenKind.DIALOG, d)
+        if any(re.search(rx, screen, re.M) for rx in self.busy):
+            return ScreenState(ScreenKind.BUSY)
+        if any(re.search(rx, screen, re.M) for rx in self.idle):
+            return ScreenState(ScreenKind.IDLE)
+        for rx in self.blocking_hints:
+            m = re.search(rx, screen, re.M)
+            if m:
+                return ScreenState(ScreenKind.BLOCKED, detail=m.group(0)[:120])
+        return ScreenState(ScreenKind.STARTING)
+
+
+@dataclass(frozen=True)
+class LaunchContext:
+    """Per-trial facts a profile needs: where the Gateway is, the dummy key, the socket."""
+
+    gateway_url: str          # as seen from inside the sandbox, e.g. http://127.0.0.1:48100
+    api_key: str              # dummy per-trial key (the real key never enters a sandbox)
+    model: str
+    workdir: str
+    tmux_socket: str
+    permission_mode: str = "bypass"  # "bypass" or "default" (prompts answered by policy)
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str
+
+
+class AgentProfile(Protocol):
+    """The seam: configure a sandbox for a CLI, say how to launch it, read its screen."""
+
+    spec: ProfileSpec
+
+    def configure(self, box: Sandbox, ctx: LaunchContext) -> None: ...
+
+    def launch(self, ctx: LaunchContext) -> LaunchSpec: ...
+
+    def install_variant(self, box: Sandbox, variant: Variant, workdir: str) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class Skill:
+    name: str
+    files: dict[str, bytes]  # relative path inside the skill folder -> content
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One set of skill / memory files. ``baseline`` is the live set, others candidates."""
+
+    name: str
+    skills: tuple[Skill, ...] = ()
+    memory: dict[str, bytes] = field(default_factory=dict)  # CLAUDE.md / AGENTS.md -> content
+    source: str = ""
+
+    def digest(self) -> str:
+        import hashlib
+
+        h = hashlib.sha256()
+        for s in sorted(self.skills, key=lambda s: s.name):
+            for rel in sorted(s.files):
+                h.update(f"{s.name}/{rel}\0".encode())
+                h.update(s.files[rel])
+        for k in sorted(self.memory):
+            h.update(f"mem:{k}\0".encode())
+            h.update(self.memory[k])
+        return h.hexdigest()[:16]

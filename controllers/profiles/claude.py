@@ -1,0 +1,106 @@
+"""Claude Code (``claude``, npm @anthropic-ai/claude-code) as data + a thin class.
+
+Seeded so a normal run shows no onboarding, theme, API-key, trust, bypass or update
+dialog (keys seen on 2.1.197, see shared/PROTOCOLS.md). The dialogs table answers the
+ones that still appear after a version bump, by their text, with the right option.
+"""
+
+from __future__ import annotations
+
+import json
+
+from controllers.profiles.base import (
+    AGENT_HOME, HOOK_PATH, STATE_DIR, Dialog, LaunchContext, LaunchSpec, ProfileSpec, Variant,
+)
+from controllers.profiles.common import install_hook, install_variant
+from controllers.sandbox.base import Sandbox
+
+SPEC = ProfileSpec(
+    name="claude",
+    image="claude",
+    binary="claude",
+    args=(),
+    env={
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_ERROR_REPORTING": "1",
+        "CLAUDE_CODE_DISABLE_TERMINAL_TITLE": "1",
+    },
+    idle=(r"^❯\s", r"\? for shortcuts", r"bypass permissions on"),
+    busy=(r"esc to interrupt", r"^\s*[✻✶✳✢·*✽]\s+\S+…", r"⎿\s+Running…"),
+    dialogs=(
+        Dialog("api-key", r"Do you want to use this API key", ("Up", "Enter"), "1. Yes"),
+        Dialog("bypass-warning", r"Bypass Permissions mode.*Yes, I accept", ("Down", "Enter"), "2. Yes, I accept"),
+        Dialog("trust-folder", r"(Do you trust the files in this folder|Is this a project you created or one you trust)",
+               ("Enter",), "1. Yes, proceed"),
+        Dialog("theme", r"Choose the text style", ("Enter",), "default theme"),
+        Dialog("security-notes", r"Security notes:.*Press Enter to continue", ("Enter",), "continue"),
+        Dialog("terminal-setup", r"Use Claude Code's terminal setup\?", ("Escape",), "skip"),
+    ),
+    blocking_hints=(r"❯\s*1\.\s+\S.*\n.*2\.\s+\S", r"Enter to confirm", r"\(y/n\)"),
+    idle_masks=(r"[✻✶✳✢·*✽]\s+\S+…\s*\([^)]*\)", r"\d+s\b"),
+    memory_file="CLAUDE.md",
+    user_skills_dir="~/.claude/skills",
+    project_skills_dir=".claude/skills",
+    transcript_glob=f"{AGENT_HOME}/.claude/projects/*/*.jsonl",
+)
+
+
+def claude_json(ctx: LaunchContext) -> dict[str, object]:
+    """~/.claude.json: onboarding done, key approved (last 20 chars), folder trusted."""
+    return {
+        "hasCompletedOnboarding": True,
+        "lastOnboardingVersion": "2.1.197",
+        "theme": "dark",
+        "numStartups": 1,
+        "autoUpdates": False,
+        "bypassPermissionsModeAccepted": True,
+        "hasSeenTasksHint": True,
+        "shiftEnterKeyBindingInstalled": True,
+        "customApiKeyResponses": {"approved": [ctx.api_key[-20:]], "rejected": []},
+        "projects": {
+            ctx.workdir: {
+                "hasTrustDialogAccepted": True,
+                "hasCompletedProjectOnboarding": True,
+                "projectOnboardingSeenCount": 1,
+                "allowedTools": [],
+            }
+        },
+    }
+
+
+def settings_json(ctx: LaunchContext) -> dict[str, object]:
+    """~/.claude/settings.json: the Stop hook that signals the harness, no co-author noise."""
+    return {
+        "hooks": {"Stop": [{"matcher": "", "hooks": [{"type": "command", "command": f"{HOOK_PATH} claude-stop"}]}]},
+        "includeCoAuthoredBy": False,
+        "skipDangerousModePermissionPrompt": True,
+        "permissions": {"defaultMode": "bypassPermissions" if ctx.permission_mode == "bypass" else "default"},
+    }
+
+
+class ClaudeProfile:
+    spec = SPEC
+
+    def configure(self, box: Sandbox, ctx: LaunchContext) -> None:
+        install_hook(box)
+        box.write_file(f"{AGENT_HOME}/.claude.json", json.dumps(claude_json(ctx), indent=2))
+        box.write_file(f"{AGENT_HOME}/.claude/settings.json", json.dumps(settings_json(ctx), indent=2))
+
+    def launch(self, ctx: LaunchContext) -> LaunchSpec:
+        argv = [SPEC.binary, "--model", ctx.model]
+        if ctx.permission_mode == "bypass":
+            argv.append("--dangerously-skip-permissions")
+        env = dict(SPEC.env)
+        env.update(
+            ANTHROPIC_BASE_URL=ctx.gateway_url,
+            ANTHROPIC_API_KEY=ctx.api_key,
+            HOME=AGENT_HOME,
+            HARNESS_TMUX_SOCKET=ctx.tmux_socket,
+            HARNESS_STATE_DIR=STATE_DIR,
+        )
+        return LaunchSpec(argv, env, ctx.workdir)
+
+    def install_variant(self, box: Sandbox, variant: Variant, workdir: str) -> list[str]:
+        return install_variant(SPEC, box, variant, workdir)

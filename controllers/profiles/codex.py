@@ -1,0 +1,89 @@
+"""OpenAI Codex (``codex``, npm @openai/codex) as data + a thin class.
+
+config.toml points a ``[model_providers.harness]`` at the Gateway with
+``wire_api = "responses"``, trusts the workspace, never asks for approval, and runs
+``notify`` (our hook) on every completed turn.
+"""
+
+from __future__ import annotations
+
+from controllers.profiles.base import (
+    AGENT_HOME, HOOK_PATH, STATE_DIR, Dialog, LaunchContext, LaunchSpec, ProfileSpec, Variant,
+)
+from controllers.profiles.common import install_hook, install_variant
+from controllers.sandbox.base import Sandbox
+
+CODEX_HOME = f"{AGENT_HOME}/.codex"
+KEY_ENV = "HARNESS_MODEL_KEY"
+
+SPEC = ProfileSpec(
+    name="codex",
+    image="codex",
+    binary="codex",
+    args=(),
+    env={"CODEX_HOME": CODEX_HOME, "NO_UPDATE_NOTIFIER": "1"},
+    idle=(r"^\s*›\s", r"Ask Codex to do anything"),
+    busy=(r"esc to interrupt", r"•\s*Working\s*\("),
+    dialogs=(
+        Dialog("trust-directory", r"(Do you trust the contents of this directory|allow Codex to work in this folder)",
+               ("Enter",), "1. Yes, continue"),
+        Dialog("update-available", r"Update available!.*Skip", ("Down", "Enter"), "2. Skip"),
+        Dialog("model-migration", r"Try new model", ("Escape",), "keep current model"),
+    ),
+    blocking_hints=(r"›\s*1\.\s+\S.*\n.*2\.\s+\S", r"Press enter to continue", r"\(y/n\)"),
+    idle_masks=(r"\(\d+s\s*•", r"\d{2}:\d{2}"),
+    memory_file="AGENTS.md",
+    user_skills_dir="~/.agents/skills",
+    project_skills_dir=".agents/skills",
+    transcript_glob=f"{CODEX_HOME}/sessions/*/*/*/rollout-*.jsonl",
+)
+
+
+def _q(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def config_toml(ctx: LaunchContext) -> str:
+    approval = "never" if ctx.permission_mode == "bypass" else "on-request"
+    sandbox = "danger-full-access" if ctx.permission_mode == "bypass" else "workspace-write"
+    return "\n".join([
+        f"model = {_q(ctx.model)}",
+        'model_provider = "harness"',
+        f"approval_policy = {_q(approval)}",
+        f"sandbox_mode = {_q(sandbox)}",
+        f"notify = [{_q(HOOK_PATH)}, \"codex-notify\"]",
+        "check_for_update_on_startup = false",
+        "",
+        "[model_providers.harness]",
+        'name = "harness"',
+        f"base_url = {_q(ctx.gateway_url.rstrip('/') + '/v1')}",
+        f"env_key = {_q(KEY_ENV)}",
+        'wire_api = "responses"',
+        "request_max_retries = 4",
+        "stream_max_retries = 4",
+        "",
+        f"[projects.{_q(ctx.workdir)}]",
+        'trust_level = "trusted"',
+        "",
+    ])
+
+
+class CodexProfile:
+    spec = SPEC
+
+    def configure(self, box: Sandbox, ctx: LaunchContext) -> None:
+        install_hook(box)
+        box.write_file(f"{CODEX_HOME}/config.toml", config_toml(ctx))
+
+    def launch(self, ctx: LaunchContext) -> LaunchSpec:
+        env = dict(SPEC.env)
+        env.update({
+            KEY_ENV: ctx.api_key,
+            "HOME": AGENT_HOME,
+            "HARNESS_TMUX_SOCKET": ctx.tmux_socket,
+            "HARNESS_STATE_DIR": STATE_DIR,
+        })
+        return LaunchSpec([SPEC.binary], env, ctx.workdir)
+
+    def install_variant(self, box: Sandbox, variant: Variant, workdir: str) -> list[str]:
+        return install_variant(SPEC, box, variant, workdir)

@@ -1,0 +1,49 @@
+"""What every CLI profile does the same way: the completion hook, and installing a Variant.
+
+A Variant's skills go to the profile's user skill dir (``~/.claude/skills/<name>/``,
+``~/.agents/skills/<name>/``); its memory files (CLAUDE.md / AGENTS.md) go into the
+workspace root. A variant with a single memory file is installed under the name this CLI
+reads, so a CLAUDE.md candidate can be replayed on codex as AGENTS.md and back.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+from controllers.profiles.base import AGENT_HOME, HOOK_PATH, HOOK_SCRIPT, STATE_DIR, ProfileSpec, Variant
+from controllers.sandbox.base import Sandbox
+from harness.errors import SandboxError
+
+
+def expand_home(path: str) -> str:
+    return AGENT_HOME + path[1:] if path.startswith("~") else path
+
+
+def install_hook(box: Sandbox) -> None:
+    """The completion hook on PATH, and an empty state dir owned by the agent user."""
+    box.write_file(HOOK_PATH, HOOK_SCRIPT, mode=0o755, user="root")
+    r = box.exec(["sh", "-c", f"mkdir -p {STATE_DIR} && : > {STATE_DIR}/events.jsonl && rm -f {STATE_DIR}/channel"])
+    if not r.ok:
+        raise SandboxError(f"cannot prepare {STATE_DIR}: {r.describe()}")
+
+
+def install_variant(spec: ProfileSpec, box: Sandbox, variant: Variant, workdir: str) -> list[str]:
+    """Write the variant's files where ``spec``'s CLI reads them; returns the paths written."""
+    written: list[str] = []
+    skills_root = expand_home(spec.user_skills_dir)
+    r = box.exec(["sh", "-c", f'rm -rf "{skills_root}" && mkdir -p "{skills_root}"'])
+    if not r.ok:
+        raise SandboxError(f"cannot reset {skills_root}: {r.describe()}")
+    for skill in variant.skills:
+        for rel, data in skill.files.items():
+            dest = posixpath.join(skills_root, skill.name, rel)
+            box.write_file(dest, data)
+            written.append(dest)
+    memory = dict(variant.memory)
+    if len(memory) == 1:
+        memory = {spec.memory_file: next(iter(memory.values()))}
+    for name, data in memory.items():
+        dest = posixpath.join(workdir, name)
+        box.write_file(dest, data)
+        written.append(dest)
+    return written

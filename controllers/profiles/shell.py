@@ -1,0 +1,55 @@
+"""Shell "agents": a plain bash in the pane, for oracle and no-op runs.
+
+``oracle`` types the task's reference solution (Terminal-Bench ``solution.sh``) into the
+pane and waits for it to finish; ``noop`` does nothing. A suite whose oracle run does not
+pass, or whose no-op run passes, has broken checks: both are how task authors test tasks.
+"""
+
+from __future__ import annotations
+
+from controllers.profiles.base import (
+    AGENT_HOME, LaunchContext, LaunchSpec, ProfileSpec, Variant,
+)
+from controllers.profiles.common import install_hook, install_variant
+from controllers.sandbox.base import Sandbox
+
+ORACLE_PATH = "/harness/oracle.sh"
+
+
+def _spec(name: str) -> ProfileSpec:
+    return ProfileSpec(
+        name=name,
+        image="base",
+        binary="bash",
+        args=("--noprofile", "--norc"),
+        env={"PS1": "$ ", "TERM": "xterm-256color"},
+        idle=(r"\$ $",),
+        busy=(),
+        dialogs=(),
+        blocking_hints=(),
+        memory_file="AGENTS.md",
+        user_skills_dir="~/.agents/skills",
+        project_skills_dir=".agents/skills",
+        transcript_glob="",
+    )
+
+
+class ShellProfile:
+    """Bash in the pane; ``needs_gateway`` False (no model is asked anything)."""
+
+    needs_gateway = False
+
+    def __init__(self, name: str) -> None:
+        self.spec = _spec(name)
+
+    def configure(self, box: Sandbox, ctx: LaunchContext) -> None:
+        install_hook(box)
+
+    def launch(self, ctx: LaunchContext) -> LaunchSpec:
+        env = dict(self.spec.env, HOME=AGENT_HOME)
+        return LaunchSpec([self.spec.binary, *self.spec.args], env, ctx.workdir)
+
+    def install_variant(self, box: Sandbox, variant: Variant, workdir: str) -> list[str]:
+        return install_variant(self.spec, box, variant, workdir)
+
+

@@ -1,0 +1,415 @@
+"""The Controller: one tmux server, one session, one pane running one program.
+
+Why one pane per server: a Trial owns its tmux server outright (own socket, own options),
+so killing it cannot touch anyone else's, and ``harness attach`` has one obvious target.
+
+Commands go through :class:`FallbackTransport`: the control channel (b) first, one process
+per command (a) when it cannot connect. ``transport="exec"`` forces (a) (the reference).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Self
+
+from controllers.tmux import argv as T
+from controllers.tmux import waits as W
+from controllers.tmux.control import ControlTransport, OutputListener
+from controllers.tmux.hosts import ContainerHost, Host, LocalHost, host_for, socket_path_for
+from controllers.tmux.record import AsciicastRecorder, initial_screen
+from controllers.tmux.transport import ExecTransport, FallbackTransport
+from harness.errors import ControllerError, PaneDead, SendKeysError
+
+TransportKind = Literal["control", "exec"]
+
+
+@dataclass(frozen=True)
+class PaneState:
+    """One ``display-message`` round trip: liveness, exit status, cursor, size, history."""
+
+    dead: bool
+    exit_status: int | None
+    pid: int | None
+    cursor_x: int
+    cursor_y: int
+    width: int
+    height: int
+    history_size: int
+
+
+@dataclass(frozen=True)
+class ShellResult:
+    exit_code: int
+    output: str
+
+
+def _int(s: str) -> int | None:
+    return int(s) if s.strip().lstrip("-").isdigit() else None
+
+
+class TmuxController:
+    """Drives one pane. Use as a context manager; ``close()`` kills the server (safe twice).
+
+    Broken machinery raises ``TransportError`` / ``TmuxCommandError``; waits raise
+    ``WaitTimeout`` (with the last screen) or ``PaneDead``; text that cannot be sent exactly
+    raises ``SendKeysError``.
+    """
+
+    def __init__(
+        self,
+        host: Host | None = None,
+        *,
+        session: str | None = None,
+        socket_path: str | None = None,
+        tmux_bin: str = "tmux",
+        transport: TransportKind = "control",
+        command_timeout_sec: float = 10.0,
+        options: T.ServerOptions | None = None,
+    ) -> None:
+        if transport not in ("control", "exec"):
+            raise ValueError(f"transport must be 'control' or 'exec', not {transport!r}")
+        self.host: Host = host or LocalHost()
+        self.session = session or f"h{uuid.uuid4().hex[:10]}"
+        self.tmux_bin = tmux_bin
+        self.transport_kind = transport
+        self.command_timeout_sec = command_timeout_sec
+        self.options = options or T.ServerOptions()
+        self._socket_path = socket_path
+        self.pane_id = ""
+        self.width = self.height = 0
+        self._transport: FallbackTransport | None = None
+        self._recorder: AsciicastRecorder | None = None
+        self._state = "new"
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def socket_path(self) -> str:
+        if self._socket_path is None:
+            self._socket_path = socket_path_for(self.host, self.session)
+        return self._socket_path
+
+    def start(
+        self,
+        command: list[str] | str,
+        *,
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
+        width: int = 200,
+        height: int = 50,
+    ) -> TmuxController:
+        """Start the server and the pane. Options are set before the pane exists."""
+        if self._state != "new":
+            raise ControllerError(f"controller is {self._state}; start() runs once")
+        cmd = [command] if isinstance(command, str) else list(command)
+        seq = T.start_server_sequence(self.session, cmd, width=width, height=height, cwd=cwd,
+                                      env=env, options=self.options)
+        exec_t = ExecTransport(self.host, self.socket_path, tmux_bin=self.tmux_bin,
+                               timeout_sec=max(self.command_timeout_sec, 15.0))
+        self._state = "started"
+        try:
+            exec_t.run(seq)
+            self.pane_id = exec_t.run(["display-message", "-p", "-t", self.session,
+                                       "#{pane_id}"])[0].strip()
+        except Exception:
+            self.close()
+            raise
+        self.width, self.height = width, height
+        control = self._control_channel() if self.transport_kind == "control" else None
+        self._transport = FallbackTransport(control, exec_t)
+        return self
+
+    def _control_channel(self, *, want_output: bool = False,
+                         on_output: OutputListener | None = None) -> ControlTransport:
+        return ControlTransport(self.host, self.socket_path, self.session,
+                                tmux_bin=self.tmux_bin, timeout_sec=self.command_timeout_sec,
+                                want_output=want_output, on_output=on_output)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop recording, kill the tmux server, release both transports (safe twice)."""
+        if self._state == "closed":
+            return
+        self._state = "closed"
+        if self._recorder is not None:
+            self._recorder.stop()
+            self._recorder = None
+        if self._transport is not None:
+            self._transport.close()
+        try:
+            ExecTransport(self.host, self.socket_path, tmux_bin=self.tmux_bin,
+                          timeout_sec=10).run(["kill-server"])
+        except ControllerError:
+            pass  # already gone: what we wanted
+        if self.host.local:
+            Path(self.socket_path).unlink(missing_ok=True)
+
+    @property
+    def transport(self) -> FallbackTransport:
+        if self._state != "started" or self._transport is None:
+            raise ControllerError(f"controller is {self._state}", hint="call start() first")
+        return self._transport
+
+    def tmux(self, argv: list[str], *, idempotent: bool = False,
+             timeout_sec: float | None = None) -> list[str]:
+        """Run one tmux command (argv after ``tmux -S <sock>``) on the best transport."""
+        return self.transport.run(argv, timeout_sec=timeout_sec, idempotent=idempotent)
+
+    def host_tmux_argv(self, argv: list[str], *, timeout_sec: float | None = None) -> list[str]:
+        """Host argv running one tmux command in its own process; with ``timeout_sec`` the
+        limit is enforced where tmux runs (``timeout -k``), not only on this side."""
+        inner = [*T.tmux_prefix(self.tmux_bin, self.socket_path), *argv]
+        if timeout_sec is not None:
+            inner = ["timeout", "-k", "2", f"{timeout_sec:g}", *inner]
+        return self.host.argv(inner)
+
+    # ------------------------------------------------------------------ input
+
+    def send_keys(
+        self,
+        text: str,
+        *,
+        enter: bool = True,
+        delay_enter: float = 0.1,
+        literal: bool = True,
+        enter_check_sec: float = 1.0,
+        enter_retries: int = 2,
+    ) -> None:
+        """Type ``text`` exactly (``send-keys -l --``), then Enter, checking it was taken.
+
+        ``literal=False`` lets tmux read key names in ``text`` (``"C-c"``).
+        """
+        if literal:
+            T.check_literal(text)
+            for piece in T.chunks(text, T.SEND_CHUNK_CHARS):
+                if piece:
+                    self.tmux(T.send_literal(self.pane_id, piece))
+        else:
+            self.tmux(["send-keys", "-t", self.pane_id, "--", text])
+        if enter:
+            if delay_enter > 0:
+                time.sleep(delay_enter)
+            self._press_enter(enter_check_sec, enter_retries)
+
+    def _fingerprint(self) -> tuple[Any, ...]:
+        st = self.pane_state()
+        return (self.capture_pane(), st.cursor_x, st.cursor_y, st.history_size, st.dead)
+
+    def _press_enter(self, check_sec: float, retries: int) -> None:
+        """Enter, then watch the screen/cursor; press again (bounded) if nothing moved."""
+        before = self._fingerprint()
+        for attempt in range(retries + 1):
+            self.tmux(T.send_key(self.pane_id, "Enter"))
+            deadline = time.monotonic() + check_sec
+            while time.monotonic() < deadline:
+                now = self._fingerprint()
+                if now != before:
+                    return
+                time.sleep(0.01 if attempt == 0 else 0.05)
+        st = self.pane_state()
+        if st.dead:
+            raise PaneDead("pane exited before Enter was taken", exit_status=st.exit_status,
+                           screen=self.capture_pane())
+        raise SendKeysError(
+            f"Enter was not taken: the screen did not change after {retries + 1} presses",
+            hint="the program may be blocked; see capture_pane()",
+        )
+
+    def paste(self, text: str, *, enter: bool = False, enter_check_sec: float = 1.0) -> None:
+        """Paste through a tmux buffer (bracketed when the program asked for it): for
+        multi-line and large text, which arrives as one paste instead of keypresses."""
+        T.check_paste(text)
+        buf = f"harness-paste-{uuid.uuid4().hex[:12]}"
+        try:
+            for i, piece in enumerate(T.chunks(text, T.BUFFER_CHUNK_CHARS)):
+                self.tmux(T.set_buffer(buf, piece, append=i > 0))
+            self.tmux(T.paste_buffer(self.pane_id, buf))
+        except ControllerError:
+            try:
+                self.tmux(T.delete_buffer(buf))
+            except ControllerError:
+                pass
+            raise
+        if enter:
+            self._press_enter(enter_check_sec, 2)
+
+    def send_key(self, name: str) -> None:
+        """One named key: Enter, Escape, C-c, Up, Down, Tab, BTab, ..."""
+        self.tmux(T.send_key(self.pane_id, name))
+
+    def interrupt(self) -> None:
+        self.send_key("C-c")
+
+    # ------------------------------------------------------------------ reading
+
+    def capture_pane(self, *, history: bool = False, join_wrapped: bool = True,
+                     escapes: bool = False) -> str:
+        """The pane's text; ``history=True`` for the whole scrollback. Trailing spaces of
+        each line and blank lines after the last text are dropped."""
+        lines = self.tmux(T.capture(self.pane_id, history=history, join_wrapped=join_wrapped,
+                                    escapes=escapes), idempotent=True)
+        if not escapes:
+            lines = [ln.rstrip() for ln in lines]
+        while lines and not lines[-1].strip():
+            lines.pop()
+        return "\n".join(lines)
+
+    def pane_state(self, *, settle_sec: float = 1.0) -> PaneState:
+        """One round trip, plus a short re-read when the pane is dead but tmux has not
+        reaped the process yet (its pty closes before its exit status is known)."""
+        deadline = time.monotonic() + settle_sec
+        while True:
+            raw = self.tmux(T.display(self.pane_id), idempotent=True)
+            f = (raw[0] if raw else "").split("\t")
+            f += [""] * (len(T.PANE_FIELDS) - len(f))
+            dead, status, sig = f[0] == "1", _int(f[1]), _int(f[2])
+            if not dead or status is not None or sig or time.monotonic() >= deadline:
+                break
+            time.sleep(0.02)
+        if dead and sig:
+            status = 128 + sig
+        return PaneState(dead, status if dead else None, _int(f[3]), _int(f[4]) or 0,
+                         _int(f[5]) or 0, _int(f[6]) or 0, _int(f[7]) or 0, _int(f[8]) or 0)
+
+    def is_alive(self) -> bool:
+        return not self.pane_state().dead
+
+    def exit_status(self) -> int | None:
+        """None while running; the exit code (128+N after signal N) once the pane died."""
+        return self.pane_state().exit_status
+
+    def resize(self, width: int, height: int) -> None:
+        self.tmux(T.resize(self.session, width, height))
+        self.width, self.height = width, height
+
+    # ------------------------------------------------------------------ waits
+
+    def wait(self, strategy: W.Strategy, *, timeout_sec: float = 30.0,
+             poll_interval_sec: float = 0.1, fail_on_exit: bool = True) -> Any:
+        return W.poll(self, strategy, timeout_sec=timeout_sec,
+                      poll_interval_sec=poll_interval_sec, fail_on_exit=fail_on_exit)
+
+    def wait_for_text(self, pattern: str | re.Pattern[str], *, regex: bool = False,
+                      timeout_sec: float = 30.0, history: bool = False) -> re.Match[str]:
+        rx = pattern if regex or isinstance(pattern, re.Pattern) else re.escape(pattern)
+        result: re.Match[str] = self.wait(W.ScreenMatches(rx, history=history),
+                                          timeout_sec=timeout_sec)
+        return result
+
+    def wait_for_prompt(self, regex: str | re.Pattern[str], *,
+                        timeout_sec: float = 30.0) -> re.Match[str]:
+        return self.wait_for_text(regex, regex=True, timeout_sec=timeout_sec)
+
+    def wait_for_shell_prompt(self, *, regex: str = W.SHELL_PROMPT,
+                              timeout_sec: float = 30.0) -> re.Match[str]:
+        """A shell prompt on the last non-blank line."""
+        result: re.Match[str] = self.wait(W.ScreenMatches(regex, last_lines=1),
+                                          timeout_sec=timeout_sec)
+        return result
+
+    def wait_for_idle(self, *, stable_for: float = 1.0, poll: float = 0.1,
+                      ignore: list[str] | tuple[str, ...] = (),
+                      busy: list[str] | tuple[str, ...] = (),
+                      timeout_sec: float = 60.0) -> str:
+        """The screen's masked content hash held still for ``stable_for`` seconds."""
+        screen: str = self.wait(W.ScreenStable(stable_for, ignore, busy),
+                                timeout_sec=timeout_sec, poll_interval_sec=poll)
+        return screen
+
+    def new_channel(self, prefix: str = "sig") -> str:
+        """A wait-for channel name used once (tmux latches unmatched signals)."""
+        return f"harness-{prefix}-{uuid.uuid4().hex}"
+
+    def signal_command(self, channel: str) -> list[str]:
+        """The argv a process *where tmux runs* executes to fire ``channel`` (for hooks)."""
+        return [*T.tmux_prefix(self.tmux_bin, self.socket_path), *T.wait_for(channel, signal=True)]
+
+    def wait_for_signal(self, channel: str, *, timeout_sec: float = 60.0,
+                        poll_interval_sec: float = 0.05) -> str:
+        return str(self.wait(W.Signal(channel, max_sec=timeout_sec + 5),
+                             timeout_sec=timeout_sec, poll_interval_sec=poll_interval_sec))
+
+    def run_shell(self, cmd: str, *, timeout_sec: float = 60.0) -> ShellResult:
+        """Type ``cmd`` into the pane's shell; exit code and output via unique markers.
+
+        The markers are printed by ``printf`` from two halves, so the echoed command line
+        never contains them whole and cannot be mistaken for the output.
+        """
+        tag = uuid.uuid4().hex[:12]
+        begin, end = f"__HB_{tag}__", f"__HE_{tag}__"
+        line = (f"printf '%s%s\\n' '{begin[:5]}' '{begin[5:]}'; {cmd}; "
+                f"printf '%s%s:%s\\n' '{end[:5]}' '{end[5:]}' \"$?\"")
+        self.send_keys(line, enter=True, delay_enter=0)
+        try:
+            m = self.wait_for_text(re.escape(end) + r":(\d+)", regex=True, history=True,
+                                   timeout_sec=timeout_sec)
+        except Exception:
+            self.interrupt()
+            raise
+        text = self.capture_pane(history=True)
+        start = text.rfind(begin + "\n")
+        stop = text.rfind(end + ":")
+        output = text[start + len(begin) + 1 : stop].rstrip("\n") if 0 <= start < stop else ""
+        return ShellResult(int(m.group(1)), output)
+
+    # ------------------------------------------------------------------ recording, attach
+
+    def start_recording(self, path: Path | str, *, title: str = "") -> Path:
+        """Record the pane's output to an asciicast v2 file from now on."""
+        if self._recorder is not None:
+            raise ControllerError("already recording")
+        st = self.pane_state()
+        lines = self.tmux(T.capture(self.pane_id, history=False, join_wrapped=False,
+                                    escapes=True), idempotent=True)
+        first = initial_screen(lines, st.cursor_x, st.cursor_y)
+        self._recorder = AsciicastRecorder(
+            Path(path), lambda cb: self._control_channel(want_output=True, on_output=cb),
+            self.pane_id, width=st.width, height=st.height, first_screen=first, title=title)
+        return Path(path)
+
+    @property
+    def recorder(self) -> AsciicastRecorder | None:
+        return self._recorder
+
+    def stop_recording(self) -> Path | None:
+        rec, self._recorder = self._recorder, None
+        return rec.stop() if rec is not None else None
+
+    def attach_argv(self) -> list[str]:
+        return self.host.attach_argv(
+            [*T.tmux_prefix(self.tmux_bin, self.socket_path), "attach-session", "-t", self.session])
+
+    def attach_command(self) -> str:
+        """What a person types to watch and drive the pane live (detach: C-b d)."""
+        return T.shell_join(self.attach_argv())
+
+
+class LocalTmuxController(TmuxController):
+    """A tmux server on this machine, socket under ``~/.cache/agent-harness/tmux``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(LocalHost(), **kwargs)
+
+
+class DockerTmuxController(TmuxController):
+    """A tmux server inside a container: a ``DockerSandbox`` (anything with ``host_argv``)
+    or a bare container id; ``user`` is the exec user (the server's owner)."""
+
+    def __init__(self, target: Any, *, user: str | None = None, **kwargs: Any) -> None:
+        host = host_for(target, user=user)
+        if isinstance(host, LocalHost):
+            raise TypeError("DockerTmuxController needs a sandbox or a container id")
+        super().__init__(host, **kwargs)
+
+
+__all__ = ["ContainerHost", "DockerTmuxController", "LocalTmuxController", "PaneState",
+           "ShellResult", "TmuxController"]

@@ -1,0 +1,127 @@
+"""Recording a pane to an asciicast v2 file (what ``asciinema play`` reads).
+
+Why a control-mode client and not ``pipe-pane``: a second ``tmux -C attach`` receives every
+byte the pane prints as ``%output`` notifications, and the timestamps are taken on this side
+as the bytes arrive. Nothing is written inside the container, so it works the same when
+``DOCKER_HOST`` points at a remote engine, and an agent cleaning its disk cannot touch it.
+
+The file starts with an event that draws the screen as it was when recording began (from
+``capture-pane -e``), so replaying the events reproduces the final screen even when the
+recording starts after the program did.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from controllers.tmux.control import ControlTransport
+
+
+@dataclass(frozen=True)
+class CastHeader:
+    width: int
+    height: int
+    timestamp: int
+    title: str = ""
+    term: str = "screen-256color"
+
+    def to_json(self) -> str:
+        head: dict[str, Any] = {
+            "version": 2,
+            "width": self.width,
+            "height": self.height,
+            "timestamp": self.timestamp,
+            "env": {"TERM": self.term, "SHELL": "/bin/sh"},
+        }
+        if self.title:
+            head["title"] = self.title
+        return json.dumps(head, ensure_ascii=False)
+
+
+def initial_screen(lines: list[str], cursor_x: int, cursor_y: int) -> str:
+    """Terminal output that paints ``capture-pane -e`` lines and puts the cursor back."""
+    body = "\r\n".join(lines)
+    return f"\x1b[0m\x1b[H\x1b[2J{body}\x1b[0m\x1b[{cursor_y + 1};{cursor_x + 1}H"
+
+
+def read_cast(path: Path) -> tuple[dict[str, Any], list[tuple[float, str, str]]]:
+    """Parse a cast file: the header and its events (time, code, data). Raises ValueError."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if not lines:
+        raise ValueError(f"{path} is empty")
+    header = json.loads(lines[0])
+    if header.get("version") != 2:
+        raise ValueError(f"{path}: not asciicast v2")
+    events: list[tuple[float, str, str]] = []
+    for n, ln in enumerate(lines[1:], start=2):
+        if not ln.strip():
+            continue
+        ev = json.loads(ln)
+        if not (isinstance(ev, list) and len(ev) == 3 and isinstance(ev[0], (int, float))):
+            raise ValueError(f"{path}:{n}: bad event {ln[:80]!r}")
+        events.append((float(ev[0]), str(ev[1]), str(ev[2])))
+    return header, events
+
+
+class AsciicastRecorder:
+    """Writes one pane's output as asciicast v2 while it runs; ``stop`` is safe twice."""
+
+    def __init__(
+        self,
+        path: Path,
+        channel_factory: Any,
+        pane_id: str,
+        *,
+        width: int,
+        height: int,
+        first_screen: str,
+        title: str = "",
+    ) -> None:
+        self.path = Path(path)
+        self.pane_id = pane_id
+        self.events = 0
+        self._lock = threading.Lock()
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh: IO[str] | None = self.path.open("w", encoding="utf-8")
+        header = CastHeader(width, height, int(time.time()), title=title)
+        self._fh.write(header.to_json() + "\n")
+        self._t0 = self.started_monotonic = time.monotonic()
+        self._write(0.0, first_screen)
+        self._channel: ControlTransport = channel_factory(self._on_output)
+        try:
+            self._channel.connect()
+        except Exception:
+            self.stop()
+            raise
+
+    def _write(self, t: float, text: str) -> None:
+        if not text or self._fh is None:
+            return
+        self._fh.write(json.dumps([round(t, 6), "o", text], ensure_ascii=False) + "\n")
+        self._fh.flush()
+        self.events += 1
+
+    def _on_output(self, pane: str, data: bytes, at: float) -> None:
+        if pane != self.pane_id:
+            return
+        with self._lock:
+            self._write(max(at - self._t0, 0.0), self._decoder.decode(data))
+
+    def stop(self) -> Path:
+        """Detach the recording client and close the file."""
+        channel = getattr(self, "_channel", None)
+        if channel is not None:
+            channel.close()
+        with self._lock:
+            if self._fh is not None:
+                self._write(time.monotonic() - self._t0, self._decoder.decode(b"", final=True))
+                self._fh.close()
+                self._fh = None
+        return self.path

@@ -1,0 +1,233 @@
+"""Wait strategies, written against the controller and polled through one helper.
+
+Why strategies: "the prompt is back", "the screen went quiet", "the hook signalled",
+"the process exited" are combined differently by each agent profile (``AnyOf(Signal(..),
+ProcessExited())``). Each is a small object with ``start`` / ``check`` / ``stop``; :func:`poll`
+is the only loop that sleeps, and every wait has a timeout that raises ``WaitTimeout`` with
+what it waited for and the last screen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from harness.errors import ConfigError, PaneDead, WaitTimeout
+
+if TYPE_CHECKING:
+    from controllers.tmux.controller import TmuxController
+
+#: what a shell prompt looks like on the last non-blank line: ``$``, ``#``, ``%`` or ``>``
+SHELL_PROMPT = r"[$#%>] ?$"
+
+
+def compile_regex(pattern: str | re.Pattern[str], what: str) -> re.Pattern[str]:
+    """Compile a user regex, turning a bad one into a ConfigError that names it."""
+    if isinstance(pattern, re.Pattern):
+        return pattern
+    try:
+        return re.compile(pattern, re.MULTILINE)
+    except re.error as exc:
+        raise ConfigError(f"{what}: invalid regex {pattern!r}: {exc}") from exc
+
+
+class Strategy(Protocol):
+    def describe(self) -> str: ...
+
+    def start(self, ctl: TmuxController) -> None: ...
+
+    def check(self, ctl: TmuxController, screen: str, now: float) -> Any | None:
+        """A non-None value ends the wait and is returned by ``poll``."""
+        ...
+
+    def stop(self) -> None: ...
+
+
+class _Base:
+    def start(self, ctl: TmuxController) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+@dataclass
+class ScreenMatches(_Base):
+    """The (visible or whole-history) screen matches a regex; returns the match."""
+
+    pattern: str | re.Pattern[str]
+    history: bool = False
+    last_lines: int | None = None
+
+    def __post_init__(self) -> None:
+        self.regex = compile_regex(self.pattern, "wait pattern")
+
+    def describe(self) -> str:
+        return f"screen to match /{self.regex.pattern}/"
+
+    def check(self, ctl: TmuxController, screen: str, now: float) -> Any | None:
+        text = ctl.capture_pane(history=True) if self.history else screen
+        if self.last_lines:
+            text = "\n".join(text.rstrip().splitlines()[-self.last_lines :])
+        return self.regex.search(text)
+
+
+@dataclass
+class ScreenStable(_Base):
+    """The screen's content hash (after masking clocks and spinners) has not changed for
+    ``stable_for_sec``, and no ``busy`` regex matches. Returns the screen."""
+
+    stable_for_sec: float = 1.0
+    ignore: Sequence[str | re.Pattern[str]] = ()
+    busy: Sequence[str | re.Pattern[str]] = ()
+    _masks: list[re.Pattern[str]] = field(default_factory=list, init=False)
+    _busy: list[re.Pattern[str]] = field(default_factory=list, init=False)
+    _digest: bytes = field(default=b"", init=False)
+    _since: float = field(default=0.0, init=False)
+
+    def __post_init__(self) -> None:
+        if self.stable_for_sec <= 0:
+            raise ConfigError(f"stable_for_sec must be > 0, got {self.stable_for_sec}")
+        self._masks = [compile_regex(p, "idle ignore mask") for p in self.ignore]
+        self._busy = [compile_regex(p, "idle busy marker") for p in self.busy]
+
+    def describe(self) -> str:
+        extra = f", busy markers {[b.pattern for b in self._busy]}" if self._busy else ""
+        return f"screen idle for {self.stable_for_sec:g}s{extra}"
+
+    def start(self, ctl: TmuxController) -> None:
+        self._digest, self._since = b"", 0.0
+
+    def check(self, ctl: TmuxController, screen: str, now: float) -> Any | None:
+        masked = screen
+        for m in self._masks:
+            masked = m.sub("\x00", masked)
+        digest = hashlib.sha256(masked.encode()).digest()
+        if any(b.search(screen) for b in self._busy):
+            self._digest = b""  # a busy screen never counts toward stability
+            return None
+        if digest != self._digest:
+            self._digest, self._since = digest, now
+            return None
+        return screen if now - self._since >= self.stable_for_sec else None
+
+
+@dataclass
+class ProcessExited(_Base):
+    """The pane's process exited; returns its exit status (128+N for a signal)."""
+
+    def describe(self) -> str:
+        return "the pane's process to exit"
+
+    def check(self, ctl: TmuxController, screen: str, now: float) -> Any | None:
+        st = ctl.pane_state()
+        return st.exit_status if st.dead else None
+
+
+@dataclass
+class Signal(_Base):
+    """``tmux wait-for <channel>`` returned: someone ran ``wait-for -S <channel>``.
+
+    Runs as its own process (a blocking wait-for would stall the control channel), with
+    the timeout enforced inside the sandbox by ``timeout -k``. Channels must be unique per
+    wait (``TmuxController.new_channel``): tmux latches a signal nobody waited for, so a
+    reused name can fire from an old signal.
+    """
+
+    channel: str
+    max_sec: float = 3600.0
+    _proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    def describe(self) -> str:
+        return f"signal on tmux channel {self.channel!r}"
+
+    def start(self, ctl: TmuxController) -> None:
+        argv = ctl.host_tmux_argv(["wait-for", self.channel], timeout_sec=self.max_sec)
+        self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def check(self, ctl: TmuxController, screen: str, now: float) -> Any | None:
+        if self._proc is None or self._proc.poll() is None:
+            return None
+        return self.channel if self._proc.returncode == 0 else None
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+class AnyOf(_Base):
+    """The first of several strategies to fire; returns ``(index, value)``."""
+
+    def __init__(self, *strategies: Strategy) -> None:
+        if not strategies:
+            raise ConfigError("AnyOf needs at least one strategy")
+        self.strategies = strategies
+
+    def describe(self) -> str:
+        return " or ".join(s.describe() for s in self.strategies)
+
+    def start(self, ctl: TmuxController) -> None:
+        for s in self.strategies:
+            s.start(ctl)
+
+    def check(self, ctl: TmuxController, screen: str, now: float) -> Any | None:
+        for i, s in enumerate(self.strategies):
+            value = s.check(ctl, screen, now)
+            if value is not None:
+                return (i, value)
+        return None
+
+    def stop(self) -> None:
+        for s in self.strategies:
+            s.stop()
+
+
+def poll(
+    ctl: TmuxController,
+    strategy: Strategy,
+    *,
+    timeout_sec: float,
+    poll_interval_sec: float = 0.1,
+    fail_on_exit: bool = True,
+) -> Any:
+    """The one polling loop: capture, check, sleep, until the strategy fires or time runs out.
+
+    ``fail_on_exit`` raises ``PaneDead`` (with the exit status and last screen) as soon as the
+    pane's process is gone and the strategy has not fired on its final screen.
+    """
+    if timeout_sec <= 0 or poll_interval_sec <= 0:
+        raise ConfigError("timeout_sec and poll_interval_sec must be > 0")
+    deadline = time.monotonic() + timeout_sec
+    screen = ""
+    strategy.start(ctl)
+    try:
+        while True:
+            now = time.monotonic()
+            screen = ctl.capture_pane()
+            value = strategy.check(ctl, screen, now)
+            if value is not None:
+                return value
+            if fail_on_exit and not isinstance(strategy, ProcessExited):
+                st = ctl.pane_state()
+                if st.dead:
+                    raise PaneDead(
+                        f"pane exited (status {st.exit_status}) while waiting for "
+                        f"{strategy.describe()}",
+                        exit_status=st.exit_status, screen=ctl.capture_pane(),
+                    )
+            if now >= deadline:
+                raise WaitTimeout(strategy.describe(), timeout_sec, screen)
+            time.sleep(min(poll_interval_sec, max(deadline - time.monotonic(), 0.0)) or 0.001)
+    finally:
+        strategy.stop()

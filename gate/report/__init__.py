@@ -1,0 +1,71 @@
+"""Reports of a gate decision: report.md, report.json, report.html and junit.xml.
+
+All four are rendered from the same :class:`GateDecision` and trial records, so they can
+never disagree; report.json carries the policy too, so a verdict can be re-derived.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from gate.models import GateDecision, TrialRecord
+from gate.report.html import render_html
+from gate.report.junit import render_junit
+from gate.report.markdown import render_markdown
+
+__all__ = [
+    "ReportPaths",
+    "render_html",
+    "render_json",
+    "render_junit",
+    "render_markdown",
+    "write_reports",
+]
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    markdown: Path
+    json: Path
+    html: Path
+    junit: Path
+
+
+def render_json(decision: GateDecision, trials: Sequence[TrialRecord]) -> str:
+    """Stable key order and trial order, so the file diffs cleanly between runs."""
+    ordered = sorted(trials, key=lambda t: (t.task_id, t.variant, t.attempt))
+    doc = {
+        "schema": "harness.gate.report.v1",
+        "decision": decision.model_dump(mode="json"),
+        "exit_code": decision.exit_code,
+        "trials": [t.model_dump(mode="json") for t in ordered],
+    }
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+def write_reports(
+    decision: GateDecision,
+    trials: Sequence[TrialRecord],
+    out_dir: Path,
+    *,
+    run_dir: Path | None = None,
+) -> ReportPaths:
+    """Write all four reports into ``out_dir``; artifact links resolve against ``run_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = ReportPaths(
+        out_dir / "report.md",
+        out_dir / "report.json",
+        out_dir / "report.html",
+        out_dir / "junit.xml",
+    )
+    paths.markdown.write_text(render_markdown(decision, trials) + "\n", encoding="utf-8")
+    paths.json.write_text(render_json(decision, trials), encoding="utf-8")
+    html = render_html(
+        decision, trials, run_dir=run_dir.resolve() if run_dir else None, out_dir=out_dir.resolve()
+    )
+    paths.html.write_text(html, encoding="utf-8")
+    paths.junit.write_text(render_junit(decision, trials), encoding="utf-8")
+    return paths

@@ -1,0 +1,1 @@
+"""The replay runner: schedules Trials, runs each end to end, records results."""

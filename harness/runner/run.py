@@ -1,0 +1,274 @@
+"""A Run: every (task, variant, attempt) of one invocation, scheduled over N workers.
+
+Why workers that keep a warm sandbox: the queue is ordered by task, and a worker whose
+last trial was the same task restores the pristine snapshot instead of starting a new
+container, copying the workspace and running setup again. Retries are for infrastructure
+only (tenacity, bounded, with a fresh sandbox), never for a task the agent failed.
+
+Nothing is lost when the process dies: a trial is complete once its row is in the store
+(one transaction) and its ``result.json`` is written; ``resume`` re-runs the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_fixed
+
+from controllers.sandbox import SandboxLimits
+from controllers.sandbox.gc import sweep
+from harness import engine, images
+from harness.errors import ConfigError, HarnessError
+from harness.runner.paths import RunPaths
+from harness.runner.store import Store
+from harness.runner.trial import TrialEnv, TrialOutcome, TrialPlan, run_trial
+from harness.runner.variants import variant_files
+from harness.runner.workspace import WarmSandbox, prepare
+
+log = logging.getLogger(__name__)
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+def default_concurrency() -> int:
+    """One trial per core, at least 1: each agent CLI is mostly waiting on its model."""
+    return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class RunOptions:
+    agent: str
+    variants: list[Any]                 # controllers.profiles.base.Variant, baseline first
+    trials: int = 1
+    concurrency: int = field(default_factory=default_concurrency)
+    model: str = "claude-sonnet-4-5"
+    permission_mode: str = "bypass"
+    timeout_sec: float | None = None
+    limits: SandboxLimits = field(default_factory=SandboxLimits)
+    offline_tests: bool = True
+    infra_retries: int = 2
+    keep: bool = False                  # keep containers (for attach after the run)
+    judge_base_url: str | None = None
+
+
+@dataclass
+class Progress:
+    total: int = 0
+    done: int = 0
+    running: int = 0
+    passed: int = 0
+    failed: int = 0
+    unscorable: int = 0
+    started: float = field(default_factory=time.monotonic)
+    attach: dict[str, str] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def eta_sec(self) -> float | None:
+        if self.done == 0:
+            return None
+        rate = (time.monotonic() - self.started) / self.done
+        return rate * (self.total - self.done)
+
+
+class Runner:
+    """Owns the engine client, the store and the workers of one run."""
+
+    def __init__(self, suite: Any, opts: RunOptions, paths: RunPaths, store: Store, *,
+                 gateway: Any | None, profile: Any, on_event: Callable[[str, str], None] | None = None) -> None:
+        self.suite, self.opts, self.paths, self.store = suite, opts, paths, store
+        self.gateway, self.profile = gateway, profile
+        self.progress = Progress()
+        self.on_event = on_event or (lambda kind, msg: None)
+        self._stop = threading.Event()
+        self._client: Any = None
+
+    # ------------------------------------------------------------------ planning
+
+    def plans(self) -> list[TrialPlan]:
+        out = []
+        for task in self.suite.tasks:
+            for v in self.opts.variants:
+                for a in range(self.opts.trials):
+                    out.append(TrialPlan(task, v, a))
+        return out
+
+    def write_run_files(self, config: dict[str, Any]) -> None:
+        self.paths.run_dir.mkdir(parents=True, exist_ok=True)
+        self.paths.config.write_text(json.dumps(config, indent=2, sort_keys=True, default=str))
+        for v in self.opts.variants:
+            for rel, text in variant_files(v).items():
+                dest = self.paths.run_dir / "variants" / v.name / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_text(text)
+
+    # ------------------------------------------------------------------ running
+
+    def run(self) -> list[TrialOutcome]:
+        """Run every plan not yet complete in the store; returns this invocation's outcomes."""
+        done = self.store.completed_keys(self.paths.run_id)
+        todo = [p for p in self.plans() if p.key not in done]
+        self.progress.total, self.progress.done = len(self.plans()), len(done)
+        self._client = engine.client(timeout_sec=300)
+        sweep(self._client)
+        image = images.ensure_image(self._client, self.profile.spec.image, say=lambda m: self.on_event("image", m))
+        q: queue.Queue[TrialPlan] = queue.Queue()
+        for p in sorted(todo, key=lambda p: (p.task.id, p.variant.name, p.attempt)):
+            q.put(p)
+        results: list[TrialOutcome] = []
+        lock = threading.Lock()
+        n = max(1, min(self.opts.concurrency, len(todo) or 1))
+        workers = [threading.Thread(target=self._worker, args=(q, image, results, lock), daemon=True,
+                                    name=f"trial-worker-{i}") for i in range(n)]
+        for w in workers:
+            w.start()
+        try:
+            for w in workers:
+                while w.is_alive():
+                    w.join(timeout=0.2)
+        except KeyboardInterrupt:
+            self._stop.set()
+            self.store.set_run_status(self.paths.run_id, "interrupted")
+            self.store.event(self.paths.run_id, "interrupted", "stopped by the user; resume with --resume")
+            raise
+        finally:
+            self._client.close()
+        return results
+
+    def _env(self) -> TrialEnv:
+        o = self.opts
+        return TrialEnv(
+            run_id=self.paths.run_id, paths=self.paths, agent=o.agent, profile=self.profile,
+            model=o.model, gateway=self.gateway, client=self._client,
+            permission_mode=o.permission_mode, timeout_override=o.timeout_sec,
+            offline_tests=o.offline_tests, judge_base_url=o.judge_base_url,
+            on_started=self._started,
+        )
+
+    def _started(self, plan: TrialPlan, attach: str) -> None:
+        with self.progress.lock:
+            self.progress.attach[plan.label] = attach
+        self.store.event(self.paths.run_id, "attach", attach, plan.label)
+
+    def _worker(self, q: queue.Queue[TrialPlan], image: str, results: list[TrialOutcome],
+                lock: threading.Lock) -> None:
+        warm: WarmSandbox | None = None
+        env = self._env()
+        try:
+            while not self._stop.is_set():
+                try:
+                    plan = q.get_nowait()
+                except queue.Empty:
+                    return
+                with self.progress.lock:
+                    self.progress.running += 1
+                self.on_event("start", plan.label)
+                try:
+                    outcome, warm = self._one(env, plan, image, warm)
+                finally:
+                    with self.progress.lock:
+                        self.progress.running -= 1
+                if outcome is None:
+                    return
+                self._record(outcome)
+                with lock:
+                    results.append(outcome)
+        finally:
+            if warm is not None and not self.opts.keep:
+                warm.close()
+
+    def _one(self, env: TrialEnv, plan: TrialPlan, image: str,
+             warm: WarmSandbox | None) -> tuple[TrialOutcome | None, WarmSandbox | None]:
+        state: dict[str, Any] = {"warm": warm}
+
+        def attempt() -> TrialOutcome | None:
+            if self._stop.is_set():
+                return None
+            w = state["warm"]
+            try:
+                if w is not None and w.task_id == plan.task.id:
+                    w.reset()
+                else:
+                    if w is not None:
+                        w.close()
+                    state["warm"] = None
+                    w = state["warm"] = prepare(
+                        plan.task, image=image, client=self._client, run_id=self.paths.run_id,
+                        limits=self.opts.limits, with_relay=self.gateway is not None,
+                        gateway_url=self.gateway.url if self.gateway else None,
+                    )
+            except HarnessError as exc:
+                if state["warm"] is not None:
+                    state["warm"].close()
+                state["warm"] = None
+                return _infra_outcome(env, plan, exc.one_line())
+            out = run_trial(env, plan, w)
+            if out.record.status == "infra_error" and state["warm"] is not None:
+                state["warm"].close()  # never reuse a sandbox that failed us
+                state["warm"] = None
+            return out
+
+        def is_infra(o: TrialOutcome | None) -> bool:
+            if o is None or o.record.status != "infra_error" or self._stop.is_set():
+                return False
+            self.store.event(self.paths.run_id, "infra_error", o.record.reason, plan.label)
+            return True
+
+        outcome: TrialOutcome | None = Retrying(
+            stop=stop_after_attempt(1 + self.opts.infra_retries), wait=wait_fixed(1),
+            retry=retry_if_result(is_infra), retry_error_callback=lambda rs: rs.outcome.result(),
+        )(attempt)
+        return outcome, state["warm"]
+
+    def _record(self, outcome: TrialOutcome) -> None:
+        rec = outcome.record
+        row = rec.model_dump(mode="json")
+        row.update(checks=[c.model_dump(mode="json") for c in rec.check_results],
+                   tokens={"input": rec.tokens.input, "output": rec.tokens.output},
+                   artifacts=rec.artifacts.dir, agent_sec=outcome.extra.get("agent_sec"),
+                   started_at=outcome.extra.get("started_at"), finished_at=outcome.extra.get("finished_at"))
+        self.store.record_trial(self.paths.run_id, row)
+        with (self.paths.run_dir / "trials.jsonl").open("a") as fh:
+            fh.write(rec.model_dump_json() + "\n")
+        with self.progress.lock:
+            p = self.progress
+            p.done += 1
+            if rec.status == "passed":
+                p.passed += 1
+            elif rec.status in ("failed", "timeout"):
+                p.failed += 1
+            else:
+                p.unscorable += 1
+        self.on_event("done", f"{rec.task_id}/{rec.variant}/{rec.attempt}: {rec.status} ({rec.reason[:120]})")
+
+
+def _infra_outcome(env: TrialEnv, plan: TrialPlan, reason: str) -> TrialOutcome:
+    from gate.models import Artifacts, TrialRecord
+
+    tp = env.paths.trial(*plan.key)
+    tp.dir.mkdir(parents=True, exist_ok=True)
+    rec = TrialRecord(run_id=env.run_id, task_id=plan.task.id, variant=plan.variant.name,
+                      attempt=plan.attempt, split=plan.task.split, status="infra_error", reason=reason,
+                      artifacts=Artifacts(dir=str(tp.dir.relative_to(env.paths.run_dir))))
+    tp.result.write_text(json.dumps({"record": rec.model_dump(mode="json"), "extra": {}}, indent=2))
+    return TrialOutcome(rec, {})
+
+
+def check_variants(variants: list[Any]) -> None:
+    names = [v.name for v in variants]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"two variants share a name: {', '.join(names)}")
+    if not variants:
+        raise ConfigError("no variant to run", hint="pass --variant baseline=PATH (and candidates)")
+

@@ -1,0 +1,278 @@
+"""One Trial end to end: variant in, agent launched in tmux, turns driven, evidence collected,
+checks run, a ``TrialRecord`` written.
+
+Status, from least to most the agent's fault (see gate.scoring.outcome_status):
+``infra_error`` (sandbox / engine / Gateway / API failures, setup that failed),
+``agent_error`` (the CLI crashed, exited, or showed a dialog we do not know),
+``timeout`` (the trial deadline passed; the agent was interrupted), then the checks:
+``passed`` when all pass, else ``failed``. Infra failures are never scored as task failures.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from controllers.profiles import SHELL_AGENTS
+from controllers.profiles.base import LaunchContext, Variant
+from controllers.profiles.driver import AgentDriver, TurnOutcome
+from controllers.profiles.shell import ORACLE_PATH
+from controllers.tmux.controller import DockerTmuxController
+from gate.checks import CheckContext, evaluate_all
+from gate.models import Artifacts, CheckResult, TrialEvidence, TrialRecord
+from gate.models import ToolCall as GateToolCall
+from gate.scoring import outcome_status
+from harness import episode as episode_mod
+from harness.errors import AgentError, HarnessError, WaitTimeout
+from harness.runner.paths import RunPaths, TrialPaths
+from harness.runner.workspace import RELAY_PORT, WORKDIR, WarmSandbox
+from harness.tasks import shims
+
+log = logging.getLogger(__name__)
+AGENT_PATH = "/harness/tools/bin:/opt/harness/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@dataclass
+class TrialPlan:
+    task: Any
+    variant: Variant
+    attempt: int
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.task.id, self.variant.name, self.attempt)
+
+    @property
+    def label(self) -> str:
+        return f"{self.task.id}/{self.variant.name}/{self.attempt}"
+
+
+@dataclass
+class TrialEnv:
+    """What every trial of a run shares."""
+
+    run_id: str
+    paths: RunPaths
+    agent: str
+    profile: Any
+    model: str
+    gateway: Any | None
+    client: Any
+    permission_mode: str = "bypass"
+    timeout_override: float | None = None
+    offline_tests: bool = True
+    judge_base_url: str | None = None
+    on_started: Any = None  # callback(plan, attach_command)
+
+
+@dataclass
+class TrialOutcome:
+    record: TrialRecord
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _write(path: Path, data: str | bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+
+
+def _evidence(ep: episode_mod.Episode, diff: str, changed: list[str], tools: list[dict[str, Any]],
+              box: Any, tokens: tuple[int, int]) -> TrialEvidence:
+    calls = [GateToolCall(c.name, dict(c.input), c.output, c.is_error) for c in ep.tool_calls]
+    # tool shims log what really ran: add them as calls of the shim's name
+    calls += [GateToolCall(str(t.get("tool")), {"args": t.get("args")}, "", False) for t in tools]
+
+    def run(cmd: list[str], timeout_sec: float) -> tuple[int, str, str]:
+        r = box.exec(cmd, cwd=WORKDIR, timeout_sec=timeout_sec)
+        return r.exit_code, r.stdout, r.stderr
+
+    return TrialEvidence(
+        final_answer=ep.final_answer, tool_calls=tuple(calls), turns=len(ep.turns),
+        input_tokens=tokens[0], output_tokens=tokens[1], diff=diff,
+        changed_paths=tuple(changed), exec=run,
+    )
+
+
+def _tests_checks(task: Any, box: Any, offline: bool) -> list[dict[str, Any]]:
+    """A task's hidden tests go in only after the agent is done, then run as a check."""
+    spec = getattr(task, "tests", None)
+    if spec is None:
+        return []
+    if spec.dir:
+        box.exec(["mkdir", "-p", spec.test_dir], user="root")
+        box.copy_in(task.resolve(spec.dir), spec.test_dir, user="root")
+    cmd = (spec.offline_cmd if offline and spec.offline_cmd else spec.cmd)
+    full = f"export TEST_DIR={spec.test_dir}; {cmd}"
+    return [{"op": "tests", "name": "task tests", "cmd": ["bash", "-c", full], "format": spec.format,
+             "timeout_sec": spec.timeout_sec}]
+
+
+def _transcript(box: Any, spec: Any, tp: TrialPaths) -> episode_mod.Episode:
+    if not spec.transcript_glob:
+        return episode_mod.Episode(agent=spec.name)
+    r = box.exec(["sh", "-c", f"ls -t {spec.transcript_glob} 2>/dev/null | head -n 1"])
+    path = r.stdout.strip()
+    if not path:
+        return episode_mod.Episode(agent=spec.name)
+    _write(tp.transcript, box.read_file(path))
+    return episode_mod.parse(spec.name, tp.transcript)
+
+
+def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome:
+    """Run one trial in a prepared sandbox. Never raises for what the agent did."""
+    tp = env.paths.trial(*plan.key)
+    tp.dir.mkdir(parents=True, exist_ok=True)
+    task, spec = plan.task, env.profile.spec
+    trial_id = f"{env.run_id}/{plan.label}"
+    timeout = float(env.timeout_override or task.timeout_for(env.agent))
+    started, t0 = time.time(), time.monotonic()
+    box = warm.box
+    ctl = None
+    extra: dict[str, Any] = {"turns": [], "dialogs": [], "agent": env.agent}
+    status_flags = {"timed_out": False, "agent_error": False, "infra_error": False}
+    reason = ""
+    checks: list[CheckResult] = []
+    ep = episode_mod.Episode(agent=spec.name)
+    tokens = (0, 0)
+    agent_sec = 0.0
+    try:
+        key = env.gateway.register_trial(trial_id, policy=task.policy_source()) if env.gateway else None
+        env.profile.install_variant(box, plan.variant, WORKDIR)
+        post = warm.snapper.snapshot(f"t{warm.trials}")
+        ctl = DockerTmuxController(box, transport="control")
+        ctx = LaunchContext(
+            gateway_url=f"http://127.0.0.1:{RELAY_PORT}", api_key=key.key if key else "none",
+            model=env.model, workdir=WORKDIR, tmux_socket=ctl.socket_path,
+            permission_mode=env.permission_mode,
+        )
+        env.profile.configure(box, ctx)
+        launch = env.profile.launch(ctx)
+        launch.env.update(PATH=AGENT_PATH, HARNESS_TOOLS_LOG=shims.LOG_PATH, HARNESS_TOOL_DATA=shims.DATA_DIR)
+        ctl.start(launch.argv, env=launch.env, cwd=launch.cwd, width=200, height=50)
+        ctl.start_recording(tp.cast, title=plan.label)
+        if env.on_started:
+            env.on_started(plan, ctl.attach_command())
+        gw = env.gateway
+        drv = AgentDriver(spec, ctl, box, activity=(lambda: len(gw.exchanges(trial_id))) if gw else None)
+        drv.wait_ready(timeout_sec=min(90.0, timeout))
+        t_agent = time.monotonic()
+        outcomes: list[TurnOutcome] = []
+        for text in _turns(env, task, box):
+            remaining = max(timeout - (time.monotonic() - t0), 1.0)
+            out = _shell_turn(ctl, text, remaining) if env.agent in SHELL_AGENTS else \
+                drv.run_turn(text, timeout_sec=remaining)
+            outcomes.append(out)
+            extra["turns"].append({"how": out.how, "seconds": round(out.seconds, 3), "done_at": out.done_at,
+                                   "detail": out.detail})
+            if out.how != "signal" and out.how != "screen":
+                break
+        agent_sec = time.monotonic() - t_agent
+        extra["dialogs"] = drv.log.dialogs
+        last = outcomes[-1] if outcomes else None
+        if last is not None and last.how == "timeout":
+            status_flags["timed_out"], reason = True, f"trial timeout after {timeout:g}s"
+        elif last is not None and last.how in ("exited", "blocked"):
+            status_flags["agent_error"] = True
+            reason = (f"{spec.name} exited mid-trial ({last.detail})" if last.how == "exited"
+                      else f"{spec.name} showed a dialog the harness does not know: {last.detail!r}")
+        _write(tp.pane, ctl.capture_pane(history=True))
+        ep = _transcript(box, spec, tp)
+        _write(tp.episode, ep.model_dump_json(indent=2))
+        if env.gateway is not None:
+            u = env.gateway.usage(trial_id)
+            tokens = (u.input_tokens, u.output_tokens)
+        else:
+            tokens = (ep.usage.input_tokens, ep.usage.output_tokens)
+        if ep.api_errors and not status_flags["agent_error"]:
+            status_flags["infra_error"], reason = True, f"model API error: {ep.api_errors[-1][:200]}"
+        diff = warm.snapper.diff(post)
+        _write(tp.diff, diff)
+        changed = [c.path for c in warm.snapper.changed(post)]
+        tools_text = box.read_file(shims.LOG_PATH).decode(errors="replace")
+        _write(tp.tools_log, tools_text)
+        specs = list(task.checks_for(env.agent)) + _tests_checks(task, box, env.offline_tests)
+        evidence = _evidence(ep, diff, changed, shims.read_tools_log(tools_text), box, tokens)
+        checks = evaluate_all(specs, evidence, _check_ctx(env, tp))
+        if not any(status_flags.values()):
+            failed = [c for c in checks if not c.passed]
+            reason = "; ".join(f"{c.name}: {c.reason}" for c in failed)[:500] if failed else "all checks passed"
+    except AgentError as exc:
+        status_flags["agent_error"], reason = True, exc.one_line()
+        extra["screen"] = exc.screen[-4000:]
+        if exc.screen:
+            _write(tp.pane, exc.screen)
+    except HarnessError as exc:
+        status_flags["infra_error"], reason = True, exc.one_line()
+    except Exception as exc:  # noqa: BLE001 - a harness bug must not be scored as the agent's
+        log.exception("trial %s crashed", plan.label)
+        status_flags["infra_error"], reason = True, f"harness error: {type(exc).__name__}: {exc}"
+    finally:
+        if ctl is not None:
+            try:
+                ctl.stop_recording()
+            except Exception:  # noqa: BLE001
+                pass
+            ctl.close()
+    status = outcome_status(checks, **status_flags)
+    record = TrialRecord(
+        run_id=env.run_id, task_id=task.id, variant=plan.variant.name, attempt=plan.attempt,
+        split=task.split, status=status, reason=reason, check_results=checks,
+        tokens={"input": tokens[0], "output": tokens[1]},
+        duration_sec=round(time.monotonic() - t0, 3),
+        tool_turns=len(ep.tool_calls), steps_to_green=_steps_to_green(ep),
+        error_signatures=_error_signatures(ep),
+        artifacts=Artifacts(dir=str(tp.dir.relative_to(env.paths.run_dir))),
+    )
+    extra.update(started_at=started, finished_at=time.time(), agent_sec=round(agent_sec, 3))
+    _write(tp.result, json.dumps({"record": record.model_dump(mode="json"), "extra": extra}, indent=2))
+    return TrialOutcome(record, extra)
+
+
+def _shell_turn(ctl: Any, cmd: str, timeout_sec: float) -> TurnOutcome:
+    """A shell agent's turn: the command's own end marker is the exact completion signal."""
+    t = time.monotonic()
+    try:
+        r = ctl.run_shell(cmd, timeout_sec=timeout_sec)
+    except WaitTimeout:
+        return TurnOutcome("timeout", time.monotonic() - t, time.time(), ctl.capture_pane())
+    return TurnOutcome("signal", time.monotonic() - t, time.time(), "", f"exit {r.exit_code}")
+
+
+def _turns(env: TrialEnv, task: Any, box: Any) -> list[str]:
+    if env.agent == "oracle":
+        script = task.oracle_script()
+        if script is None:
+            raise AgentError(f"task {task.id} has no oracle (solution) script to type")
+        box.write_file(ORACLE_PATH, script, mode=0o755)
+        return [f"bash {ORACLE_PATH}"]
+    if env.agent == "noop":
+        return []
+    return task.prompt_turns(env.agent)
+
+
+def _check_ctx(env: TrialEnv, tp: TrialPaths) -> CheckContext:
+    return CheckContext(judge_base_url=env.judge_base_url, judge_cache_dir=env.paths.root / ".judge-cache")
+
+
+def _steps_to_green(ep: episode_mod.Episode) -> int | None:
+    """Tool calls until a test command first passed (None when none did)."""
+    for i, c in enumerate(ep.tool_calls, start=1):
+        cmd = json.dumps(c.input)
+        if ("pytest" in cmd or "test" in cmd) and not c.is_error and " passed" in c.output and " failed" not in c.output:
+            return i
+    return None
+
+
+def _error_signatures(ep: episode_mod.Episode) -> list[str]:
+    sigs = []
+    for c in ep.tool_calls:
+        if c.is_error or "Traceback" in c.output or "Error" in c.output:
+            lines = [ln for ln in c.output.splitlines() if "Error" in ln or "error" in ln]
+            if lines:
+                sigs.append(lines[-1][:200])
+    return sigs
+
