@@ -102,5 +102,18 @@ class GitSnapshotter:
                 changes.append(Change(status[:1], path))
         return changes
 
+    def report(self, snap: Snapshot, extra_file: str = "") -> tuple[str, list[Change], str]:
+        """diff, changed paths and ``extra_file``'s text in one exec (the runner's collect step)."""
+        marker = f"@@harness-{uuid.uuid4().hex}@@"
+        out = self._run("report", snap.id, marker, *([extra_file] if extra_file else []))
+        diff, _, rest = out.partition(marker + "\n")
+        status, _, extra = rest.partition(marker + "\n")
+        changes = []
+        for line in status.splitlines():
+            st, _, path = line.partition("\t")
+            if path:
+                changes.append(Change(st[:1], path))
+        return diff, changes, extra
+
     def drop(self, snap: Snapshot) -> None:
         self._run("drop", snap.id)

@@ -10,9 +10,11 @@
 set -eu
 op=${1:?op}; id=${2:?id}; shift 2
 ignored=""
-for a in "$@"; do
-  case "$a" in --ignored) ignored="-f" ;; *) echo "unknown flag $a" >&2; exit 2 ;; esac
-done
+if [ "$op" = snapshot ]; then
+  for a in "$@"; do
+    case "$a" in --ignored) ignored="-f" ;; *) echo "unknown flag $a" >&2; exit 2 ;; esac
+  done
+fi
 export GIT_AUTHOR_NAME=harness GIT_AUTHOR_EMAIL=harness@harness.invalid
 export GIT_COMMITTER_NAME=harness GIT_COMMITTER_EMAIL=harness@harness.invalid
 export GIT_TERMINAL_PROMPT=0 GIT_OPTIONAL_LOCKS=0
@@ -96,6 +98,18 @@ changed)
   ignored=$(cat "$d/flags" 2>/dev/null || true)
   worktree_tree "$d/diff.index" >/dev/null
   GIT_INDEX_FILE="$d/diff.index" g diff --cached --name-status --no-renames "$snap"
+  ;;
+report)  # report ID MARKER [FILE]: the diff, MARKER, name-status, MARKER, FILE's bytes
+  mark=${1:?marker}; extra=${2:-}
+  snap=$(g rev-parse -q --verify "$ref^{commit}") || { echo "no snapshot $id" >&2; exit 5; }
+  ignored=$(cat "$d/flags" 2>/dev/null || true)
+  worktree_tree "$d/diff.index" >/dev/null
+  GIT_INDEX_FILE="$d/diff.index" g diff --cached --binary --no-color --no-ext-diff --no-renames "$snap"
+  echo "$mark"
+  GIT_INDEX_FILE="$d/diff.index" g diff --cached --name-status --no-renames "$snap"
+  echo "$mark"
+  [ -n "$extra" ] && cat "$extra" 2>/dev/null
+  exit 0
   ;;
 drop)
   g update-ref -d "$ref" 2>/dev/null || true

@@ -110,7 +110,11 @@ def parse_claude(path: Path) -> Episode:
     calls: dict[str, ToolCall] = {}
     turn: Turn | None = None
     last_msg_id = ""
-    for d in _lines(path):
+    # file order is not conversation order (an assistant line can be flushed before the
+    # prompt's line): order the conversation lines by their timestamps, stably
+    lines = [d for d in _lines(path) if d.get("type") in ("user", "assistant")]
+    lines.sort(key=lambda d: str(d.get("timestamp") or ""))
+    for d in lines:
         ep.session_id = ep.session_id or str(d.get("sessionId", ""))
         kind = d.get("type")
         msg = d.get("message") if isinstance(d.get("message"), dict) else {}

@@ -175,7 +175,8 @@ def build(
     return tag
 
 
-def _stream_build(client: Any, ctx: str, tag: str, p: BuildPlan, say: Say) -> None:
+def _stream_build(client: Any, ctx: str, tag: str, p: BuildPlan, say: Say,
+                  dockerfile: str = "Dockerfile") -> None:
     from docker.errors import APIError, BuildError
 
     api = client.api
@@ -185,6 +186,7 @@ def _stream_build(client: Any, ctx: str, tag: str, p: BuildPlan, say: Say) -> No
     try:
         stream = api.build(
             path=ctx,
+            dockerfile=dockerfile,
             tag=tag,
             buildargs=p.build_args,
             labels={
@@ -319,3 +321,73 @@ def bootstrap_debian(
             raise ImageError(f"docker import failed: {imp.stderr.decode(errors='replace').strip()}")
     say(f"{tag}: ready in {time.monotonic() - started:.0f}s")
     return tag
+
+
+# ---------------------------------------------------------------- task images
+
+
+_FROM = re.compile(r"^(\s*FROM\s+)(?:--\S+\s+)*(\S+)(\s+AS\s+(\S+))?\s*$", re.I | re.M)
+_WORKDIR = re.compile(r"^\s*WORKDIR\s+(\S+)\s*$", re.I | re.M)
+
+
+def rewrite_task_dockerfile(text: str, base: str) -> tuple[str, str]:
+    """A task's Dockerfile on top of the agent image ``base``: (new text, its workdir).
+
+    Every ``FROM`` that is not an earlier build stage becomes ``FROM <base>`` (the base-image
+    override: the task's registry image cannot be pulled here, and the agent CLI must be in
+    the image), followed by ``USER root`` so the task's own steps run as they were written;
+    at the end the workdir is handed to the ``agent`` user, who runs the CLI.
+    """
+    stages: set[str] = set()
+    out: list[str] = []
+    for line in text.splitlines():
+        m = _FROM.match(line)
+        if m:
+            image, alias = m.group(2), m.group(4)
+            if image.lower() not in stages:
+                line = f"FROM {base}" + (f" AS {alias}" if alias else "")
+                out += [line, "USER root"]
+            else:
+                out.append(line)
+            if alias:
+                stages.add(alias.lower())
+            continue
+        out.append(line)
+    workdirs = _WORKDIR.findall(text)
+    workdir = workdirs[-1] if workdirs and workdirs[-1].startswith("/") else "/workspace"
+    out += [
+        "",
+        "# added by the harness: the agent user owns the task's workdir and runs the CLI",
+        "USER root",
+        f"RUN mkdir -p {workdir} && chown -R agent:agent {workdir}",
+        f"WORKDIR {workdir}",
+        "USER agent",
+    ]
+    return "\n".join(out) + "\n", workdir
+
+
+def build_task_image(client: Any, task_id: str, dockerfile: Path, context: Path, base: str,
+                     *, say: Say = print) -> tuple[str, str]:
+    """Build (or reuse by content hash) a task's image on top of ``base``: (tag, workdir)."""
+    text, workdir = rewrite_task_dockerfile(dockerfile.read_text(errors="replace"), base)
+    files: dict[str, bytes] = {}
+    for p in sorted(context.rglob("*")):
+        if p.is_file() and ".git" not in p.parts:
+            files[str(p.relative_to(context))] = p.read_bytes()
+    h = hashlib.sha256(f"task:{task_id}\nbase:{base}\n{text}".encode())
+    for rel in sorted(files):
+        h.update(rel.encode() + hashlib.sha256(files[rel]).digest())
+    safe = re.sub(r"[^a-z0-9._-]+", "-", task_id.lower()).strip("-.")[:60] or "task"
+    tag = f"harness/task-{safe}:{h.hexdigest()[:12]}"
+    if image_exists(client, tag):
+        return tag, workdir
+    say(f"image task-{safe}: building {tag} on {base} ...")
+    with tempfile.TemporaryDirectory(prefix="harness-task-build-") as tmp:
+        for rel, data in files.items():
+            dest = Path(tmp) / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(data)
+        (Path(tmp) / "Dockerfile.harness").write_text(text)
+        p = BuildPlan(f"task-{safe}", context, {}, None, None, files)
+        _stream_build(client, tmp, tag, p, say, dockerfile="Dockerfile.harness")
+    return tag, workdir

@@ -12,7 +12,7 @@ import json
 from controllers.profiles.base import (
     AGENT_HOME, HOOK_PATH, STATE_DIR, Dialog, LaunchContext, LaunchSpec, ProfileSpec, Variant,
 )
-from controllers.profiles.common import install_hook, install_variant
+from controllers.profiles.common import FileMap, hook_files, install_hook, install_variant, variant_file_map
 from controllers.sandbox.base import Sandbox
 
 SPEC = ProfileSpec(
@@ -87,6 +87,15 @@ class ClaudeProfile:
         install_hook(box)
         box.write_file(f"{AGENT_HOME}/.claude.json", json.dumps(claude_json(ctx), indent=2))
         box.write_file(f"{AGENT_HOME}/.claude/settings.json", json.dumps(settings_json(ctx), indent=2))
+
+    def files(self, ctx: LaunchContext, variant: Variant, workdir: str) -> FileMap:
+        """Every file a trial needs, as data: written in one engine call by the runner."""
+        return {
+            **hook_files(),
+            f"{AGENT_HOME}/.claude.json": (json.dumps(claude_json(ctx), indent=2), 0o600, "agent"),
+            f"{AGENT_HOME}/.claude/settings.json": (json.dumps(settings_json(ctx), indent=2), 0o644, "agent"),
+            **variant_file_map(SPEC, variant, workdir),
+        }
 
     def launch(self, ctx: LaunchContext) -> LaunchSpec:
         argv = [SPEC.binary, "--model", ctx.model]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from controllers.profiles.base import (
     AGENT_HOME, HOOK_PATH, STATE_DIR, Dialog, LaunchContext, LaunchSpec, ProfileSpec, Variant,
 )
-from controllers.profiles.common import install_hook, install_variant
+from controllers.profiles.common import FileMap, hook_files, install_hook, install_variant, variant_file_map
 from controllers.sandbox.base import Sandbox
 
 CODEX_HOME = f"{AGENT_HOME}/.codex"
@@ -22,13 +22,14 @@ SPEC = ProfileSpec(
     binary="codex",
     args=(),
     env={"CODEX_HOME": CODEX_HOME, "NO_UPDATE_NOTIFIER": "1"},
-    idle=(r"^\s*›\s", r"Ask Codex to do anything"),
-    busy=(r"esc to interrupt", r"•\s*Working\s*\("),
+    # the input box is drawn before start-up ends; the footer appears only once it has
+    idle=(r"\? for shortcuts",),
+    busy=(r"esc to interrupt", r"•\s*Working\s*\(", r"Waiting for startup"),
     dialogs=(
         Dialog("trust-directory", r"(Do you trust the contents of this directory|allow Codex to work in this folder)",
                ("Enter",), "1. Yes, continue"),
         Dialog("update-available", r"Update available!.*Skip", ("Down", "Enter"), "2. Skip"),
-        Dialog("model-migration", r"Try new model", ("Escape",), "keep current model"),
+        Dialog("model-migration", r"Try new model.*Use existing model", ("Down", "Enter"), "2. Use existing model"),
     ),
     blocking_hints=(r"›\s*1\.\s+\S.*\n.*2\.\s+\S", r"Press enter to continue", r"\(y/n\)"),
     idle_masks=(r"\(\d+s\s*•", r"\d{2}:\d{2}"),
@@ -65,6 +66,11 @@ def config_toml(ctx: LaunchContext) -> str:
         f"[projects.{_q(ctx.workdir)}]",
         'trust_level = "trusted"',
         "",
+        # no background app-server: a daemon outlives the session, and the next session in
+        # a reused (warm) sandbox then fails with "app server did not become ready"
+        "[features]",
+        "daemon_auto_start = false",
+        "",
     ])
 
 
@@ -74,6 +80,11 @@ class CodexProfile:
     def configure(self, box: Sandbox, ctx: LaunchContext) -> None:
         install_hook(box)
         box.write_file(f"{CODEX_HOME}/config.toml", config_toml(ctx))
+
+    def files(self, ctx: LaunchContext, variant: Variant, workdir: str) -> FileMap:
+        """Every file a trial needs, as data: written in one engine call by the runner."""
+        return {**hook_files(), f"{CODEX_HOME}/config.toml": (config_toml(ctx), 0o644, "agent"),
+                **variant_file_map(SPEC, variant, workdir)}
 
     def launch(self, ctx: LaunchContext) -> LaunchSpec:
         env = dict(SPEC.env)

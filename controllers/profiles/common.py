@@ -19,6 +19,30 @@ def expand_home(path: str) -> str:
     return AGENT_HOME + path[1:] if path.startswith("~") else path
 
 
+FileMap = dict[str, tuple[bytes | str, int, str]]
+WRITE_ROOTS = (AGENT_HOME, "/opt/harness/bin", "/harness", "/harness/tools")
+
+
+def hook_files() -> FileMap:
+    """The completion hook (root-owned, on PATH) and the agent's empty state dir."""
+    return {HOOK_PATH: (HOOK_SCRIPT, 0o755, "root"), f"{STATE_DIR}/events.jsonl": (b"", 0o644, "agent")}
+
+
+def variant_file_map(spec: ProfileSpec, variant: Variant, workdir: str) -> FileMap:
+    """Where ``spec``'s CLI reads the variant's skills and memory files, as data."""
+    out: FileMap = {}
+    skills_root = expand_home(spec.user_skills_dir)
+    for skill in variant.skills:
+        for rel, data in skill.files.items():
+            out[posixpath.join(skills_root, skill.name, rel)] = (data, 0o644, "agent")
+    memory = dict(variant.memory)
+    if len(memory) == 1:
+        memory = {spec.memory_file: next(iter(memory.values()))}
+    for name, data in memory.items():
+        out[posixpath.join(workdir, name)] = (data, 0o644, "agent")
+    return out
+
+
 def install_hook(box: Sandbox) -> None:
     """The completion hook on PATH, and an empty state dir owned by the agent user."""
     box.write_file(HOOK_PATH, HOOK_SCRIPT, mode=0o755, user="root")

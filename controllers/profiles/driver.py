@@ -143,7 +143,7 @@ class AgentDriver:
             return True
         return self.spec.classify(self.ctl.capture_pane()).kind is ScreenKind.BUSY
 
-    def send(self, text: str, *, presses: int = 3, check_sec: float = 4.0) -> None:
+    def send(self, text: str, *, presses: int = 4, check_sec: float = 3.0) -> None:
         """Paste the prompt as one bracketed paste, let it render, then Enter until taken.
 
         Typing and Enter in one burst loses the Enter to the CLIs' paste detection, and a
@@ -152,7 +152,7 @@ class AgentDriver:
         """
         before = self.activity() if self.activity is not None else 0
         self.ctl.paste(text, enter=False)
-        self._settle()
+        self._settle(quiet_sec=0.5)
         for i in range(presses):
             self.ctl.send_key("Enter")
             t_end = time.monotonic() + check_sec

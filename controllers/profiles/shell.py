@@ -10,7 +10,7 @@ from __future__ import annotations
 from controllers.profiles.base import (
     AGENT_HOME, LaunchContext, LaunchSpec, ProfileSpec, Variant,
 )
-from controllers.profiles.common import install_hook, install_variant
+from controllers.profiles.common import FileMap, hook_files, install_hook, install_variant, variant_file_map
 from controllers.sandbox.base import Sandbox
 
 ORACLE_PATH = "/harness/oracle.sh"
@@ -23,7 +23,7 @@ def _spec(name: str) -> ProfileSpec:
         binary="bash",
         args=("--noprofile", "--norc"),
         env={"PS1": "$ ", "TERM": "xterm-256color"},
-        idle=(r"\$ $",),
+        idle=(r"^\$\s*$",),  # capture_pane drops the trailing space of "$ "
         busy=(),
         dialogs=(),
         blocking_hints=(),
@@ -44,6 +44,9 @@ class ShellProfile:
 
     def configure(self, box: Sandbox, ctx: LaunchContext) -> None:
         install_hook(box)
+
+    def files(self, ctx: LaunchContext, variant: Variant, workdir: str) -> FileMap:
+        return {**hook_files(), **variant_file_map(self.spec, variant, workdir)}
 
     def launch(self, ctx: LaunchContext) -> LaunchSpec:
         env = dict(self.spec.env, HOME=AGENT_HOME)

@@ -338,6 +338,47 @@ class DockerSandbox:
         if not ok:
             raise SandboxError(f"the engine refused the copy into {self.name}:{dest_dir}")
 
+    def write_files(self, files: dict[str, tuple[bytes | str, int, str]], *, roots: tuple[str, ...] = ()) -> None:
+        """Many files in one engine call: ``{abs_path: (data, mode, user)}``.
+
+        Missing parent directories are created owned by the file's user, down from the
+        nearest of ``roots`` (existing directories whose ownership must not change).
+        Why: each engine call costs tens of milliseconds; a trial writes a dozen files.
+        """
+        self._require_open()
+        keep = {"/", *roots}
+        dirs: dict[str, tuple[int, int]] = {}
+        buf = io.BytesIO()
+        now = int(time.time())
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for path in sorted(files):
+                if not path.startswith("/"):
+                    raise ValueError(f"write_files needs absolute paths, got {path!r}")
+                uid, gid = _USER_IDS.get(files[path][2], (1000, 1000))
+                parent = PurePosixPath(path).parent
+                chain = []
+                while str(parent) not in keep and str(parent) != "/":
+                    chain.append(str(parent))
+                    parent = parent.parent
+                for d in reversed(chain):
+                    if d not in dirs:
+                        dirs[d] = (uid, gid)
+                        info = tarfile.TarInfo(d.lstrip("/"))
+                        info.type, info.mode, info.uid, info.gid, info.mtime = tarfile.DIRTYPE, 0o755, uid, gid, now
+                        tar.addfile(info)
+            for path, (data, mode, user) in sorted(files.items()):
+                raw = data.encode() if isinstance(data, str) else data
+                uid, gid = _USER_IDS.get(user, (1000, 1000))
+                info = tarfile.TarInfo(path.lstrip("/"))
+                info.size, info.mode, info.uid, info.gid, info.mtime = len(raw), mode, uid, gid, now
+                tar.addfile(info, io.BytesIO(raw))
+        try:
+            ok = self._container.put_archive("/", buf.getvalue())
+        except _docker_errors() as exc:
+            raise SandboxError(f"writing {len(files)} files into {self.name} failed: {exc}") from exc
+        if not ok:
+            raise SandboxError(f"the engine refused to write {len(files)} files into {self.name}")
+
     def copy_in(self, src: Path, dest: str, *, user: str | None = None) -> None:
         """Copy a host file or directory to ``dest`` (a directory's *contents* land in dest)."""
         self._require_open()

@@ -105,6 +105,11 @@ class LocalSandbox:
         p.write_bytes(data.encode() if isinstance(data, str) else data)
         p.chmod(mode)
 
+    def write_files(self, files: dict[str, tuple[bytes | str, int, str]], *, roots: tuple[str, ...] = ()) -> None:
+        """Same contract as DockerSandbox.write_files (owners are ignored locally)."""
+        for path, (data, mode, _user) in files.items():
+            self.write_file(path, data, mode=mode)
+
     def copy_in(self, src: Path, dest: str, *, user: str | None = None) -> None:
         self._require_open()
         src, target = Path(src), self._path(dest)

@@ -3,7 +3,8 @@
 Layers (each its own module): ``argv`` pure command builders; ``hosts`` where tmux runs
 (local, ``docker exec``, a sandbox's ``host_argv``); ``transport`` one process per command
 (a) and the fallback; ``control`` the persistent control-mode channel (b); ``waits`` wait
-strategies; ``record`` asciicast v2 recording; ``controller`` the Controller itself.
+strategies; ``shell`` run_shell markers; ``record`` asciicast v2 recording; ``controller``
+the Controller itself.
 
     with DockerTmuxController(box) as ctl:          # box: a DockerSandbox
         ctl.start(["bash"], cwd=box.workdir, width=200, height=50)

@@ -191,7 +191,7 @@ def capture(target: str, *, history: bool, join_wrapped: bool, escapes: bool = F
 #: fields read by ``display`` in one round trip (tab-separated)
 PANE_FIELDS = (
     "pane_dead", "pane_dead_status", "pane_dead_signal", "pane_pid",
-    "cursor_x", "cursor_y", "pane_width", "pane_height", "history_size",
+    "cursor_x", "cursor_y", "pane_width", "pane_height", "history_size", "pid",
 )
 
 

@@ -10,6 +10,7 @@ per command (a) when it cannot connect. ``transport="exec"`` forces (a) (the ref
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 import uuid
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from controllers.tmux import waits as W
 from controllers.tmux.control import ControlTransport, OutputListener
 from controllers.tmux.hosts import ContainerHost, Host, LocalHost, host_for, socket_path_for
 from controllers.tmux.record import AsciicastRecorder, initial_screen
+from controllers.tmux.shell import ShellResult, run_in_shell
 from controllers.tmux.transport import ExecTransport, FallbackTransport
 from harness.errors import ControllerError, PaneDead, SendKeysError
 
@@ -39,12 +41,6 @@ class PaneState:
     width: int
     height: int
     history_size: int
-
-
-@dataclass(frozen=True)
-class ShellResult:
-    exit_code: int
-    output: str
 
 
 def _int(s: str) -> int | None:
@@ -263,10 +259,15 @@ class TmuxController:
             lines.pop()
         return "\n".join(lines)
 
-    def pane_state(self, *, settle_sec: float = 1.0) -> PaneState:
-        """One round trip, plus a short re-read when the pane is dead but tmux has not
-        reaped the process yet (its pty closes before its exit status is known)."""
+    def pane_state(self, *, settle_sec: float = 2.0) -> PaneState:
+        """One round trip, plus re-reads while the pane is dead but its exit status unknown.
+
+        tmux 3.3a sometimes misses the SIGCHLD of a pane's process (seen here: the process
+        stays a zombie of the server, ``pane_dead_status`` stays empty). A SIGCHLD sent to
+        the server makes it reap the process and record the status.
+        """
         deadline = time.monotonic() + settle_sec
+        nudged = False
         while True:
             raw = self.tmux(T.display(self.pane_id), idempotent=True)
             f = (raw[0] if raw else "").split("\t")
@@ -274,6 +275,11 @@ class TmuxController:
             dead, status, sig = f[0] == "1", _int(f[1]), _int(f[2])
             if not dead or status is not None or sig or time.monotonic() >= deadline:
                 break
+            if not nudged and _int(f[9]):
+                nudged = True
+                time.sleep(0.1)  # the usual case: tmux reaps it by itself
+                subprocess.run(self.host.argv(["kill", "-CHLD", f[9]]), capture_output=True,
+                               timeout=self.command_timeout_sec, check=False)
             time.sleep(0.02)
         if dead and sig:
             status = 128 + sig
@@ -339,27 +345,8 @@ class TmuxController:
                              timeout_sec=timeout_sec, poll_interval_sec=poll_interval_sec))
 
     def run_shell(self, cmd: str, *, timeout_sec: float = 60.0) -> ShellResult:
-        """Type ``cmd`` into the pane's shell; exit code and output via unique markers.
-
-        The markers are printed by ``printf`` from two halves, so the echoed command line
-        never contains them whole and cannot be mistaken for the output.
-        """
-        tag = uuid.uuid4().hex[:12]
-        begin, end = f"__HB_{tag}__", f"__HE_{tag}__"
-        line = (f"printf '%s%s\\n' '{begin[:5]}' '{begin[5:]}'; {cmd}; "
-                f"printf '%s%s:%s\\n' '{end[:5]}' '{end[5:]}' \"$?\"")
-        self.send_keys(line, enter=True, delay_enter=0)
-        try:
-            m = self.wait_for_text(re.escape(end) + r":(\d+)", regex=True, history=True,
-                                   timeout_sec=timeout_sec)
-        except Exception:
-            self.interrupt()
-            raise
-        text = self.capture_pane(history=True)
-        start = text.rfind(begin + "\n")
-        stop = text.rfind(end + ":")
-        output = text[start + len(begin) + 1 : stop].rstrip("\n") if 0 <= start < stop else ""
-        return ShellResult(int(m.group(1)), output)
+        """Type ``cmd`` into the pane's shell; exit code and output via unique markers."""
+        return run_in_shell(self, cmd, timeout_sec=timeout_sec)
 
     # ------------------------------------------------------------------ recording, attach
 

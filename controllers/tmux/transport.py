@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
+import time
 from typing import Protocol, runtime_checkable
 
 from controllers.tmux.argv import shell_join, tmux_prefix
@@ -117,11 +118,15 @@ class FallbackTransport:
     ``TransportError`` rather than risk typing the text twice.
     """
 
+    #: after a failed connect, how long to use (a) before trying the channel again
+    RETRY_CHANNEL_AFTER_SEC = 5.0
+
     def __init__(self, primary: Transport | None, secondary: ExecTransport) -> None:
         self.primary = primary
         self.secondary = secondary
         self.fallbacks = 0
         self._lock = threading.Lock()
+        self._primary_down_until = 0.0
 
     @property
     def name(self) -> str:
@@ -133,14 +138,20 @@ class FallbackTransport:
         primary = self.primary
         if primary is None:
             return self.secondary.run(argv, timeout_sec=timeout_sec)
+        if time.monotonic() < self._primary_down_until:
+            with self._lock:
+                self.fallbacks += 1
+            return self.secondary.run(argv, timeout_sec=timeout_sec)
         from controllers.tmux.control import ChannelUnavailable
 
         try:
             return primary.run(argv, timeout_sec=timeout_sec)
         except ChannelUnavailable:
-            # could not (re)connect at all: the command was never written
+            # could not (re)connect at all: the command was never written; do not pay a
+            # connect attempt on every command while the channel stays down
             with self._lock:
                 self.fallbacks += 1
+                self._primary_down_until = time.monotonic() + self.RETRY_CHANNEL_AFTER_SEC
             return self.secondary.run(argv, timeout_sec=timeout_sec)
         except TransportError:
             if not idempotent:

@@ -119,14 +119,17 @@ class ScreenStable(_Base):
 
 @dataclass
 class ProcessExited(_Base):
-    """The pane's process exited; returns its exit status (128+N for a signal)."""
+    """The pane's process exited; returns its exit status (128+N for a signal; -1 when
+    tmux could not tell)."""
 
     def describe(self) -> str:
         return "the pane's process to exit"
 
     def check(self, ctl: TmuxController, screen: str, now: float) -> Any | None:
         st = ctl.pane_state()
-        return st.exit_status if st.dead else None
+        if not st.dead:
+            return None
+        return st.exit_status if st.exit_status is not None else -1
 
 
 @dataclass

@@ -282,6 +282,21 @@ def parse_policy(text: str, *, where: str = "<policy>") -> Policy:
         line = mark.line + 1 if mark is not None else 1
         err = LocatedError(f"{where}:{line}", f"YAML: {exc.problem or exc}")
         raise ValidationFailed(f"policy {where}", [err]) from exc
+    return _validate(data, where, node)
+
+
+def policy_from(source: Policy | str | Path | dict[str, Any] | None, *,
+                where: str = "<inline policy>") -> Policy | None:
+    """Accept what task files hold: a Policy, a file path, an inline mapping, or None."""
+    if source is None or isinstance(source, Policy):
+        return source
+    if isinstance(source, (str, Path)):
+        return load_policy(source)
+    return _validate(source, where, None)
+
+
+def _validate(data: Any, where: str, node: yaml.Node | None) -> Policy:
+    """Pydantic validation with each error placed at a line (files) or a field (mappings)."""
     if not isinstance(data, dict):
         raise ValidationFailed(
             f"policy {where}", [LocatedError(f"{where}:1", "expected a mapping with `rules`")]
@@ -294,5 +309,6 @@ def parse_policy(text: str, *, where: str = "<policy>") -> Policy:
             loc = tuple(k for k in e["loc"] if not (isinstance(k, str) and "[" in k))
             field_path = ".".join(str(k) for k in loc)
             msg = e["msg"].removeprefix("Value error, ")
-            errors.append(LocatedError(f"{where}:{_node_line(node, loc)}", f"{field_path}: {msg}"))
+            at = f"{where}:{_node_line(node, loc)}" if node is not None else where
+            errors.append(LocatedError(at, f"{field_path}: {msg}"))
         raise ValidationFailed(f"policy {where}", errors) from exc

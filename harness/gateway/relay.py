@@ -14,6 +14,7 @@ connection is dropped; if this side closes, the process sees stdin end and exits
 
 from __future__ import annotations
 
+import collections
 import json
 import socket
 import struct
@@ -70,6 +71,8 @@ class Relay:
         self._dead = threading.Event()
         self._fatal = ""
         self._reader: threading.Thread | None = None
+        self._stderr_reader: threading.Thread | None = None
+        self._stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
         self._closed = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -89,10 +92,24 @@ class Relay:
             raise GatewayError(f"relay cannot start {self.argv[0]!r}: {exc}") from exc
         self._reader = threading.Thread(target=self._read_loop, name="relay-reader", daemon=True)
         self._reader.start()
+        # Drained continuously: a chatty `docker exec` must never block on a full pipe.
+        self._stderr_reader = threading.Thread(target=self._drain_stderr, name="relay-stderr",
+                                               daemon=True)
+        self._stderr_reader.start()
         self._hello.wait(self.start_timeout_sec)
         if self.port is None:
-            why = self._fatal or self._stderr_tail() or "no answer"
+            if self._proc is not None:
+                try:
+                    self._proc.wait(timeout=1)
+                except subprocess.TimeoutExpired:
+                    pass
+            if self._stderr_reader is not None:
+                self._stderr_reader.join(timeout=1)
+            why = self._fatal or self.stderr_tail() or "no answer"
+            code = self._proc.poll() if self._proc is not None else None
             self.close()
+            if code is not None and not self._fatal:
+                raise GatewayError(f"relay exited with code {code} before listening: {why}")
             raise GatewayError(f"relay did not start within {self.start_timeout_sec:g}s: {why}")
         return self
 
@@ -126,21 +143,29 @@ class Relay:
                 proc.kill()
                 proc.wait(timeout=5)
         self._drop_all()
-        if self._reader is not None:
-            self._reader.join(timeout=5)
+        for t in (self._reader, self._stderr_reader):
+            if t is not None:
+                t.join(timeout=5)
         if proc is not None:
             for f in (proc.stdout, proc.stderr):
                 if f is not None:
                     f.close()
 
-    def _stderr_tail(self) -> str:
+    def stderr_tail(self) -> str:
+        """The last line the relay process wrote to stderr (docker's own errors land here)."""
+        return self._stderr_tail[-1] if self._stderr_tail else ""
+
+    def _drain_stderr(self) -> None:
         proc = self._proc
-        if proc is None or proc.poll() is None or proc.stderr is None:
-            return ""
+        if proc is None or proc.stderr is None:
+            return
         try:
-            return proc.stderr.read().decode("utf-8", "replace").strip().splitlines()[-1:][0]
-        except (OSError, ValueError, IndexError):
-            return ""
+            for line in proc.stderr:
+                text = line.decode("utf-8", "replace").strip()
+                if text:
+                    self._stderr_tail.append(text)
+        except (OSError, ValueError):
+            return
 
     # ------------------------------------------------------------------ frames out
     def _send(self, ftype: int, cid: int, payload: bytes = b"") -> bool:

@@ -30,7 +30,7 @@ from . import wire
 from .cassette import CassetteWriter, Entry, load_cassette, view_for
 from .httpd import GatewayHandler, GatewayHTTPServer
 from .modes import serve_forward, serve_replay
-from .policy import Call, Fault, Policy, load_policy, parse_policy
+from .policy import Call, Fault, Policy, policy_from
 from .trials import (
     Exchange,
     GatewayEvent,
@@ -69,16 +69,16 @@ class _Ctx:
 class Gateway:
     """One HTTP server for every trial of a run; a context manager owning its thread."""
 
-    def __init__(self, mode: Mode = "scripted", *, policy: Policy | str | Path | None = None,
+    def __init__(self, mode: Mode = "scripted", *,
+                 policy: Policy | str | Path | dict[str, Any] | None = None,
                  cassette: str | Path | None = None, upstream: Upstream | None = None,
                  host: str = "127.0.0.1", port: int = 0, budget_tokens: int | None = None
                  ) -> None:
         if mode not in MODES:
             raise ConfigError(f"gateway mode {mode!r} unknown; use one of {', '.join(MODES)}")
-        if isinstance(policy, (str, Path)):
-            policy = load_policy(policy)
+        policy = policy_from(policy)
         if mode == "scripted" and policy is None:
-            raise ConfigError("gateway mode 'scripted' needs a policy")
+            policy = Policy()  # then every trial brings its own (register_trial(policy=...))
         if mode in ("record", "replay") and cassette is None:
             raise ConfigError(f"gateway mode {mode!r} needs a cassette path")
         self.mode: Mode = mode
@@ -154,16 +154,12 @@ class Gateway:
         return f"http://{self.host}:{self.port}"
 
     # ------------------------------------------------------------------ trials
-    def register_trial(self, trial_id: str, *, policy: Policy | str | Path | dict[str, Any] | None = None
-                       ) -> TrialKey:
-        """A dummy key for one trial; ``policy`` (scripted mode) overrides the run's default,
-        so each task of a suite can script its own model."""
-        if isinstance(policy, (str, Path)):
-            policy = load_policy(policy)
-        elif isinstance(policy, dict):
-            import yaml
-
-            policy = parse_policy(yaml.safe_dump(policy), where=f"policy of {trial_id}")
+    def register_trial(self, trial_id: str, *,
+                       policy: Policy | str | Path | dict[str, Any] | None = None) -> TrialKey:
+        """A dummy key for one trial; ``policy`` (scripted mode: a Policy, a file or an inline
+        mapping, as task files hold it) overrides the run's default, so each task of a suite
+        can script its own model. It is validated here, before any agent starts."""
+        policy = policy_from(policy, where=f"policy of trial {trial_id}")
         with self._lock:
             if trial_id in self._trials:
                 return self._trials[trial_id].key
@@ -227,12 +223,12 @@ class Gateway:
             h.send_json(401, err(401, "harness gateway: unknown API key; "
                                       "use the key from Gateway.register_trial"))
             return
+        why = "body is not a JSON object"
         try:
             req = json.loads(raw or b"{}")
         except ValueError as exc:
-            req = f"bad JSON body: {exc}"
+            req, why = None, f"bad JSON body: {exc}"
         if not isinstance(req, dict):
-            why = req if isinstance(req, str) else "body is not a JSON object"
             h.send_json(400, err(400, f"harness gateway: {why}"))
             return
         view = view_for(api, route, req)
@@ -299,7 +295,8 @@ class Gateway:
         text: str | None
         calls: tuple[Call, ...]
         if view.kind == "title":
-            text, calls, rule = self._title_text(view, ctx.request), (), "title"
+            title = ctx.state.script.policy.title if ctx.state.script else "Harness task"
+            text, calls, rule = self._title_text(title, view, ctx.request), (), "title"
         else:
             state = ctx.state
             assert state.script is not None
@@ -358,10 +355,10 @@ class Gateway:
         h.end_stream()
         self._final(ctx, 200, final=final, rule=rule)
 
-    def _title_text(self, view: RequestView, req: dict[str, Any]) -> str:
+    @staticmethod
+    def _title_text(title: str, view: RequestView, req: dict[str, Any]) -> str:
         """Both CLIs ask for ``{"title": ...}`` through a JSON schema (claude in
         ``output_config.format``, codex in ``text.format``); plain text otherwise."""
-        title = self.policy.title if self.policy is not None else "Harness task"
         fmt = (req.get("output_config") or {}).get("format") or \
             (req.get("text") or {}).get("format") or {}
         wants_json = fmt.get("type") == "json_schema" or "json" in view.system.lower()

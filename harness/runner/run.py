@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import queue
 import threading
 import time
 import uuid
@@ -93,6 +92,7 @@ class Runner:
         self.on_event = on_event or (lambda kind, msg: None)
         self._stop = threading.Event()
         self._client: Any = None
+        self._task_images: dict[str, tuple[str, str]] = {}
 
     # ------------------------------------------------------------------ planning
 
@@ -123,9 +123,8 @@ class Runner:
         self._client = engine.client(timeout_sec=300)
         sweep(self._client)
         image = images.ensure_image(self._client, self.profile.spec.image, say=lambda m: self.on_event("image", m))
-        q: queue.Queue[TrialPlan] = queue.Queue()
-        for p in sorted(todo, key=lambda p: (p.task.id, p.variant.name, p.attempt)):
-            q.put(p)
+        self._task_images = self._build_task_images(image)
+        q = _AffinityQueue(todo)
         results: list[TrialOutcome] = []
         lock = threading.Lock()
         n = max(1, min(self.opts.concurrency, len(todo) or 1))
@@ -146,6 +145,29 @@ class Runner:
             self._client.close()
         return results
 
+    def _build_task_images(self, agent_image: str) -> dict[str, tuple[str, str]]:
+        """task id -> (image, workdir) for tasks that bring their own environment.
+
+        A task Dockerfile is built on top of the agent image (its FROM replaced); a prebuilt
+        ``image`` is used as it is and must already hold tmux and the agent CLI.
+        """
+        out: dict[str, tuple[str, str]] = {}
+        for task in self.suite.tasks:
+            src = task.environment_source()
+            if src is None:
+                continue
+            if src.dockerfile is not None:
+                out[task.id] = images.build_task_image(
+                    self._client, task.id, src.dockerfile, src.context or src.dockerfile.parent, agent_image,
+                    say=lambda m: self.on_event("image", m))
+            elif src.image:
+                if not images.image_exists(self._client, src.image):
+                    raise ConfigError(f"task {task.id}: image {src.image} is not in the engine",
+                                      hint="build or load it first (no registry is assumed)")
+                wd = self._client.images.get(src.image).attrs.get("Config", {}).get("WorkingDir") or "/workspace"
+                out[task.id] = (src.image, wd)
+        return out
+
     def _env(self) -> TrialEnv:
         o = self.opts
         return TrialEnv(
@@ -161,15 +183,14 @@ class Runner:
             self.progress.attach[plan.label] = attach
         self.store.event(self.paths.run_id, "attach", attach, plan.label)
 
-    def _worker(self, q: queue.Queue[TrialPlan], image: str, results: list[TrialOutcome],
+    def _worker(self, q: _AffinityQueue, image: str, results: list[TrialOutcome],
                 lock: threading.Lock) -> None:
         warm: WarmSandbox | None = None
         env = self._env()
         try:
             while not self._stop.is_set():
-                try:
-                    plan = q.get_nowait()
-                except queue.Empty:
+                plan = q.take(warm.task_id if warm is not None else None)
+                if plan is None:
                     return
                 with self.progress.lock:
                     self.progress.running += 1
@@ -196,15 +217,18 @@ class Runner:
             if self._stop.is_set():
                 return None
             w = state["warm"]
+            t0 = time.monotonic()
+            reused = w is not None and w.task_id == plan.task.id
             try:
-                if w is not None and w.task_id == plan.task.id:
+                if reused:
                     w.reset()
                 else:
                     if w is not None:
                         w.close()
                     state["warm"] = None
+                    timage, workdir = self._task_images.get(plan.task.id, (image, "/workspace"))
                     w = state["warm"] = prepare(
-                        plan.task, image=image, client=self._client, run_id=self.paths.run_id,
+                        plan.task, image=timage, workdir=workdir, client=self._client, run_id=self.paths.run_id,
                         limits=self.opts.limits, with_relay=self.gateway is not None,
                         gateway_url=self.gateway.url if self.gateway else None,
                     )
@@ -213,7 +237,10 @@ class Runner:
                     state["warm"].close()
                 state["warm"] = None
                 return _infra_outcome(env, plan, exc.one_line())
+            t_ready = time.monotonic() - t0
             out = run_trial(env, plan, w)
+            out.extra.update(warm=reused, sandbox_sec=round(t_ready, 4),
+                             wall_sec=round(time.monotonic() - t0, 4))
             if out.record.status == "infra_error" and state["warm"] is not None:
                 state["warm"].close()  # never reuse a sandbox that failed us
                 state["warm"] = None
@@ -251,6 +278,34 @@ class Runner:
             else:
                 p.unscorable += 1
         self.on_event("done", f"{rec.task_id}/{rec.variant}/{rec.attempt}: {rec.status} ({rec.reason[:120]})")
+
+
+class _AffinityQueue:
+    """Plans grouped by task. A worker keeps taking its current task's plans (its warm
+    sandbox is reused); otherwise it claims the task with the most plans left that no other
+    worker holds, so N workers spread over tasks instead of all starting the same one."""
+
+    def __init__(self, plans: list[TrialPlan]) -> None:
+        self._lock = threading.Lock()
+        self._by_task: dict[str, list[TrialPlan]] = {}
+        for p in sorted(plans, key=lambda p: (p.task.id, p.variant.name, p.attempt)):
+            self._by_task.setdefault(p.task.id, []).append(p)
+        self._held: dict[str, int] = {}
+
+    def take(self, current: str | None) -> TrialPlan | None:
+        with self._lock:
+            if current is not None:
+                self._held[current] = max(0, self._held.get(current, 1) - 1)
+                if self._by_task.get(current):
+                    self._held[current] += 1
+                    return self._by_task[current].pop(0)
+            left = [(t, ps) for t, ps in self._by_task.items() if ps]
+            if not left:
+                return None
+            free = [x for x in left if self._held.get(x[0], 0) == 0] or left
+            task, plans = max(free, key=lambda x: len(x[1]))
+            self._held[task] = self._held.get(task, 0) + 1
+            return plans.pop(0)
 
 
 def _infra_outcome(env: TrialEnv, plan: TrialPlan, reason: str) -> TrialOutcome:

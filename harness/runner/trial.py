@@ -13,12 +13,15 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from controllers.profiles import SHELL_AGENTS
 from controllers.profiles.base import LaunchContext, Variant
+from controllers.profiles.base import STATE_DIR
+from controllers.profiles.common import WRITE_ROOTS
 from controllers.profiles.driver import AgentDriver, TurnOutcome
 from controllers.profiles.shell import ORACLE_PATH
 from controllers.tmux.controller import DockerTmuxController
@@ -29,7 +32,7 @@ from gate.scoring import outcome_status
 from harness import episode as episode_mod
 from harness.errors import AgentError, HarnessError, WaitTimeout
 from harness.runner.paths import RunPaths, TrialPaths
-from harness.runner.workspace import RELAY_PORT, WORKDIR, WarmSandbox
+from harness.runner.workspace import RELAY_PORT, WarmSandbox
 from harness.tasks import shims
 
 log = logging.getLogger(__name__)
@@ -81,13 +84,13 @@ def _write(path: Path, data: str | bytes) -> None:
 
 
 def _evidence(ep: episode_mod.Episode, diff: str, changed: list[str], tools: list[dict[str, Any]],
-              box: Any, tokens: tuple[int, int]) -> TrialEvidence:
+              box: Any, tokens: tuple[int, int], workdir: str) -> TrialEvidence:
     calls = [GateToolCall(c.name, dict(c.input), c.output, c.is_error) for c in ep.tool_calls]
     # tool shims log what really ran: add them as calls of the shim's name
     calls += [GateToolCall(str(t.get("tool")), {"args": t.get("args")}, "", False) for t in tools]
 
     def run(cmd: list[str], timeout_sec: float) -> tuple[int, str, str]:
-        r = box.exec(cmd, cwd=WORKDIR, timeout_sec=timeout_sec)
+        r = box.exec(cmd, cwd=workdir, timeout_sec=timeout_sec)
         return r.exit_code, r.stdout, r.stderr
 
     return TrialEvidence(
@@ -111,15 +114,28 @@ def _tests_checks(task: Any, box: Any, offline: bool) -> list[dict[str, Any]]:
              "timeout_sec": spec.timeout_sec}]
 
 
-def _transcript(box: Any, spec: Any, tp: TrialPaths) -> episode_mod.Episode:
+def _transcript(box: Any, spec: Any, tp: TrialPaths, turns_sent: int,
+                wait_sec: float = 3.0) -> episode_mod.Episode:
+    """The CLI's session file, once it holds every turn we sent and the last one's answer.
+
+    The completion hook can fire before the CLI has flushed its final lines (claude runs
+    its Stop hook first), so the file is re-read for a short while until it is whole.
+    """
     if not spec.transcript_glob:
         return episode_mod.Episode(agent=spec.name)
-    r = box.exec(["sh", "-c", f"ls -t {spec.transcript_glob} 2>/dev/null | head -n 1"])
-    path = r.stdout.strip()
-    if not path:
-        return episode_mod.Episode(agent=spec.name)
-    _write(tp.transcript, box.read_file(path))
-    return episode_mod.parse(spec.name, tp.transcript)
+    deadline = time.monotonic() + wait_sec
+    ep = episode_mod.Episode(agent=spec.name)
+    while True:
+        r = box.exec(["sh", "-c", f"f=$(ls -t {spec.transcript_glob} 2>/dev/null | head -n 1); "
+                                  f'[ -n "$f" ] && cat "$f"'])
+        if r.ok and r.stdout:
+            _write(tp.transcript, r.stdout)
+            ep = episode_mod.parse(spec.name, tp.transcript)
+            if len(ep.turns) >= turns_sent and (not ep.turns or ep.turns[-1].final_text):
+                return ep
+        if time.monotonic() >= deadline:
+            return ep
+        time.sleep(0.1)
 
 
 def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome:
@@ -139,19 +155,36 @@ def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome
     ep = episode_mod.Episode(agent=spec.name)
     tokens = (0, 0)
     agent_sec = 0.0
+    timing: dict[str, float] = {}
+    mark = time.monotonic()
+
+    def lap(name: str) -> None:
+        nonlocal mark
+        now = time.monotonic()
+        timing[name] = round(now - mark, 4)
+        mark = now
+
     try:
         key = env.gateway.register_trial(trial_id, policy=task.policy_source()) if env.gateway else None
-        env.profile.install_variant(box, plan.variant, WORKDIR)
-        post = warm.snapper.snapshot(f"t{warm.trials}")
-        ctl = DockerTmuxController(box, transport="control")
+        # the socket lives in the state dir written below: no extra exec to make a directory
+        ctl = DockerTmuxController(box, transport="control",
+                                   socket_path=f"{STATE_DIR}/tmux-{uuid.uuid4().hex[:8]}.sock")
         ctx = LaunchContext(
             gateway_url=f"http://127.0.0.1:{RELAY_PORT}", api_key=key.key if key else "none",
-            model=env.model, workdir=WORKDIR, tmux_socket=ctl.socket_path,
+            model=env.model, workdir=warm.workdir, tmux_socket=ctl.socket_path,
             permission_mode=env.permission_mode,
         )
-        env.profile.configure(box, ctx)
+        files = env.profile.files(ctx, plan.variant, warm.workdir)
+        box.write_files(files, roots=(*WRITE_ROOTS, warm.workdir))  # creates STATE_DIR too
+        # the diff's baseline: the pristine state, unless the variant wrote into the workspace
+        in_ws = any(p.startswith(warm.workdir.rstrip("/") + "/") for p in files)
+        post = warm.snapper.snapshot(f"t{warm.trials}") if in_ws else warm.pristine
+        lap("install_and_snapshot")
         launch = env.profile.launch(ctx)
-        launch.env.update(PATH=AGENT_PATH, HARNESS_TOOLS_LOG=shims.LOG_PATH, HARNESS_TOOL_DATA=shims.DATA_DIR)
+        launch.env.update(PATH=AGENT_PATH, HARNESS_TOOLS_LOG=shims.LOG_PATH, HARNESS_TOOL_DATA=shims.DATA_DIR,
+                          TASK_WORKDIR=warm.workdir)
+        lap("configure")
+        t_agent = time.monotonic()
         ctl.start(launch.argv, env=launch.env, cwd=launch.cwd, width=200, height=50)
         ctl.start_recording(tp.cast, title=plan.label)
         if env.on_started:
@@ -159,7 +192,6 @@ def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome
         gw = env.gateway
         drv = AgentDriver(spec, ctl, box, activity=(lambda: len(gw.exchanges(trial_id))) if gw else None)
         drv.wait_ready(timeout_sec=min(90.0, timeout))
-        t_agent = time.monotonic()
         outcomes: list[TurnOutcome] = []
         for text in _turns(env, task, box):
             remaining = max(timeout - (time.monotonic() - t0), 1.0)
@@ -171,6 +203,7 @@ def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome
             if out.how != "signal" and out.how != "screen":
                 break
         agent_sec = time.monotonic() - t_agent
+        mark = time.monotonic()
         extra["dialogs"] = drv.log.dialogs
         last = outcomes[-1] if outcomes else None
         if last is not None and last.how == "timeout":
@@ -180,23 +213,28 @@ def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome
             reason = (f"{spec.name} exited mid-trial ({last.detail})" if last.how == "exited"
                       else f"{spec.name} showed a dialog the harness does not know: {last.detail!r}")
         _write(tp.pane, ctl.capture_pane(history=True))
-        ep = _transcript(box, spec, tp)
+        ep = _transcript(box, spec, tp, len(outcomes))
         _write(tp.episode, ep.model_dump_json(indent=2))
         if env.gateway is not None:
             u = env.gateway.usage(trial_id)
             tokens = (u.input_tokens, u.output_tokens)
         else:
             tokens = (ep.usage.input_tokens, ep.usage.output_tokens)
+        api_error = _gateway_api_error(env.gateway, trial_id) if env.gateway is not None else None
         if ep.api_errors and not status_flags["agent_error"]:
             status_flags["infra_error"], reason = True, f"model API error: {ep.api_errors[-1][:200]}"
-        diff = warm.snapper.diff(post)
+        elif api_error and not status_flags["agent_error"]:
+            # codex keeps no error line in its session file: the Gateway saw it fail
+            status_flags["infra_error"], reason = True, api_error
+        diff, changes, tools_text = warm.snapper.report(post, shims.LOG_PATH)
         _write(tp.diff, diff)
-        changed = [c.path for c in warm.snapper.changed(post)]
-        tools_text = box.read_file(shims.LOG_PATH).decode(errors="replace")
+        changed = [c.path for c in changes]
         _write(tp.tools_log, tools_text)
         specs = list(task.checks_for(env.agent)) + _tests_checks(task, box, env.offline_tests)
-        evidence = _evidence(ep, diff, changed, shims.read_tools_log(tools_text), box, tokens)
+        evidence = _evidence(ep, diff, changed, shims.read_tools_log(tools_text), box, tokens, warm.workdir)
+        lap("collect")
         checks = evaluate_all(specs, evidence, _check_ctx(env, tp))
+        lap("checks")
         if not any(status_flags.values()):
             failed = [c for c in checks if not c.passed]
             reason = "; ".join(f"{c.name}: {c.reason}" for c in failed)[:500] if failed else "all checks passed"
@@ -227,9 +265,22 @@ def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome
         error_signatures=_error_signatures(ep),
         artifacts=Artifacts(dir=str(tp.dir.relative_to(env.paths.run_dir))),
     )
-    extra.update(started_at=started, finished_at=time.time(), agent_sec=round(agent_sec, 3))
+    lap("teardown")
+    extra.update(started_at=started, finished_at=time.time(), agent_sec=round(agent_sec, 3), timing=timing)
     _write(tp.result, json.dumps({"record": record.model_dump(mode="json"), "extra": extra}, indent=2))
     return TrialOutcome(record, extra)
+
+
+def _gateway_api_error(gateway: Any, trial_id: str) -> str | None:
+    """The model API error that ended the trial, if its last model request failed with an
+    overload / rate limit / server error (what the CLI retries, then gives up on)."""
+    mains = [x for x in gateway.exchanges(trial_id) if x.kind == "main"]
+    if not mains:
+        return None
+    last = mains[-1]
+    if last.status == 429 or last.status >= 500:
+        return f"model API error: HTTP {last.status} {last.note}".strip()[:300]
+    return None
 
 
 def _shell_turn(ctl: Any, cmd: str, timeout_sec: float) -> TurnOutcome:

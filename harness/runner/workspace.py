@@ -37,6 +37,7 @@ class WarmSandbox:
     snapper: GitSnapshotter
     pristine: Snapshot
     relay: Relay | None = None
+    workdir: str = WORKDIR
     trials: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -72,33 +73,33 @@ def _clone(url: str, ref: str | None, dest: Path) -> None:
 
 
 def prepare(task: Any, *, image: str, client: Any, run_id: str, limits: SandboxLimits,
-            with_relay: bool, gateway_url: str | None) -> WarmSandbox:
+            with_relay: bool, gateway_url: str | None, workdir: str = WORKDIR) -> WarmSandbox:
     """A started container holding the task's workspace, set up and snapshotted."""
     box = DockerSandbox(
-        DockerSandboxConfig(image=image, run_id=run_id, workdir=WORKDIR, limits=limits), client=client
+        DockerSandboxConfig(image=image, run_id=run_id, workdir=workdir, limits=limits), client=client
     ).start()
     relay: Relay | None = None
     try:
         src = task.workspace_source()
         if src.kind == "dir" and src.path is not None:
-            box.copy_in(src.path, WORKDIR)
+            box.copy_in(src.path, workdir)
         elif src.kind == "git" and src.url:
             with tempfile.TemporaryDirectory(prefix="harness-clone-") as tmp:
                 _clone(src.url, getattr(src, "ref", None), Path(tmp) / "repo")
-                box.copy_in(Path(tmp) / "repo", WORKDIR)
+                box.copy_in(Path(tmp) / "repo", workdir)
         _install_tools(box, task)
         for i, cmd in enumerate(task.setup):
-            r = box.exec(["bash", "-c", cmd], cwd=WORKDIR, timeout_sec=600)
+            r = box.exec(["bash", "-c", cmd], cwd=workdir, timeout_sec=600)
             if not r.ok:
                 raise SetupFailed(f"setup[{i}] `{cmd[:80]}` failed: {r.describe()}")
-        snapper = GitSnapshotter(box, WORKDIR)
+        snapper = GitSnapshotter(box, workdir)
         pristine = snapper.snapshot("pristine")
         if with_relay and gateway_url:
             box.write_file(IN_CONTAINER_PATH, RELAY_JS.read_bytes(), user="root")
             relay = Relay(box.host_argv(["node", IN_CONTAINER_PATH, "127.0.0.1", str(RELAY_PORT)],
                                         interactive=True), gateway_url).start()
         box.exec(["mkdir", "-p", STATE_DIR])
-        return WarmSandbox(task.id, box, snapper, pristine, relay, notes=list(snapper.warnings))
+        return WarmSandbox(task.id, box, snapper, pristine, relay, workdir, notes=list(snapper.warnings))
     except BaseException:
         if relay is not None:
             relay.close()

@@ -228,3 +228,22 @@ def test_attach_command_lets_a_person_type_into_the_pane(make_ctl: Factory) -> N
         assert (st.width, st.height) == (80, 24)  # the attached client did not resize it
     finally:
         child.terminate(force=True)
+
+
+def test_enter_is_pressed_again_when_the_first_was_not_taken(make_ctl: Factory) -> None:
+    # reads "x", then two Enters, before it shows anything: the first Enter changes nothing
+    prog = ["sh", "-c", "stty raw -echo; dd bs=1 count=3 of=/dev/null 2>/dev/null; "
+            "echo second-enter-taken; sleep 600"]
+    ctl = make_ctl(prog)
+    time.sleep(0.3)
+    ctl.send_keys("x", delay_enter=0, enter_check_sec=0.5, enter_retries=2)
+    assert "second-enter-taken" in ctl.capture_pane()
+
+
+def test_enter_never_taken_is_an_error(make_ctl: Factory) -> None:
+    ctl = make_ctl(["sh", "-c", "stty -echo; sleep 600"])
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    with pytest.raises(SendKeysError, match="Enter was not taken"):
+        ctl.send_keys("ignored", delay_enter=0, enter_check_sec=0.3, enter_retries=1)
+    assert time.monotonic() - t0 < 5

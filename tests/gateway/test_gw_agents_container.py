@@ -66,7 +66,8 @@ def seed(agent: str, name: str, key: TrialKey, url: str) -> list[str]:
     cfg = ('model = "harness-model"\nmodel_provider = "harness"\napproval_policy = "never"\n'
            'sandbox_mode = "danger-full-access"\n[model_providers.harness]\nname = "harness"\n'
            f'base_url = "{url}/v1"\nenv_key = "HARNESS_MODEL_KEY"\nwire_api = "responses"\n'
-           '[projects."/workspace"]\ntrust_level = "trusted"\n')
+           '[projects."/workspace"]\ntrust_level = "trusted"\n'
+           '[features]\ndaemon_auto_start = false\n')
     sh("docker", "exec", "-i", name, "sh", "-c",
        "mkdir -p $HOME/.codex && cat > $HOME/.codex/config.toml", stdin=cfg)
     sh("docker", "exec", "-i", name, "sh", "-c", "mkdir -p /workspace/.agents/skills/greeter "

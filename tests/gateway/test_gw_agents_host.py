@@ -138,7 +138,9 @@ def codex_pane(tmp: Path, gw: Gateway, key: TrialKey) -> Pane:
         'model = "harness-model"\nmodel_provider = "harness"\napproval_policy = "never"\n'
         'sandbox_mode = "danger-full-access"\n\n[model_providers.harness]\n'
         f'name = "harness"\nbase_url = "{gw.url}/v1"\nenv_key = "HARNESS_MODEL_KEY"\n'
-        f'wire_api = "responses"\n\n[projects."{ws.resolve()}"]\ntrust_level = "trusted"\n')
+        f'wire_api = "responses"\n\n[projects."{ws.resolve()}"]\ntrust_level = "trusted"\n'
+        # Without this codex 0.169 leaves a detached `codex app-server` daemon behind.
+        '\n[features]\ndaemon_auto_start = false\n')
     env = {"HOME": str(home), "CODEX_HOME": str(cx), "HARNESS_MODEL_KEY": key.key,
            "PATH": os.environ["PATH"], "TERM": "xterm-256color"}
     return Pane(ws, [cli("codex")], env)

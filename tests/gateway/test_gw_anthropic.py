@@ -6,12 +6,13 @@ import logging
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import anthropic
 import pytest
 from gw_helpers import eventually, post, sse
 
-from harness.errors import ConfigError, GatewayError
+from harness.errors import ConfigError, GatewayError, ValidationFailed
 from harness.gateway import Gateway, GatewayEvent
 
 TOOLS = [{"name": "Bash", "input_schema": {"type": "object"}}]
@@ -181,12 +182,29 @@ def test_bind_failure_is_one_line() -> None:
 
 
 def test_modes_need_their_inputs() -> None:
-    with pytest.raises(ConfigError, match="needs a policy"):
-        Gateway("scripted")
     with pytest.raises(ConfigError, match="needs a cassette"):
         Gateway("replay")
     with pytest.raises(ConfigError, match="unknown"):
         Gateway("bogus")  # type: ignore[arg-type]
+
+
+def test_per_trial_policies(tmp_path: Path) -> None:
+    gw = Gateway("scripted").start()  # no run-wide policy: each trial brings its own
+    try:
+        f = tmp_path / "a.yaml"
+        f.write_text("title: A\nrules:\n  - {reply: {text: from file}}\n")
+        a = client(gw, gw.register_trial("run/a", policy=f).key)
+        b = client(gw, gw.register_trial("run/b", policy={"rules": [
+            {"reply": {"text": "from mapping"}}]}).key)
+        assert ask(a, "x").content[0].text == "from file"  # type: ignore[union-attr]
+        assert ask(b, "x").content[0].text == "from mapping"  # type: ignore[union-attr]
+        with pytest.raises(ValidationFailed) as ei:
+            gw.register_trial("run/c", policy={"rules": [{"reply": {}}]})
+        assert str(ei.value.errors[0]).startswith("policy of trial run/c: rules.0.reply")
+        with pytest.raises(anthropic.BadRequestError, match="no rule matches"):
+            ask(client(gw, gw.register_trial("run/d").key), "x")
+    finally:
+        gw.close()
 
 
 def test_close_is_idempotent_and_refuses_reuse(scripted: Callable[..., Gateway]) -> None:

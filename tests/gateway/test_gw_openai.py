@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 from collections.abc import Callable
 
@@ -79,3 +80,26 @@ def test_skill_names_reach_the_exchange_view(scripted: Callable[..., Gateway]) -
     post(gw.url, "/v1/responses", codex_request("hi"), key, bearer=True)
     ex = gw.exchanges("t")[0]
     assert ex.rule == "rule[0]" and ex.view.skill_names == ("greeter",)
+
+
+def test_bad_body_unknown_route_and_health(scripted: Callable[..., Gateway]) -> None:
+    gw = scripted()
+    key = gw.register_trial("t").key
+    host, port = gw.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=5)
+    try:
+        conn.request("POST", "/v1/responses", body=b"{nope", headers={"authorization":
+                                                                       f"Bearer {key}"})
+        resp = conn.getresponse()
+        assert resp.status == 400 and b"bad JSON body" in resp.read()
+        conn.request("POST", "/v1/responses", body=b'"a string"',
+                     headers={"authorization": f"Bearer {key}"})
+        resp = conn.getresponse()
+        assert resp.status == 400 and b"not a JSON object" in resp.read()
+        conn.request("GET", "/health")
+        resp = conn.getresponse()
+        assert resp.status == 200 and json.loads(resp.read())["mode"] == "scripted"
+    finally:
+        conn.close()
+    status, _, raw = post(gw.url, "/v1/chat/completions", {}, key, bearer=True)
+    assert status == 404 and b"no route" in raw

@@ -164,6 +164,8 @@ def test_start_failures_are_one_line(node: str, scripted: Callable[..., Gateway]
         port = busy.getsockname()[1]
         with pytest.raises(GatewayError, match=f"cannot listen on 127.0.0.1:{port}"):
             local_relay(node, gw, port).start()
+    with pytest.raises(GatewayError, match="exited with code 3 before listening: no such box"):
+        Relay(["sh", "-c", "echo 'no such box' >&2; exit 3"], gw.url).start()
     with pytest.raises(GatewayError, match="cannot start"):
         Relay(["/nonexistent/node"], gw.url).start()
     with pytest.raises(GatewayError, match="host and port"):

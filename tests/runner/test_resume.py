@@ -1,0 +1,60 @@
+"""`harness run --resume` after the runner was SIGKILLed mid-run: no completed trial is lost
+or re-run, the rest run, and the containers the killed process left are swept."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import labels
+from harness.runner.store import Store
+from tests.runner.conftest import DEMO, REPO, harness_cli, summary
+
+pytestmark = [pytest.mark.docker, pytest.mark.agents, pytest.mark.slow]
+TASKS = ["--task", "fix-median", "--task", "fix-clamp"]
+
+
+def test_resume_after_sigkill(tmp_path: Path, docker_client: Any) -> None:
+    runs = tmp_path / "runs"
+    p = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "run", str(DEMO), "--agent", "claude", "-j", "1",
+         "--runs-dir", str(runs), *TASKS], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    db = runs / "harness.db"
+    deadline = time.monotonic() + 600
+    run_id, done = None, set()
+    try:
+        while time.monotonic() < deadline and len(done) < 2:
+            time.sleep(0.5)
+            if db.exists():
+                with Store(db) as s:
+                    run_id = s.latest_run_id()
+                    done = s.completed_keys(run_id) if run_id else set()
+            assert p.poll() is None, "the run ended before it could be killed"
+        assert len(done) >= 2, "no trial completed in time"
+    finally:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait(timeout=30)
+    assert run_id is not None
+    before = {k: json.loads((runs / run_id / k[0] / k[1] / str(k[2]) / "result.json").read_text())
+              for k in done}
+    r = harness_cli("run", "--resume", run_id, "--runs-dir", str(runs), "--json")
+    s = summary(r)
+    assert s["run_id"] == run_id and len(s["trials"]) == 4
+    assert {t["status"] for t in s["trials"]} <= {"passed", "failed"}, s["trials"]
+    for k, res in before.items():  # completed trials were kept as they were, not re-run
+        after = json.loads((runs / run_id / k[0] / k[1] / str(k[2]) / "result.json").read_text())
+        assert after["extra"]["finished_at"] == res["extra"]["finished_at"]
+    left = docker_client.containers.list(all=True, filters={"label": f"{labels.RUN_ID}={run_id}"})
+    assert left == [], [c.name for c in left]  # the resumed run's start swept the killed one's
+    with Store(runs / "harness.db") as st:
+        assert st.run(run_id)["status"] == "complete"

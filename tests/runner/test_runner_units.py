@@ -1,0 +1,82 @@
+"""Pure pieces of the runner: the store, variants, paths."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from harness.errors import ConfigError
+from harness.runner.paths import RunPaths, safe_name
+from harness.runner.store import SCHEMA_VERSION, Store
+from harness.runner.variants import load_variant, variant_files
+
+
+def _result(task: str, variant: str, attempt: int, status: str) -> dict:
+    return {"task_id": task, "variant": variant, "attempt": attempt, "status": status, "split": "heldout",
+            "reason": "r", "tokens": {"input": 3, "output": 4},
+            "checks": [{"name": "c", "op": "contains", "passed": status == "passed", "score": 1.0, "reason": ""}]}
+
+
+def test_store_round_trip_and_resume_keys(tmp_path: Path) -> None:
+    with Store(tmp_path / "h.db") as s:
+        s.create_run("r1", suite="s", agent="claude", model_mode="scripted", config={"k": 1})
+        s.record_trial("r1", _result("t1", "baseline", 0, "passed"))
+        s.record_trial("r1", _result("t1", "candidate", 0, "failed"))
+        s.record_trial("r1", _result("t1", "candidate", 0, "passed"))  # a re-run replaces
+        s.event("r1", "attach", "docker exec ...", "t1/baseline/0")
+        assert s.completed_keys("r1") == {("t1", "baseline", 0), ("t1", "candidate", 0)}
+        assert [t["status"] for t in s.trials("r1")] == ["passed", "passed"]
+        assert s.run("r1")["config"] == {"k": 1}
+        assert s.runs()[0]["trials"] == 2 and s.latest_run_id() == "r1"
+        assert s.events("r1")[0]["trial"] == "t1/baseline/0"
+    rows = sqlite3.connect(tmp_path / "h.db").execute("SELECT COUNT(*) FROM checks").fetchone()
+    assert rows[0] == 2
+
+
+def test_store_refuses_a_newer_schema(tmp_path: Path) -> None:
+    Store(tmp_path / "h.db").close()
+    db = sqlite3.connect(tmp_path / "h.db")
+    db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION + 1),))
+    db.commit()
+    db.close()
+    with pytest.raises(ConfigError, match="newer harness"):
+        Store(tmp_path / "h.db")
+
+
+def test_paths_are_safe_and_stable(tmp_path: Path) -> None:
+    p = RunPaths(tmp_path, "run-1")
+    t = p.trial("../evil/task", "cand idate", 2)
+    assert t.dir == tmp_path / "run-1" / "evil_task" / "cand_idate" / "2"
+    assert safe_name("..") == "_" and t.result.name == "result.json"
+
+
+def test_variants_from_every_shape(tmp_path: Path) -> None:
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "SKILL.md").write_text("---\nname: tidy\ndescription: d\n---\nbody\n")
+    (one / "ref.md").write_text("extra")
+    v = load_variant("baseline", one)
+    assert [s.name for s in v.skills] == ["tidy"] and set(v.skills[0].files) == {"SKILL.md", "ref.md"}
+    many = tmp_path / "many"
+    (many / "skills" / "a").mkdir(parents=True)
+    (many / "skills" / "a" / "SKILL.md").write_text("no frontmatter")
+    (many / "CLAUDE.md").write_text("memory")
+    v2 = load_variant("cand", many)
+    assert [s.name for s in v2.skills] == ["a"] and v2.memory == {"CLAUDE.md": b"memory"}
+    assert set(variant_files(v2)) == {"skills/a/SKILL.md", "CLAUDE.md"}
+    assert load_variant("none", "none").skills == ()
+    assert v.digest() != v2.digest()
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "msg"),
+    [("bad name", "none", "variant name"), ("v", "/no/such/dir", "does not exist"), ("v", "README", "holds no")],
+)
+def test_variant_errors_say_what_is_wrong(tmp_path: Path, name: str, path: str, msg: str) -> None:
+    if path == "README":
+        (tmp_path / "README").mkdir()
+        path = str(tmp_path / "README")
+    with pytest.raises(ConfigError, match=msg):
+        load_variant(name, path)
