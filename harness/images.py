@@ -135,11 +135,14 @@ def image_exists(client: Any, tag: str) -> bool:
         return False
 
 
+_RESOLVE: Any = object()  # sentinel: "use resolve_ca_bundle()", so every caller hashes alike
+
+
 def build(
     client: Any,
     name: str,
     *,
-    ca_bundle: Path | None = None,
+    ca_bundle: Path | None = _RESOLVE,
     build_args: dict[str, str] | None = None,
     force: bool = False,
     say: Say = print,
@@ -147,7 +150,10 @@ def build(
     """Build ``name`` (and its parents) unless an image with the same content hash exists.
 
     Returns the hash tag. Progress lines go to ``say`` as the engine reports them.
+    ``ca_bundle`` defaults to ``resolve_ca_bundle()``; pass None for none at all.
     """
+    if ca_bundle is _RESOLVE:
+        ca_bundle = resolve_ca_bundle()
     p = plan(name, ca_bundle=ca_bundle, build_args=build_args)
     parent = IMAGES[name][0]
     if parent:

@@ -4,4 +4,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+
+# host tools only the tests use: asciinema (plays recorded casts back), chromium (renders
+# report.html for the screenshot test). Installed when missing and we are root on Debian.
+missing=()
+command -v asciinema >/dev/null 2>&1 || missing+=(asciinema)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[test] installing ${missing[*]}"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "[test] note: ${missing[*]} missing; the tests that need them skip (install them to run everything)"
+  fi
+fi
 exec .venv/bin/python -m pytest "$@"

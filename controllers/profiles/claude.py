@@ -27,7 +27,8 @@ SPEC = ProfileSpec(
         "DISABLE_ERROR_REPORTING": "1",
         "CLAUDE_CODE_DISABLE_TERMINAL_TITLE": "1",
     },
-    idle=(r"^❯\s", r"\? for shortcuts", r"bypass permissions on"),
+    # "❯ 1. ..." is a menu's cursor, not the input prompt: an unknown menu must read as blocked
+    idle=(r"^❯(?!\s*\d+\.\s)\s", r"\? for shortcuts", r"bypass permissions on"),
     busy=(r"esc to interrupt", r"^\s*[✻✶✳✢·*✽]\s+\S+…", r"⎿\s+Running…"),
     dialogs=(
         Dialog("api-key", r"Do you want to use this API key", ("Up", "Enter"), "1. Yes"),

@@ -291,3 +291,10 @@ class ControlTransport:
             if block.flags & 1:
                 return block
             # a block tmux ran for someone else (hooks): not our answer
+
+
+def _conformance(host: Host) -> None:
+    """mypy proves the control channel is a Transport (never called)."""
+    from controllers.tmux.transport import Transport
+
+    _t: Transport = ControlTransport(host, "", "")

@@ -139,3 +139,8 @@ def socket_path_for(host: Host, session: str, *, timeout_sec: float = 30.0) -> s
         err = out.stderr.decode(errors="replace").strip()[:200]
         raise TransportError(f"cannot make the tmux socket dir in {host.describe()}: {err}")
     return f"{path}/{session}.sock"
+
+
+def _conformance(sandbox: SupportsHostArgv) -> None:
+    """mypy proves every host kind is a Host (never called)."""
+    _hosts: list[Host] = [LocalHost(), ContainerHost("c"), SandboxHost(sandbox)]

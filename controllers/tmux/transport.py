@@ -164,3 +164,8 @@ class FallbackTransport:
         if self.primary is not None:
             self.primary.close()
         self.secondary.close()
+
+
+def _conformance(host: Host) -> None:
+    """mypy proves the exec transport is a Transport (never called)."""
+    _t: Transport = ExecTransport(host, "")

@@ -9,11 +9,10 @@ workspace between tests, so no test sees another's files or session.
 
 from __future__ import annotations
 
-import time
+import contextlib
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,19 +30,9 @@ from harness.tasks.schema import Task
 
 AGENTS = ("claude", "codex")
 MODELS = {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex"}
-PROFILES = {"claude": claude_mod.ClaudeProfile, "codex": codex_mod.CodexProfile}
+PROFILES: dict[str, Any] = {"claude": claude_mod.ClaudeProfile, "codex": codex_mod.CodexProfile}
 FALLBACK_POLICY = {"version": 1, "rules": [], "default": {"text": "Nothing scripted for that."}}
 PATH = "/opt/harness/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-
-def until(pred: Callable[[], Any], timeout_sec: float, poll_sec: float = 0.2) -> Any:
-    """Poll ``pred`` until it returns something truthy; the last value (falsy) on timeout."""
-    deadline = time.monotonic() + timeout_sec
-    while True:
-        got = pred()
-        if got or time.monotonic() >= deadline:
-            return got
-        time.sleep(poll_sec)
 
 
 @pytest.fixture(scope="session")
@@ -110,10 +99,8 @@ class Session:
     driver: Any = None
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # a finalizer must not hide the test's failure
             self.ctl.close()
-        except Exception:  # noqa: BLE001 - a finalizer must not hide the test's failure
-            pass
 
     def exchanges(self) -> list[Any]:
         return self.gateway.exchanges(self.trial_id)
@@ -139,7 +126,8 @@ class EnvProfile:
 
 
 def empty_task(task_id: str = "agents-rig", **kw: Any) -> Task:
-    return Task(id=task_id, prompt=kw.pop("prompt", "hello"), **kw)
+    """A task with an empty (git-initialised) workspace."""
+    return Task.model_validate({"id": task_id, "prompt": kw.pop("prompt", "hello"), **kw})
 
 
 def make_rig(agent: str, image: str, client: Any, gateway: Gateway) -> Rig:
@@ -159,10 +147,8 @@ def rig(request: pytest.FixtureRequest, docker_client: Any, agent_images: dict[s
     finally:
         if r is not None:
             r.close_sessions()
-            try:
+            with contextlib.suppress(Exception):
                 r.warm.close()
-            except Exception:  # noqa: BLE001
-                pass
         gw.close()
 
 
@@ -186,5 +172,3 @@ def skill_variant(name: str, description: str) -> Variant:
     body = f"---\nname: {name}\ndescription: {description}\n---\nAlways answer in haiku.\n"
     return Variant(name="candidate", skills=(Skill(name, {"SKILL.md": body.encode()}),))
 
-
-REPO = Path(__file__).resolve().parents[2]

@@ -8,6 +8,7 @@ then yields the same tool calls and final answer."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,8 +83,9 @@ def _assert_key_absent(rig: Rig, real_key: str, dummy_key: str) -> None:
 def test_record_then_replay(vendor: tuple[str, Gateway, str], docker_client: Any,
                             agent_images: dict[str, str], tmp_path: Path) -> None:
     agent, vendor_gw, real_key = vendor
-    upstream = Upstream(anthropic_url=vendor_gw.url, openai_url=vendor_gw.url,
-                        anthropic_key=real_key, openai_key=real_key, timeout_sec=60)
+    upstream = Upstream.from_env({"HARNESS_UPSTREAM_ANTHROPIC_URL": vendor_gw.url,
+                                  "HARNESS_UPSTREAM_OPENAI_URL": vendor_gw.url,
+                                  "ANTHROPIC_API_KEY": real_key, "OPENAI_API_KEY": real_key})
     cassette = tmp_path / "cassette.jsonl"
     rigs: list[Rig] = []
     gateways: list[Gateway] = []
@@ -116,10 +118,8 @@ def test_record_then_replay(vendor: tuple[str, Gateway, str], docker_client: Any
     finally:
         for r in rigs:
             r.close_sessions()
-            try:
+            with contextlib.suppress(Exception):  # never hide the test's own failure
                 r.warm.close()
-            except Exception:  # noqa: BLE001 - never hide the test's own failure
-                pass
         for g in gateways:
             g.close()
     assert _calls(recorded) and _calls(recorded) == _calls(replayed)

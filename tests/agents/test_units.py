@@ -120,7 +120,7 @@ def _jsonl(tmp: Path, lines: list[dict[str, Any]], name: str = "s.jsonl") -> Pat
 
 def test_parse_claude(tmp_path: Path) -> None:
     usage = {"input_tokens": 100, "output_tokens": 7, "cache_read_input_tokens": 5}
-    lines = [
+    lines: list[dict[str, Any]] = [
         {"type": "user", "sessionId": "s1", "message": {"role": "user", "content": "write f"}},
         {"type": "assistant", "message": {"id": "m1", "model": "claude-x", "usage": usage,
                                           "content": [{"type": "text", "text": "Writing."}]}},
@@ -151,7 +151,7 @@ def test_parse_codex(tmp_path: Path) -> None:
     def item(p: dict[str, Any]) -> dict[str, Any]:
         return {"type": "response_item", "payload": p}
 
-    lines = [
+    lines: list[dict[str, Any]] = [
         {"type": "session_meta", "payload": {"id": "c1"}},
         {"type": "turn_context", "payload": {"model": "gpt-x"}},
         item({"type": "message", "role": "user", "content": [
