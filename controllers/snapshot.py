@@ -102,18 +102,20 @@ class GitSnapshotter:
                 changes.append(Change(status[:1], path))
         return changes
 
-    def report(self, snap: Snapshot, extra_file: str = "") -> tuple[str, list[Change], str]:
-        """diff, changed paths and ``extra_file``'s text in one exec (the runner's collect step)."""
+    def report(self, snap: Snapshot, extra_file: str = "", *globs: str) -> tuple[str, list[Change], str, list[str]]:
+        """In one exec (the runner's collect step): the diff, the changed paths,
+        ``extra_file``'s text, and the newest file matching each of ``globs`` ("" if none)."""
         marker = f"@@harness-{uuid.uuid4().hex}@@"
-        out = self._run("report", snap.id, marker, *([extra_file] if extra_file else []))
-        diff, _, rest = out.partition(marker + "\n")
-        status, _, extra = rest.partition(marker + "\n")
+        out = self._run("report", snap.id, marker, extra_file, *globs)
+        parts = out.split(marker + "\n")
+        parts += [""] * (3 + len(globs) - len(parts))
+        diff, status, extra = parts[0], parts[1], parts[2]
         changes = []
         for line in status.splitlines():
             st, _, path = line.partition("\t")
             if path:
                 changes.append(Change(st[:1], path))
-        return diff, changes, extra
+        return diff, changes, extra, parts[3:3 + len(globs)]
 
     def drop(self, snap: Snapshot) -> None:
         self._run("drop", snap.id)

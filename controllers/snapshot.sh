@@ -109,6 +109,13 @@ report)  # report ID MARKER [FILE]: the diff, MARKER, name-status, MARKER, FILE'
   GIT_INDEX_FILE="$d/diff.index" g diff --cached --name-status --no-renames "$snap"
   echo "$mark"
   [ -n "$extra" ] && cat "$extra" 2>/dev/null
+  echo "$mark"
+  shift 2 2>/dev/null || true
+  for pattern in "$@"; do  # more files, by glob: the newest match of each
+    f=$(ls -t $pattern 2>/dev/null | head -n 1)
+    [ -n "$f" ] && cat "$f"
+    echo "$mark"
+  done
   exit 0
   ;;
 drop)

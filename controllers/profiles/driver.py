@@ -238,7 +238,17 @@ class AgentDriver:
             if now - t0 >= timeout_sec:
                 self.interrupt()
                 return TurnOutcome("timeout", now - t0, time.time(), self.ctl.capture_pane())
-            time.sleep(self.poll_sec)
+            self._nap(sig, self.poll_sec)
+
+    def _nap(self, sig: Signal | None, sec: float) -> None:
+        """Sleep ``sec`` between screen polls, but wake within ~5 ms when the signal fires
+        (checking it is one ``waitpid``; a plain sleep added up to ``poll_sec`` of latency)."""
+        t_end = time.monotonic() + sec
+        while sig is not None and time.monotonic() < t_end:
+            if sig.check(self.ctl, "", time.monotonic()) is not None:
+                return
+            time.sleep(0.005)
+        time.sleep(max(0.0, t_end - time.monotonic()))
 
     def interrupt(self) -> None:
         """Escape (both CLIs stop the turn on it), then C-c if still busy."""

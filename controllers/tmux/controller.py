@@ -131,8 +131,12 @@ class TmuxController:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def close(self) -> None:
-        """Stop recording, kill the tmux server, release both transports (safe twice)."""
+    def close(self, *, kill_server: bool = True) -> None:
+        """Stop recording, kill the tmux server, release both transports (safe twice).
+
+        ``kill_server=False`` leaves the server to whoever owns the container next (the
+        runner's warm reset ends it in an exec it runs anyway), saving one round trip.
+        """
         if self._state == "closed":
             return
         self._state = "closed"
@@ -141,6 +145,8 @@ class TmuxController:
             self._recorder = None
         if self._transport is not None:
             self._transport.close()
+        if not kill_server:
+            return
         try:
             ExecTransport(self.host, self.socket_path, tmux_bin=self.tmux_bin,
                           timeout_sec=10).run(["kill-server"])

@@ -15,6 +15,7 @@ from gate.models import GateDecision, TrialRecord
 from gate.report.html import render_html
 from gate.report.junit import render_junit
 from gate.report.markdown import render_markdown
+from gate.report.player import render_player, write_player
 
 __all__ = [
     "ReportPaths",
@@ -22,6 +23,9 @@ __all__ = [
     "render_json",
     "render_junit",
     "render_markdown",
+    "render_player",
+    "write_player",
+    "write_players",
     "write_reports",
 ]
 
@@ -46,6 +50,21 @@ def render_json(decision: GateDecision, trials: Sequence[TrialRecord]) -> str:
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
 
+def write_players(trials: Sequence[TrialRecord], run_dir: Path) -> list[Path]:
+    """A player.html next to every trial's session.cast that exists and parses."""
+    written = []
+    for t in trials:
+        a = t.artifacts
+        if a.dir is None or not a.cast:
+            continue
+        cast = run_dir / a.dir / a.cast
+        if cast.is_file():
+            page = write_player(cast, title=f"{t.task_id} / {t.variant} / {t.attempt}")
+            if page is not None:
+                written.append(page)
+    return written
+
+
 def write_reports(
     decision: GateDecision,
     trials: Sequence[TrialRecord],
@@ -53,7 +72,8 @@ def write_reports(
     *,
     run_dir: Path | None = None,
 ) -> ReportPaths:
-    """Write all four reports into ``out_dir``; artifact links resolve against ``run_dir``."""
+    """Write all four reports into ``out_dir``; artifact links resolve against ``run_dir``,
+    where each trial's recording also gets its player.html (before report.html links it)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = ReportPaths(
         out_dir / "report.md",
@@ -63,6 +83,8 @@ def write_reports(
     )
     paths.markdown.write_text(render_markdown(decision, trials) + "\n", encoding="utf-8")
     paths.json.write_text(render_json(decision, trials), encoding="utf-8")
+    if run_dir is not None:
+        write_players(trials, run_dir)
     html = render_html(
         decision, trials, run_dir=run_dir.resolve() if run_dir else None, out_dir=out_dir.resolve()
     )

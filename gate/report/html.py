@@ -2,7 +2,9 @@
 
 Self-contained so it can be attached to a CI run or mailed and still open; no script so it
 renders the same in a locked-down viewer. Links to each trial's artifacts are relative to the
-report, so the run directory can be moved or served as a whole.
+report, so the run directory can be moved or served as a whole; a trial's recording is linked
+through its player.html (written next to session.cast by ``write_reports``), which does carry
+a script, but in its own file.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from gate.models import CandidateDecision, GateDecision, TrialRecord
 from gate.report.markdown import fmt
+from gate.report.player import PLAYER_NAME
 from gate.scoring import score_trial
 
 CSS = """
@@ -143,7 +146,9 @@ def _links(t: TrialRecord, run_dir: Path | None, out_dir: Path) -> str:
         return '<span class="muted">no artifacts</span>'
     base = (run_dir / a.dir) if run_dir is not None else Path(a.dir)
     out = []
+    player = (base / a.cast).with_name(PLAYER_NAME) if a.cast else None
     for label, rel in (
+        ("player", player.relative_to(base).as_posix() if player else None),
         ("cast", a.cast),
         ("transcript", a.transcript),
         ("diff", a.diff),
@@ -152,6 +157,8 @@ def _links(t: TrialRecord, run_dir: Path | None, out_dir: Path) -> str:
         if not rel:
             continue
         target = base / rel
+        if label == "player" and not (base.is_absolute() and target.is_file()):
+            continue  # written by write_reports only when the cast could be read
         if base.is_absolute() and not target.exists():
             # A dead link wastes the reader's time; say the artifact is missing instead.
             out.append(f'<span class="muted" title="not recorded">{label}</span>')

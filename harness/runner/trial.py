@@ -114,6 +114,17 @@ def _tests_checks(task: Any, box: Any, offline: bool) -> list[dict[str, Any]]:
              "timeout_sec": spec.timeout_sec}]
 
 
+def _episode_from(text: str, box: Any, spec: Any, tp: TrialPaths, turns_sent: int) -> episode_mod.Episode:
+    """The Episode from the transcript the collect exec brought back, if it is whole;
+    otherwise re-read it for a moment (the CLI may still be flushing)."""
+    if text:
+        _write(tp.transcript, text)
+        ep = episode_mod.parse(spec.name, tp.transcript)
+        if len(ep.turns) >= turns_sent and (not ep.turns or ep.turns[-1].final_text):
+            return ep
+    return _transcript(box, spec, tp, turns_sent)
+
+
 def _transcript(box: Any, spec: Any, tp: TrialPaths, turns_sent: int,
                 wait_sec: float = 3.0) -> episode_mod.Episode:
     """The CLI's session file, once it holds every turn we sent and the last one's answer.
@@ -213,7 +224,9 @@ def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome
             reason = (f"{spec.name} exited mid-trial ({last.detail})" if last.how == "exited"
                       else f"{spec.name} showed a dialog the harness does not know: {last.detail!r}")
         _write(tp.pane, ctl.capture_pane(history=True))
-        ep = _transcript(box, spec, tp, len(outcomes))
+        globs = [spec.transcript_glob] if spec.transcript_glob else []
+        diff, changes, tools_text, found = warm.snapper.report(post, shims.LOG_PATH, *globs)
+        ep = _episode_from(found[0] if found else "", box, spec, tp, len(outcomes))
         _write(tp.episode, ep.model_dump_json(indent=2))
         if env.gateway is not None:
             u = env.gateway.usage(trial_id)
@@ -226,7 +239,6 @@ def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome
         elif api_error and not status_flags["agent_error"]:
             # codex keeps no error line in its session file: the Gateway saw it fail
             status_flags["infra_error"], reason = True, api_error
-        diff, changes, tools_text = warm.snapper.report(post, shims.LOG_PATH)
         _write(tp.diff, diff)
         changed = [c.path for c in changes]
         _write(tp.tools_log, tools_text)
@@ -254,7 +266,7 @@ def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome
                 ctl.stop_recording()
             except Exception:  # noqa: BLE001
                 pass
-            ctl.close()
+            ctl.close(kill_server=False)  # the warm reset or the container's removal ends it
     status = outcome_status(checks, **status_flags)
     record = TrialRecord(
         run_id=env.run_id, task_id=task.id, variant=plan.variant.name, attempt=plan.attempt,

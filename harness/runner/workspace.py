@@ -53,7 +53,9 @@ class WarmSandbox:
         """Back to the pristine task state for the next trial (one restore + one wipe)."""
         self.snapper.restore(self.pristine)
         wipe = " ".join(f'"{AGENT_HOME}/{p}"' for p in HOME_STATE)
-        r = self.box.exec(["sh", "-c", f"rm -rf {wipe} /harness/tools/tools.log; : > /harness/tools/tools.log"])
+        # the last trial's tmux server (left running to save a round trip) ends here too
+        r = self.box.exec(["sh", "-c", f"pkill -TERM -x tmux 2>/dev/null; rm -rf {wipe} /harness/tools/tools.log; "
+                                       ": > /harness/tools/tools.log"])
         if not r.ok:
             raise SandboxError(f"cannot reset the agent's home: {r.describe()}")
         self.trials += 1

@@ -6,7 +6,7 @@ was reported" is checked exactly (same kernel clock), not by looking afterwards.
 from __future__ import annotations
 
 import pytest
-from conftest import Rig
+from agent_rig import Rig
 
 pytestmark = [pytest.mark.agents, pytest.mark.docker, pytest.mark.slow]
 

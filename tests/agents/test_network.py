@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import Rig
+from agent_rig import Rig
 
 from harness.runner.workspace import RELAY_PORT
 

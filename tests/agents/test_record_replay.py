@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import AGENTS, Rig, make_rig, policy_of
+from agent_rig import AGENTS, Rig, make_rig, policy_of
 
 from harness import episode
 from harness.gateway import Gateway

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MODELS, EnvProfile, Rig, empty_task, skill_variant
+from agent_rig import MODELS, EnvProfile, Rig, empty_task, skill_variant
 
 from controllers.profiles.base import Variant
 from harness.runner.paths import RunPaths
