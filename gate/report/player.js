@@ -71,6 +71,7 @@
     }
     erase(y, from, to) { // cells [from, to) of row y
       const r = this.lines[y];
+      if (from >= to) return;
       if (from > 0 && r[from][0] === "") r[from - 1] = this.blank(); // half a wide char
       if (to < this.cols && r[to][0] === "") r[to] = this.blank();
       for (let i = from; i < to; i++) r[i] = this.blank();
@@ -128,8 +129,7 @@
           case 0:
             if (c === 0x1b) this.state = 1;
             else if (c < 0x20 || c === 0x7f) this.control(c);
-            else if (c >= 0x80 && c < 0xa0) { if (c === 0x9b) { this.state = 2; this.buf = ""; }
-              else if (c === 0x9d || c === 0x90) this.state = 3; }
+            else if (c >= 0x80 && c < 0xa0) { /* C1 code points: tmux draws nothing either */ }
             else this.print(ch);
             break;
           case 1: this.escape(ch); break;
@@ -181,40 +181,40 @@
         if (priv === "?" && (f === "h" || f === "l")) for (const m of P) this.mode(m, f === "h");
         return; // ESC[>4;2m, ESC[>1u, ESC[<u, ...: keyboard protocols, not drawing
       }
-      const r = this.lines;
+      const r = this.lines, cx = this.wrapNext ? this.cols : this.x; // tmux: past the edge
       switch (f) {
         case "A": this.y = Math.max(this.y >= this.top ? this.top : 0, this.y - n); this.clamp(); break;
         case "B": case "e": this.y = Math.min(this.y <= this.bottom ? this.bottom : this.rows - 1, this.y + n); this.clamp(); break;
         case "C": case "a": this.x += n; this.clamp(); break;
-        case "D": this.x -= n; this.clamp(); break;
+        case "D": this.x = cx - n; this.clamp(); break;
         case "E": this.x = 0; this.y = Math.min(this.y <= this.bottom ? this.bottom : this.rows - 1, this.y + n); this.clamp(); break;
         case "F": this.x = 0; this.y = Math.max(this.y >= this.top ? this.top : 0, this.y - n); this.clamp(); break;
         case "G": case "`": this.x = n - 1; this.clamp(); break;
         case "d": this.y = n - 1; this.clamp(); break;
         case "H": case "f": this.y = Math.max(1, P[0]) - 1; this.x = Math.max(1, P[1] || 0) - 1; this.clamp(); break;
         case "J":
-          if (P[0] === 0) { this.erase(this.y, this.x, this.cols); for (let y = this.y + 1; y < this.rows; y++) this.erase(y, 0, this.cols); }
+          if (P[0] === 0) { this.erase(this.y, cx, this.cols); for (let y = this.y + 1; y < this.rows; y++) this.erase(y, 0, this.cols); }
           else if (P[0] === 1) { for (let y = 0; y < this.y; y++) this.erase(y, 0, this.cols); this.erase(this.y, 0, this.x + 1); }
           else if (P[0] === 2 || P[0] === 3) for (let y = 0; y < this.rows; y++) this.erase(y, 0, this.cols);
-          this.wrapNext = false; break;
+          break;
         case "K":
-          if (P[0] === 0) this.erase(this.y, this.x, this.cols);
+          if (P[0] === 0) this.erase(this.y, cx, this.cols);
           else if (P[0] === 1) this.erase(this.y, 0, this.x + 1);
           else if (P[0] === 2) this.erase(this.y, 0, this.cols);
-          this.wrapNext = false; break;
+          break;
         case "L": case "M":
           if (this.y < this.top || this.y > this.bottom) break;
           if (f === "L") this.scrollDown(Math.min(n, this.bottom - this.y + 1), this.y);
           else this.scrollUp(Math.min(n, this.bottom - this.y + 1), this.y);
           this.x = 0; this.wrapNext = false; break;
-        case "@": { const k = Math.min(n, this.cols - this.x);
+        case "@": { const k = Math.min(n, this.cols - cx);
           r[this.y].splice(this.x, 0, ...Array.from({length: k}, () => this.blank()));
-          r[this.y].length = this.cols; this.fixWide(this.y); this.wrapNext = false; break; }
-        case "P": { const k = Math.min(n, this.cols - this.x);
+          r[this.y].length = this.cols; this.fixWide(this.y); break; }
+        case "P": { const k = Math.min(n, this.cols - cx);
           r[this.y].splice(this.x, k);
           for (let i = 0; i < k; i++) r[this.y].push(this.blank());
-          this.fixWide(this.y); this.wrapNext = false; break; }
-        case "X": this.erase(this.y, this.x, Math.min(this.cols, this.x + n)); this.wrapNext = false; break;
+          this.fixWide(this.y); break; }
+        case "X": this.erase(this.y, cx, Math.min(this.cols, cx + n)); break;
         case "S": this.scrollUp(n); break;
         case "T": this.scrollDown(n); break;
         case "b": for (let i = 0; i < Math.min(n, 65535); i++) this.print(this.last); break;

@@ -77,10 +77,11 @@ def render_player(cast: Path, *, title: str = "") -> str:
 def write_player(cast: Path, out: Path | None = None, *, title: str = "") -> Path | None:
     """Write the player next to ``cast`` (or to ``out``); None when the cast is unreadable,
     so one bad recording costs its own player and not the whole report."""
+    target = out or cast.with_name(PLAYER_NAME)
     try:
         page = render_player(cast, title=title)
     except (OSError, ValueError):
+        target.unlink(missing_ok=True)  # a player left from an earlier report would mislead
         return None
-    target = out or cast.with_name(PLAYER_NAME)
     target.write_text(page, encoding="utf-8")
     return target

@@ -15,16 +15,25 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import test_html_chromium
 from gate_helpers import sample_trials
-from test_html_chromium import chromium, png_size_and_colors  # noqa: F401 (fixture)
 
 from controllers.tmux import LocalTmuxController
 from gate.decision import decide
 from gate.report import render_player, write_player, write_reports
 
+#: the session fixture that finds (or, as root in CI, installs) Debian's chromium
+chromium = test_html_chromium.chromium
+png_size_and_colors = test_html_chromium.png_size_and_colors
+
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 #: what every program below runs first: wait for Enter so the recording sees everything
@@ -106,8 +115,13 @@ def lines(text: str | list[str]) -> list[str]:
 
 def chromium_run(chromium: str, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     profile = tmp / f"profile-{uuid.uuid4().hex[:6]}"
-    return subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def final_frame(chromium: str, page: Path, query: str = "#end") -> _Screen:
@@ -164,8 +178,9 @@ def test_player_screenshot(tmux_bin: str, chromium: str, tmp_path: Path) -> None
     page = write_player(cast)
     assert page is not None
     shot = tmp_path / "player.png"
-    proc = chromium_run(chromium, tmp_path, f"--screenshot={shot}", "--window-size=1100,700",
-                        page.as_uri() + "#end")
+    proc = chromium_run(
+        chromium, tmp_path, f"--screenshot={shot}", "--window-size=1100,700", page.as_uri() + "#end"
+    )
     assert shot.is_file(), f"no screenshot; chromium said: {proc.stderr[-2000:]}"
     assert shot.stat().st_size > 10_000
     width, height, colors = png_size_and_colors(shot.read_bytes())
@@ -177,10 +192,55 @@ def test_player_screenshot(tmux_bin: str, chromium: str, tmp_path: Path) -> None
 def test_dec_line_drawing_is_drawn_as_box_characters(chromium: str, tmp_path: Path) -> None:
     """tmux's plain capture prints the ASCII letters of DEC graphics (``lqqk``), so this one
     is checked against what a terminal shows instead."""
-    cast = _cast(tmp_path / "s.cast", [[0.0, "o", "\x1b(0lqk\r\n\x1b(Bx\x0eq\x0fq"]])
+    cast = _cast(tmp_path / "s.cast", [[0.0, "o", "\x1b(0lqk\r\n\x1b(B\x1b)0x\x0eq\x0fq"]])
     page = write_player(cast)
     assert page is not None
     assert lines(final_frame(chromium, page).rows) == ["┌─┐", "x─q"]
+
+
+#: run before the player: frames come from a fake clock, 100 ms apiece, so playing is
+#: deterministic under Chromium's virtual time
+FAKE_CLOCK = (
+    "<script>let fakeNow = 0; window.requestAnimationFrame = "
+    "(cb) => setTimeout(() => cb((fakeNow += 100)), 0);</script>"
+)
+
+
+@pytest.mark.slow
+def test_play_and_seek(chromium: str, tmp_path: Path) -> None:
+    events = [
+        [0.0, "o", "a\r\n"],
+        [0.5, "o", "\x1b[1;1Hb"],
+        [1.0, "o", "\x1b[2J\x1b[Hdone"],
+        [90.0, "o", "!"],  # a long idle gap: shortened, so playing it takes seconds
+    ]
+    page = write_player(_cast(tmp_path / "s.cast", events))
+    assert page is not None
+    html = page.read_text().replace(
+        '<pre id="screen"></pre>', '<pre id="screen"></pre>' + FAKE_CLOCK
+    )
+    drive = {
+        "play.html": '$("speed").value = "2"; $("play").click();',
+        "seek.html": '$("end").click(); $("seek").value = "0.6"; $("seek").dispatchEvent(new Event("input"));',
+    }
+    for name, js in drive.items():
+        script = f"<script>const $ = (i) => document.getElementById(i); {js}</script></body>"
+        (tmp_path / name).write_text(html.replace("</body>", script), encoding="utf-8")
+        proc = chromium_run(
+            chromium,
+            tmp_path,
+            "--virtual-time-budget=30000",
+            "--dump-dom",
+            (tmp_path / name).as_uri(),
+        )
+        screen = _Screen()
+        screen.feed(proc.stdout)
+        clock = proc.stdout.split('<span id="clock">', 1)[1].split("<", 1)[0]
+        if name == "play.html":  # played through to the last event, then stopped by itself
+            assert lines(screen.rows) == ["done!"] and clock == "4.0 / 4.0 s"
+            assert '<button id="play" type="button">play</button>' in proc.stdout
+        else:  # back from the end to 0.6 s: a fresh screen replayed up to there
+            assert lines(screen.rows) == ["b"] and clock == "0.6 / 4.0 s"
 
 
 def _cast(path: Path, events: list[list[object]], width: int = 20, height: int = 3) -> Path:
@@ -200,6 +260,7 @@ def test_player_page_is_self_contained_and_escapes_the_cast(tmp_path: Path) -> N
 
 
 def test_bad_cast_gets_no_player(tmp_path: Path) -> None:
+    (tmp_path / "player.html").write_text("stale")
     (tmp_path / "session.cast").write_text("x")
     assert write_player(tmp_path / "session.cast") is None
     assert not (tmp_path / "player.html").exists()
