@@ -161,7 +161,7 @@ def start_dockerd(*, say: Any = print) -> None:
     """Start dockerd detached from us (its own session), log to DOCKERD_LOG, wait for it."""
     say(f"Starting dockerd (log: {DOCKERD_LOG}) ...")
     with DOCKERD_LOG.open("ab") as log:
-        subprocess.Popen(  # noqa: S603 - fixed argv
+        subprocess.Popen(
             ["dockerd"],
             stdout=log,
             stderr=log,

@@ -332,8 +332,8 @@ def bootstrap_debian(
 # ---------------------------------------------------------------- task images
 
 
-_FROM = re.compile(r"^(\s*FROM\s+)(?:--\S+\s+)*(\S+)(\s+AS\s+(\S+))?\s*$", re.I | re.M)
-_WORKDIR = re.compile(r"^\s*WORKDIR\s+(\S+)\s*$", re.I | re.M)
+_FROM = re.compile(r"^(\s*FROM\s+)(?:--\S+\s+)*(\S+)(\s+AS\s+(\S+))?\s*$", re.IGNORECASE | re.MULTILINE)
+_WORKDIR = re.compile(r"^\s*WORKDIR\s+(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
 
 
 def rewrite_task_dockerfile(text: str, base: str) -> tuple[str, str]:

@@ -80,19 +80,19 @@ class ProfileSpec:
 
     def __post_init__(self) -> None:
         for rx in (*self.idle, *self.busy, *self.blocking_hints, *self.idle_masks):
-            re.compile(rx, re.M)
+            re.compile(rx, re.MULTILINE)
 
     def classify(self, screen: str) -> ScreenState:
         """What the screen shows now (pure: unit tests feed it recorded screens)."""
         for d in self.dialogs:
-            if re.search(d.pattern, screen, re.M | re.S):
+            if re.search(d.pattern, screen, re.MULTILINE | re.DOTALL):
                 return ScreenState(ScreenKind.DIALOG, d)
-        if any(re.search(rx, screen, re.M) for rx in self.busy):
+        if any(re.search(rx, screen, re.MULTILINE) for rx in self.busy):
             return ScreenState(ScreenKind.BUSY)
-        if any(re.search(rx, screen, re.M) for rx in self.idle):
+        if any(re.search(rx, screen, re.MULTILINE) for rx in self.idle):
             return ScreenState(ScreenKind.IDLE)
         for rx in self.blocking_hints:
-            m = re.search(rx, screen, re.M)
+            m = re.search(rx, screen, re.MULTILINE)
             if m:
                 return ScreenState(ScreenKind.BLOCKED, detail=m.group(0)[:120])
         return ScreenState(ScreenKind.STARTING)

@@ -10,9 +10,22 @@ from __future__ import annotations
 import json
 
 from controllers.profiles.base import (
-    AGENT_HOME, HOOK_PATH, STATE_DIR, Dialog, LaunchContext, LaunchSpec, ProfileSpec, Variant,
+    AGENT_HOME,
+    HOOK_PATH,
+    STATE_DIR,
+    Dialog,
+    LaunchContext,
+    LaunchSpec,
+    ProfileSpec,
+    Variant,
 )
-from controllers.profiles.common import FileMap, hook_files, install_hook, install_variant, variant_file_map
+from controllers.profiles.common import (
+    FileMap,
+    hook_files,
+    install_variant,
+    variant_file_map,
+    write_map,
+)
 from controllers.sandbox.base import Sandbox
 
 SPEC = ProfileSpec(
@@ -85,9 +98,8 @@ class ClaudeProfile:
     spec = SPEC
 
     def configure(self, box: Sandbox, ctx: LaunchContext) -> None:
-        install_hook(box)
-        box.write_file(f"{AGENT_HOME}/.claude.json", json.dumps(claude_json(ctx), indent=2))
-        box.write_file(f"{AGENT_HOME}/.claude/settings.json", json.dumps(settings_json(ctx), indent=2))
+        """The hook and the CLI's config files (``files()`` without a variant)."""
+        write_map(box, self.files(ctx, Variant("none"), ctx.workdir), ctx.workdir)
 
     def files(self, ctx: LaunchContext, variant: Variant, workdir: str) -> FileMap:
         """Every file a trial needs, as data: written in one engine call by the runner."""

@@ -8,9 +8,22 @@ config.toml points a ``[model_providers.harness]`` at the Gateway with
 from __future__ import annotations
 
 from controllers.profiles.base import (
-    AGENT_HOME, HOOK_PATH, STATE_DIR, Dialog, LaunchContext, LaunchSpec, ProfileSpec, Variant,
+    AGENT_HOME,
+    HOOK_PATH,
+    STATE_DIR,
+    Dialog,
+    LaunchContext,
+    LaunchSpec,
+    ProfileSpec,
+    Variant,
 )
-from controllers.profiles.common import FileMap, hook_files, install_hook, install_variant, variant_file_map
+from controllers.profiles.common import (
+    FileMap,
+    hook_files,
+    install_variant,
+    variant_file_map,
+    write_map,
+)
 from controllers.sandbox.base import Sandbox
 
 CODEX_HOME = f"{AGENT_HOME}/.codex"
@@ -78,8 +91,8 @@ class CodexProfile:
     spec = SPEC
 
     def configure(self, box: Sandbox, ctx: LaunchContext) -> None:
-        install_hook(box)
-        box.write_file(f"{CODEX_HOME}/config.toml", config_toml(ctx))
+        """The hook and config.toml (``files()`` without a variant)."""
+        write_map(box, self.files(ctx, Variant("none"), ctx.workdir), ctx.workdir)
 
     def files(self, ctx: LaunchContext, variant: Variant, workdir: str) -> FileMap:
         """Every file a trial needs, as data: written in one engine call by the runner."""

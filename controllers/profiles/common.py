@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import posixpath
 
-from controllers.profiles.base import AGENT_HOME, HOOK_PATH, HOOK_SCRIPT, STATE_DIR, ProfileSpec, Variant
+from controllers.profiles.base import (
+    AGENT_HOME,
+    HOOK_PATH,
+    HOOK_SCRIPT,
+    STATE_DIR,
+    ProfileSpec,
+    Variant,
+)
 from controllers.sandbox.base import Sandbox
 from harness.errors import SandboxError
 
@@ -43,31 +50,27 @@ def variant_file_map(spec: ProfileSpec, variant: Variant, workdir: str) -> FileM
     return out
 
 
+def write_map(box: Sandbox, files: FileMap, workdir: str) -> None:
+    """Write a file map: in one engine call when the sandbox can, else file by file."""
+    batch = getattr(box, "write_files", None)
+    if batch is not None:
+        batch(files, roots=(*WRITE_ROOTS, workdir))
+        return
+    for path, (data, mode, user) in files.items():
+        box.write_file(path, data, mode=mode, user=user)
+
+
 def install_hook(box: Sandbox) -> None:
-    """The completion hook on PATH, and an empty state dir owned by the agent user."""
-    box.write_file(HOOK_PATH, HOOK_SCRIPT, mode=0o755, user="root")
-    r = box.exec(["sh", "-c", f"mkdir -p {STATE_DIR} && : > {STATE_DIR}/events.jsonl && rm -f {STATE_DIR}/channel"])
-    if not r.ok:
-        raise SandboxError(f"cannot prepare {STATE_DIR}: {r.describe()}")
+    """The completion hook and an empty state dir (the runner writes these via ``files()``)."""
+    write_map(box, hook_files(), box.workdir)
 
 
 def install_variant(spec: ProfileSpec, box: Sandbox, variant: Variant, workdir: str) -> list[str]:
-    """Write the variant's files where ``spec``'s CLI reads them; returns the paths written."""
-    written: list[str] = []
+    """Replace the skills dir's content with the variant's files; returns the paths written."""
     skills_root = expand_home(spec.user_skills_dir)
     r = box.exec(["sh", "-c", f'rm -rf "{skills_root}" && mkdir -p "{skills_root}"'])
     if not r.ok:
         raise SandboxError(f"cannot reset {skills_root}: {r.describe()}")
-    for skill in variant.skills:
-        for rel, data in skill.files.items():
-            dest = posixpath.join(skills_root, skill.name, rel)
-            box.write_file(dest, data)
-            written.append(dest)
-    memory = dict(variant.memory)
-    if len(memory) == 1:
-        memory = {spec.memory_file: next(iter(memory.values()))}
-    for name, data in memory.items():
-        dest = posixpath.join(workdir, name)
-        box.write_file(dest, data)
-        written.append(dest)
-    return written
+    files = variant_file_map(spec, variant, workdir)
+    write_map(box, files, workdir)
+    return sorted(files)

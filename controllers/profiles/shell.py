@@ -8,9 +8,19 @@ pass, or whose no-op run passes, has broken checks: both are how task authors te
 from __future__ import annotations
 
 from controllers.profiles.base import (
-    AGENT_HOME, LaunchContext, LaunchSpec, ProfileSpec, Variant,
+    AGENT_HOME,
+    LaunchContext,
+    LaunchSpec,
+    ProfileSpec,
+    Variant,
 )
-from controllers.profiles.common import FileMap, hook_files, install_hook, install_variant, variant_file_map
+from controllers.profiles.common import (
+    FileMap,
+    hook_files,
+    install_hook,
+    install_variant,
+    variant_file_map,
+)
 from controllers.sandbox.base import Sandbox
 
 ORACLE_PATH = "/harness/oracle.sh"

@@ -76,7 +76,7 @@ class LocalSandbox:
                 stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             )
-        except FileNotFoundError as exc:
+        except FileNotFoundError:
             return ExecResult(127, "", f"{cmd[0]}: command not found", duration_sec=0.0)
         except OSError as exc:
             raise SandboxError(f"cannot run {cmd[0]}: {exc}") from exc

@@ -60,7 +60,7 @@ def owner_labels(run_id: str, kind: str = "sandbox") -> dict[str, str]:
     }
 
 
-_live: "weakref.WeakValueDictionary[int, Any]" = weakref.WeakValueDictionary()
+_live: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
 _lock = threading.Lock()
 _atexit_done = False
 

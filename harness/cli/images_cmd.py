@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -14,7 +14,7 @@ app = typer.Typer(help="Build and list the harness's container images.", no_args
 console = Console(highlight=False)
 
 CaOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--ca-bundle",
         help=f"Extra CA bundle (PEM) baked into the image trust store and exported for node, npm "
@@ -25,10 +25,10 @@ CaOpt = Annotated[
 
 @app.command("build")
 def build_cmd(
-    names: Annotated[Optional[list[str]], typer.Argument(help="base, claude, codex, dind (default: base claude codex)")] = None,
+    names: Annotated[list[str] | None, typer.Argument(help="base, claude, codex, dind (default: base claude codex)")] = None,
     ca_bundle: CaOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even when the content hash matches.")] = False,
-    build_arg: Annotated[Optional[list[str]], typer.Option("--build-arg", help="KEY=VALUE, e.g. CLAUDE_CODE_VERSION=2.1.197")] = None,
+    build_arg: Annotated[list[str] | None, typer.Option("--build-arg", help="KEY=VALUE, e.g. CLAUDE_CODE_VERSION=2.1.197")] = None,
 ) -> None:
     """Build images (and their parents), reusing any whose content hash already exists."""
     ca = images.resolve_ca_bundle(ca_bundle)
@@ -50,7 +50,7 @@ def build_cmd(
 
 @app.command("bootstrap")
 def bootstrap_cmd(
-    mirror: Annotated[Optional[str], typer.Option(help="Debian mirror URL (default: the host's apt sources)")] = None,
+    mirror: Annotated[str | None, typer.Option(help="Debian mirror URL (default: the host's apt sources)")] = None,
     force: Annotated[bool, typer.Option("--force", help="Re-create even if the tag exists.")] = False,
 ) -> None:
     """Make debian:bookworm-slim from the host's apt mirror (debootstrap + docker import), no registry needed."""

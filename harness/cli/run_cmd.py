@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -29,7 +29,7 @@ console = Console(highlight=False)
 MODEL_MODES = ("scripted", "record", "replay", "live")
 DEFAULT_MODEL = {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex"}
 
-RunsDir = Annotated[Optional[Path], typer.Option("--runs-dir", help="Where runs live [./runs or $HARNESS_RUNS_DIR].")]
+RunsDir = Annotated[Path | None, typer.Option("--runs-dir", help="Where runs live [./runs or $HARNESS_RUNS_DIR].")]
 
 
 def _store(runs_dir: Path | None) -> tuple[Path, Store]:
@@ -39,28 +39,34 @@ def _store(runs_dir: Path | None) -> tuple[Path, Store]:
 
 @app.command()
 def run(
-    suite: Annotated[Optional[Path], typer.Argument(help="Suite folder or file (not needed with --resume).")] = None,
-    agent: Annotated[Optional[str], typer.Option(help="claude, codex, oracle, noop (default: suite.yaml's, else claude).")] = None,
-    variant: Annotated[Optional[list[str]], typer.Option("--variant", "-v", help="NAME=PATH; the first (or one named 'baseline') is the baseline. Default: suite.yaml's variants.")] = None,
+    suite: Annotated[Path | None, typer.Argument(help="Suite folder or file (not needed with --resume).")] = None,
+    agent: Annotated[str | None, typer.Option(help="claude, codex, oracle, noop (default: suite.yaml's, else claude).")] = None,
+    variant: Annotated[list[str] | None, typer.Option("--variant", "-v", help="NAME=PATH; the first (or one named 'baseline') is the baseline. Default: suite.yaml's variants.")] = None,
     trials: Annotated[int, typer.Option("--trials", "-k", min=1, help="Attempts per task and variant.")] = 1,
-    concurrency: Annotated[Optional[int], typer.Option("--concurrency", "-j", min=1, help="Trials at once [cores].")] = None,
+    concurrency: Annotated[int | None, typer.Option("--concurrency", "-j", min=1, help="Trials at once [cores].")] = None,
     model: Annotated[str, typer.Option(help="scripted | record | replay | live.")] = "scripted",
-    model_name: Annotated[Optional[str], typer.Option(help="Model name the CLI asks for.")] = None,
-    cassette: Annotated[Optional[Path], typer.Option(help="Cassette for record (written) / replay (read).")] = None,
-    budget_tokens: Annotated[Optional[int], typer.Option(help="Stop new model work past this many tokens.")] = None,
-    split: Annotated[Optional[str], typer.Option(help="Only tasks of this split (train, heldout, frozen).")] = None,
-    task: Annotated[Optional[list[str]], typer.Option("--task", help="Only these task ids.")] = None,
-    timeout: Annotated[Optional[float], typer.Option(help="Per-trial timeout in seconds (overrides tasks).")] = None,
+    model_name: Annotated[str | None, typer.Option(help="Model name the CLI asks for.")] = None,
+    cassette: Annotated[Path | None, typer.Option(help="Cassette for record (written) / replay (read).")] = None,
+    budget_tokens: Annotated[int | None, typer.Option(help="Stop new model work past this many tokens.")] = None,
+    split: Annotated[str | None, typer.Option(help="Only tasks of this split (train, heldout, frozen).")] = None,
+    task: Annotated[list[str] | None, typer.Option("--task", help="Only these task ids.")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Per-trial timeout in seconds (overrides tasks).")] = None,
     keep: Annotated[bool, typer.Option(help="Keep containers after the run (to attach / inspect).")] = False,
     gate: Annotated[bool, typer.Option("--gate", help="Decide and exit 0 accept, 1 reject, 2 inconclusive.")] = False,
-    gate_policy: Annotated[Optional[Path], typer.Option(help="Gate thresholds (YAML/JSON), e.g. max_token_ratio, min_heldout_tasks.")] = None,
-    resume: Annotated[Optional[str], typer.Option(help="Finish run RUN (re-runs only incomplete trials).")] = None,
+    gate_policy: Annotated[Path | None, typer.Option(help="Gate thresholds (YAML/JSON), e.g. max_token_ratio, min_heldout_tasks.")] = None,
+    resume: Annotated[str | None, typer.Option(help="Finish run RUN (re-runs only incomplete trials).")] = None,
     runs_dir: RunsDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary instead of tables.")] = False,
 ) -> None:
     """Replay a suite with each variant, score every trial, and (with 2+ variants) gate."""
     from controllers.profiles import get_profile
-    from harness.runner.run import Runner, RunOptions, check_variants, default_concurrency, new_run_id
+    from harness.runner.run import (
+        Runner,
+        RunOptions,
+        check_variants,
+        default_concurrency,
+        new_run_id,
+    )
     from harness.runner.variants import load_variant
     from harness.tasks import load_suite
 
@@ -291,7 +297,7 @@ def runs(runs_dir: RunsDir = None, as_json: Annotated[bool, typer.Option("--json
 
 
 @app.command()
-def show(run_id: Annotated[Optional[str], typer.Argument(help="Run id [latest].")] = None, runs_dir: RunsDir = None,
+def show(run_id: Annotated[str | None, typer.Argument(help="Run id [latest].")] = None, runs_dir: RunsDir = None,
          as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """One run: its trials with status, reason and artifacts."""
     root, store = _store(runs_dir)
@@ -312,8 +318,8 @@ def show(run_id: Annotated[Optional[str], typer.Argument(help="Run id [latest]."
 
 
 @app.command()
-def attach(run_id: Annotated[Optional[str], typer.Argument(help="Run id [latest].")] = None,
-           trial: Annotated[Optional[str], typer.Argument(help="TASK/VARIANT/ATTEMPT [the newest running].")] = None,
+def attach(run_id: Annotated[str | None, typer.Argument(help="Run id [latest].")] = None,
+           trial: Annotated[str | None, typer.Argument(help="TASK/VARIANT/ATTEMPT [the newest running].")] = None,
            runs_dir: RunsDir = None,
            print_only: Annotated[bool, typer.Option("--print", help="Print the command instead of running it.")] = False) -> None:
     """Drop into a running trial's tmux pane (detach with C-b d). Works at any concurrency."""
@@ -337,7 +343,7 @@ def attach(run_id: Annotated[Optional[str], typer.Argument(help="Run id [latest]
 
 
 @app.command()
-def watch(run_id: Annotated[Optional[str], typer.Argument(help="Run id [latest].")] = None, runs_dir: RunsDir = None,
+def watch(run_id: Annotated[str | None, typer.Argument(help="Run id [latest].")] = None, runs_dir: RunsDir = None,
           interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 2.0,
           once: Annotated[bool, typer.Option(help="Show once and exit.")] = False) -> None:
     """Follow a run's trials and events, read-only (Ctrl-C to stop watching)."""

@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from controllers.profiles import SHELL_AGENTS
-from controllers.profiles.base import LaunchContext, Variant
-from controllers.profiles.base import STATE_DIR
+from controllers.profiles.base import STATE_DIR, LaunchContext, Variant
 from controllers.profiles.common import WRITE_ROOTS
 from controllers.profiles.driver import AgentDriver, TurnOutcome
 from controllers.profiles.shell import ORACLE_PATH
@@ -257,7 +256,7 @@ def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome
             _write(tp.pane, exc.screen)
     except HarnessError as exc:
         status_flags["infra_error"], reason = True, exc.one_line()
-    except Exception as exc:  # noqa: BLE001 - a harness bug must not be scored as the agent's
+    except Exception as exc:
         log.exception("trial %s crashed", plan.label)
         status_flags["infra_error"], reason = True, f"harness error: {type(exc).__name__}: {exc}"
     finally:

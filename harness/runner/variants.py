@@ -17,7 +17,7 @@ from controllers.profiles.base import Skill, Variant
 from harness.errors import ConfigError
 
 MEMORY_FILES = ("CLAUDE.md", "AGENTS.md")
-_NAME = re.compile(r"^name:\s*['\"]?([A-Za-z0-9._-]+)", re.M)
+_NAME = re.compile(r"^name:\s*['\"]?([A-Za-z0-9._-]+)", re.MULTILINE)
 _MAX_FILES = 200
 
 
