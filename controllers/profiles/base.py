@@ -118,9 +118,14 @@ class LaunchSpec:
 
 
 class AgentProfile(Protocol):
-    """The seam: configure a sandbox for a CLI, say how to launch it, read its screen."""
+    """The seam: the files a CLI needs (as data), how to launch it; ``spec`` reads its screen.
+
+    Implementations derive from ``common.FileProfile``, which supplies everything but the
+    CLI's own config files and launch line."""
 
     spec: ProfileSpec
+
+    def files(self, ctx: LaunchContext, variant: Variant, workdir: str) -> dict[str, tuple[bytes | str, int, str]]: ...
 
     def configure(self, box: Sandbox, ctx: LaunchContext) -> None: ...
 

@@ -12,21 +12,12 @@ import json
 from controllers.profiles.base import (
     AGENT_HOME,
     HOOK_PATH,
-    STATE_DIR,
     Dialog,
     LaunchContext,
     LaunchSpec,
     ProfileSpec,
-    Variant,
 )
-from controllers.profiles.common import (
-    FileMap,
-    hook_files,
-    install_variant,
-    variant_file_map,
-    write_map,
-)
-from controllers.sandbox.base import Sandbox
+from controllers.profiles.common import FileMap, FileProfile
 
 SPEC = ProfileSpec(
     name="claude",
@@ -94,35 +85,18 @@ def settings_json(ctx: LaunchContext) -> dict[str, object]:
     }
 
 
-class ClaudeProfile:
+class ClaudeProfile(FileProfile):
     spec = SPEC
 
-    def configure(self, box: Sandbox, ctx: LaunchContext) -> None:
-        """The hook and the CLI's config files (``files()`` without a variant)."""
-        write_map(box, self.files(ctx, Variant("none"), ctx.workdir), ctx.workdir)
-
-    def files(self, ctx: LaunchContext, variant: Variant, workdir: str) -> FileMap:
-        """Every file a trial needs, as data: written in one engine call by the runner."""
+    def config_files(self, ctx: LaunchContext) -> FileMap:
         return {
-            **hook_files(),
             f"{AGENT_HOME}/.claude.json": (json.dumps(claude_json(ctx), indent=2), 0o600, "agent"),
             f"{AGENT_HOME}/.claude/settings.json": (json.dumps(settings_json(ctx), indent=2), 0o644, "agent"),
-            **variant_file_map(SPEC, variant, workdir),
         }
 
     def launch(self, ctx: LaunchContext) -> LaunchSpec:
         argv = [SPEC.binary, "--model", ctx.model]
         if ctx.permission_mode == "bypass":
             argv.append("--dangerously-skip-permissions")
-        env = dict(SPEC.env)
-        env.update(
-            ANTHROPIC_BASE_URL=ctx.gateway_url,
-            ANTHROPIC_API_KEY=ctx.api_key,
-            HOME=AGENT_HOME,
-            HARNESS_TMUX_SOCKET=ctx.tmux_socket,
-            HARNESS_STATE_DIR=STATE_DIR,
-        )
+        env = {**self.harness_env(ctx), "ANTHROPIC_BASE_URL": ctx.gateway_url, "ANTHROPIC_API_KEY": ctx.api_key}
         return LaunchSpec(argv, env, ctx.workdir)
-
-    def install_variant(self, box: Sandbox, variant: Variant, workdir: str) -> list[str]:
-        return install_variant(SPEC, box, variant, workdir)

@@ -10,21 +10,12 @@ from __future__ import annotations
 from controllers.profiles.base import (
     AGENT_HOME,
     HOOK_PATH,
-    STATE_DIR,
     Dialog,
     LaunchContext,
     LaunchSpec,
     ProfileSpec,
-    Variant,
 )
-from controllers.profiles.common import (
-    FileMap,
-    hook_files,
-    install_variant,
-    variant_file_map,
-    write_map,
-)
-from controllers.sandbox.base import Sandbox
+from controllers.profiles.common import FileMap, FileProfile
 
 CODEX_HOME = f"{AGENT_HOME}/.codex"
 KEY_ENV = "HARNESS_MODEL_KEY"
@@ -87,27 +78,11 @@ def config_toml(ctx: LaunchContext) -> str:
     ])
 
 
-class CodexProfile:
+class CodexProfile(FileProfile):
     spec = SPEC
 
-    def configure(self, box: Sandbox, ctx: LaunchContext) -> None:
-        """The hook and config.toml (``files()`` without a variant)."""
-        write_map(box, self.files(ctx, Variant("none"), ctx.workdir), ctx.workdir)
-
-    def files(self, ctx: LaunchContext, variant: Variant, workdir: str) -> FileMap:
-        """Every file a trial needs, as data: written in one engine call by the runner."""
-        return {**hook_files(), f"{CODEX_HOME}/config.toml": (config_toml(ctx), 0o644, "agent"),
-                **variant_file_map(SPEC, variant, workdir)}
+    def config_files(self, ctx: LaunchContext) -> FileMap:
+        return {f"{CODEX_HOME}/config.toml": (config_toml(ctx), 0o644, "agent")}
 
     def launch(self, ctx: LaunchContext) -> LaunchSpec:
-        env = dict(SPEC.env)
-        env.update({
-            KEY_ENV: ctx.api_key,
-            "HOME": AGENT_HOME,
-            "HARNESS_TMUX_SOCKET": ctx.tmux_socket,
-            "HARNESS_STATE_DIR": STATE_DIR,
-        })
-        return LaunchSpec([SPEC.binary], env, ctx.workdir)
-
-    def install_variant(self, box: Sandbox, variant: Variant, workdir: str) -> list[str]:
-        return install_variant(SPEC, box, variant, workdir)
+        return LaunchSpec([SPEC.binary], {**self.harness_env(ctx), KEY_ENV: ctx.api_key}, ctx.workdir)

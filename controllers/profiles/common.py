@@ -15,6 +15,7 @@ from controllers.profiles.base import (
     HOOK_PATH,
     HOOK_SCRIPT,
     STATE_DIR,
+    LaunchContext,
     ProfileSpec,
     Variant,
 )
@@ -60,11 +61,6 @@ def write_map(box: Sandbox, files: FileMap, workdir: str) -> None:
         box.write_file(path, data, mode=mode, user=user)
 
 
-def install_hook(box: Sandbox) -> None:
-    """The completion hook and an empty state dir (the runner writes these via ``files()``)."""
-    write_map(box, hook_files(), box.workdir)
-
-
 def install_variant(spec: ProfileSpec, box: Sandbox, variant: Variant, workdir: str) -> list[str]:
     """Replace the skills dir's content with the variant's files; returns the paths written."""
     skills_root = expand_home(spec.user_skills_dir)
@@ -74,3 +70,32 @@ def install_variant(spec: ProfileSpec, box: Sandbox, variant: Variant, workdir: 
     files = variant_file_map(spec, variant, workdir)
     write_map(box, files, workdir)
     return sorted(files)
+
+
+class FileProfile:
+    """What every profile does alike; a CLI adds only its ``config_files`` and ``launch``.
+
+    ``files()`` is the whole per-trial file set as data (the runner writes it in one engine
+    call); ``configure`` / ``install_variant`` write parts of it for callers that drive a
+    session by hand (tests, benchmarks).
+    """
+
+    spec: ProfileSpec
+    needs_gateway = True
+
+    def config_files(self, ctx: LaunchContext) -> FileMap:
+        return {}
+
+    def files(self, ctx: LaunchContext, variant: Variant, workdir: str) -> FileMap:
+        return {**hook_files(), **self.config_files(ctx), **variant_file_map(self.spec, variant, workdir)}
+
+    def configure(self, box: Sandbox, ctx: LaunchContext) -> None:
+        write_map(box, self.files(ctx, Variant("none"), ctx.workdir), ctx.workdir)
+
+    def install_variant(self, box: Sandbox, variant: Variant, workdir: str) -> list[str]:
+        return install_variant(self.spec, box, variant, workdir)
+
+    def harness_env(self, ctx: LaunchContext) -> dict[str, str]:
+        """The spec's env plus what the completion hook needs (socket, state dir)."""
+        return {**self.spec.env, "HOME": AGENT_HOME, "HARNESS_TMUX_SOCKET": ctx.tmux_socket,
+                "HARNESS_STATE_DIR": STATE_DIR}

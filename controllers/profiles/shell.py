@@ -8,20 +8,11 @@ pass, or whose no-op run passes, has broken checks: both are how task authors te
 from __future__ import annotations
 
 from controllers.profiles.base import (
-    AGENT_HOME,
     LaunchContext,
     LaunchSpec,
     ProfileSpec,
-    Variant,
 )
-from controllers.profiles.common import (
-    FileMap,
-    hook_files,
-    install_hook,
-    install_variant,
-    variant_file_map,
-)
-from controllers.sandbox.base import Sandbox
+from controllers.profiles.common import FileProfile
 
 ORACLE_PATH = "/harness/oracle.sh"
 
@@ -44,7 +35,7 @@ def _spec(name: str) -> ProfileSpec:
     )
 
 
-class ShellProfile:
+class ShellProfile(FileProfile):
     """Bash in the pane; ``needs_gateway`` False (no model is asked anything)."""
 
     needs_gateway = False
@@ -52,17 +43,5 @@ class ShellProfile:
     def __init__(self, name: str) -> None:
         self.spec = _spec(name)
 
-    def configure(self, box: Sandbox, ctx: LaunchContext) -> None:
-        install_hook(box)
-
-    def files(self, ctx: LaunchContext, variant: Variant, workdir: str) -> FileMap:
-        return {**hook_files(), **variant_file_map(self.spec, variant, workdir)}
-
     def launch(self, ctx: LaunchContext) -> LaunchSpec:
-        env = dict(self.spec.env, HOME=AGENT_HOME)
-        return LaunchSpec([self.spec.binary, *self.spec.args], env, ctx.workdir)
-
-    def install_variant(self, box: Sandbox, variant: Variant, workdir: str) -> list[str]:
-        return install_variant(self.spec, box, variant, workdir)
-
-
+        return LaunchSpec([self.spec.binary, *self.spec.args], self.harness_env(ctx), ctx.workdir)

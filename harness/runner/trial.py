@@ -244,7 +244,7 @@ def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome
         specs = list(task.checks_for(env.agent)) + _tests_checks(task, box, env.offline_tests)
         evidence = _evidence(ep, diff, changed, shims.read_tools_log(tools_text), box, tokens, warm.workdir)
         lap("collect")
-        checks = evaluate_all(specs, evidence, _check_ctx(env, tp))
+        checks = evaluate_all(specs, evidence, _check_ctx(env))
         lap("checks")
         if not any(status_flags.values()):
             failed = [c for c in checks if not c.passed]
@@ -316,7 +316,7 @@ def _turns(env: TrialEnv, task: Any, box: Any) -> list[str]:
     return task.prompt_turns(env.agent)
 
 
-def _check_ctx(env: TrialEnv, tp: TrialPaths) -> CheckContext:
+def _check_ctx(env: TrialEnv) -> CheckContext:
     return CheckContext(judge_base_url=env.judge_base_url, judge_cache_dir=env.paths.root / ".judge-cache")
 
 
