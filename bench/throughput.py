@@ -1,29 +1,40 @@
-"""Runner throughput and harness overhead, with the real claude CLI on the scripted Gateway.
+"""Runner throughput and harness overhead, with the real CLIs on the scripted Gateway.
 
-Trials per minute at concurrency 1, 2 and 4 (same suite each time: 4 tasks x 2 attempts, so
+Trials per minute at concurrency 1, 2 and 4 (same suite each time: 6 tasks x 2 attempts, so
 every worker meets both cold starts and warm reuse), and the harness's own overhead per
 trial: a trial's wall time in its worker minus the agent's time (CLI launch to the last
 turn's done), split into cold (new container, workspace copy, setup, snapshot) and warm
 (pristine snapshot restored in the same container), read at concurrency 1 where CPU
-contention does not inflate it. Checks are kept cheap (an answer
-check), so the figure is the harness, not the task's test suite.
+contention does not inflate it. Checks are kept cheap (an answer check), so the figure is
+the harness, not the task's test suite.
+
+Why CPU is measured too: on the scripted Gateway the model answers at once, so a trial is
+CPU work (mostly the CLI's own start-up) plus short idle waits (the prompt's render settle).
+With N workers on N cores, speedup_cN can only be as high as the idle share lets the other
+workers fill it; ``cpu_per_trial_s`` and ``cpu_busy_c2`` (share of all cores busy during the
+c2 run) say how close a level is to that ceiling, and c4 shows the saturated machine.
+
+Each agent in ``--agents`` is measured; the top-level figures are the first one's (claude,
+the main job's CLI), every agent's are under ``by_agent``.
 
 Prints a table, then (last line) one JSON object:
 {"trials_per_min_c1", "trials_per_min_c2", "trials_per_min_c4", "speedup_c2",
- "overhead_cold_p50_s", "overhead_warm_p50_s"}. Never asserts.
-Goals (issue 5): speedup_c2 >= 1.7; overhead cold <= 1.5 s, warm <= 0.3 s.
+ "overhead_cold_p50_s", "overhead_warm_p50_s", "cpu_per_trial_s", "cpu_busy_c2", "by_agent"}.
+Never asserts. Goals (issue 5): speedup_c2 >= 1.7; overhead cold <= 1.5 s, warm <= 0.3 s.
 
-    .venv/bin/python bench/throughput.py [--tasks 4] [--attempts 2] [--agent claude]
+    .venv/bin/python bench/throughput.py [--tasks 6] [--attempts 2] [--agents claude,codex]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -55,56 +66,86 @@ def p50(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--tasks", type=int, default=4)
-    ap.add_argument("--attempts", type=int, default=2)
-    ap.add_argument("--agent", default="claude")
-    ap.add_argument("--levels", default="1,2,4")
-    args = ap.parse_args()
-    levels = [int(x) for x in args.levels.split(",")]
-    rows: dict[int, tuple[float, float, int, int]] = {}
+def busy_cpu_sec() -> float:
+    """CPU seconds all cores spent not idle since boot (/proc/stat): the engine, the
+    containers and this process alike."""
+    with open("/proc/stat") as fh:
+        v = [int(x) for x in fh.readline().split()[1:]]
+    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(agent: str, suite: Any, levels: list[int], attempts: int, tmp: Path) -> dict[str, Any]:
+    """One agent at every concurrency level: rows, overheads, CPU."""
+    profile = get_profile(agent)
+    store = Store(tmp / f"runs-{agent}" / "harness.db")
+    rows: dict[int, dict[str, float]] = {}
     over: dict[int, tuple[list[float], list[float]]] = {}
-    with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
-        suite = load_suite(make_suite(Path(tmp) / "suite", args.tasks))
-        profile = get_profile(args.agent)
-        store = Store(Path(tmp) / "runs" / "harness.db")
-        for c in levels:
-            run_id = new_run_id()
-            store.create_run(run_id, suite="bench", agent=args.agent, model_mode="scripted", config={})
-            with Gateway("scripted") as gw:
-                opts = RunOptions(agent=args.agent, variants=[Variant("baseline")], trials=args.attempts,
-                                  concurrency=c, model="claude-sonnet-4-5")
-                runner = Runner(suite, opts, RunPaths(Path(tmp) / "runs", run_id), store, gateway=gw, profile=profile)
-                t0 = time.monotonic()
-                outs = runner.run()
-                wall = time.monotonic() - t0
-            statuses = [o.record.status for o in outs]
-            cold, warm = over.setdefault(c, ([], []))
-            for o in outs:
-                (warm if o.extra["warm"] else cold).append(o.extra["wall_sec"] - o.extra["agent_sec"])
-            rows[c] = (len(outs) / (wall / 60), wall, statuses.count("passed"), len(outs))
-        store.close()
+    for c in levels:
+        run_id = new_run_id()
+        store.create_run(run_id, suite="bench", agent=agent, model_mode="scripted", config={})
+        with Gateway("scripted") as gw:
+            opts = RunOptions(agent=agent, variants=[Variant("baseline")], trials=attempts,
+                              concurrency=c, model="claude-sonnet-4-5")
+            runner = Runner(suite, opts, RunPaths(tmp / f"runs-{agent}", run_id), store, gateway=gw, profile=profile)
+            cpu0, t0 = busy_cpu_sec(), time.monotonic()
+            outs = runner.run()
+            wall, cpu = time.monotonic() - t0, busy_cpu_sec() - cpu0
+        cold, warm = over.setdefault(c, ([], []))
+        for o in outs:
+            (warm if o.extra.get("warm") else cold).append(o.extra["wall_sec"] - o.extra["agent_sec"])
+        n = len(outs)
+        rows[c] = {"tpm": n / (wall / 60), "wall": wall, "passed": sum(o.record.status == "passed" for o in outs),
+                   "n": n, "cpu_per_trial": cpu / n, "busy": cpu / wall / (os.cpu_count() or 1)}
+    store.close()
     # overhead is read at the lowest concurrency: with more trials than cores, CPU contention
     # inflates every phase (the agent's too) and the figure stops describing the harness
     cold, warm = over[min(over)]
-    out = {
-        "trials_per_min_c1": round(rows.get(1, (0,))[0], 2),
-        "trials_per_min_c2": round(rows.get(2, (0,))[0], 2),
-        "trials_per_min_c4": round(rows.get(4, (0,))[0], 2),
-        "speedup_c2": round(rows[2][0] / rows[1][0], 2) if 1 in rows and 2 in rows else None,
+    tpm = {c: r["tpm"] for c, r in rows.items()}
+    return {
+        "trials_per_min_c1": round(tpm.get(1, 0.0), 2),
+        "trials_per_min_c2": round(tpm.get(2, 0.0), 2),
+        "trials_per_min_c4": round(tpm.get(4, 0.0), 2),
+        "speedup_c2": round(tpm[2] / tpm[1], 2) if 1 in tpm and 2 in tpm else None,
+        "speedup_c4": round(tpm[4] / tpm[1], 2) if 1 in tpm and 4 in tpm else None,
         "overhead_cold_p50_s": round(p50(cold), 3),
         "overhead_warm_p50_s": round(p50(warm), 3),
+        "cpu_per_trial_s": round(rows[min(rows)]["cpu_per_trial"], 3),
+        "cpu_busy_c2": round(rows[2]["busy"], 2) if 2 in rows else None,
+        "_rows": rows, "_over": {c: (p50(a), p50(b), len(a), len(b)) for c, (a, b) in over.items()},
     }
-    print(f"{'concurrency':<12}{'trials/min':>11}{'wall s':>9}{'passed':>9}")
-    for c, (tpm, wall, ok, n) in rows.items():
-        print(f"{c:<12}{tpm:>11.2f}{wall:>9.1f}{ok:>6}/{n}")
-    print(f"speedup c2/c1: {out['speedup_c2']}   (goal >= 1.7)")
-    print(f"overhead per trial p50 at concurrency {min(over)}: cold {out['overhead_cold_p50_s']} s "
-          f"(goal <= 1.5, n={len(cold)}), warm {out['overhead_warm_p50_s']} s (goal <= 0.3, n={len(warm)})")
-    for c, (cl, wa) in over.items():
-        print(f"  (concurrency {c}: cold {p50(cl):.3f} s, warm {p50(wa):.3f} s)")
-    print(json.dumps(out))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tasks", type=int, default=6)
+    ap.add_argument("--attempts", type=int, default=2)
+    ap.add_argument("--agents", default="claude,codex", help="comma-separated; the first gives the headline")
+    ap.add_argument("--levels", default="1,2,4")
+    args = ap.parse_args()
+    levels = [int(x) for x in args.levels.split(",")]
+    agents = [a.strip() for a in args.agents.split(",") if a.strip()]
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
+        suite = load_suite(make_suite(Path(tmp) / "suite", args.tasks))
+        for agent in agents:
+            results[agent] = measure(agent, suite, levels, args.attempts, Path(tmp))
+
+    print(f"{'agent':<8}{'concurrency':<12}{'trials/min':>11}{'wall s':>9}{'passed':>9}"
+          f"{'CPU s/trial':>13}{'cores busy':>12}")
+    for agent, res in results.items():
+        for c, r in res["_rows"].items():
+            print(f"{agent:<8}{c:<12}{r['tpm']:>11.2f}{r['wall']:>9.1f}{r['passed']:>6}/{r['n']:<2}"
+                  f"{r['cpu_per_trial']:>13.2f}{r['busy']:>11.0%}")
+    for agent, res in results.items():
+        print(f"{agent}: speedup c2/c1 {res['speedup_c2']} (goal >= 1.7), c4/c1 {res['speedup_c4']}; "
+              f"overhead p50 at concurrency {min(levels)}: cold {res['overhead_cold_p50_s']} s (goal <= 1.5), "
+              f"warm {res['overhead_warm_p50_s']} s (goal <= 0.3)")
+        for c, (cold, warm, nc, nw) in res["_over"].items():
+            print(f"  (concurrency {c}: cold {cold:.3f} s n={nc}, warm {warm:.3f} s n={nw})")
+    by_agent = {a: {k: v for k, v in r.items() if not k.startswith("_")} for a, r in results.items()}
+    head = dict(by_agent[agents[0]])
+    head.pop("speedup_c4", None)
+    print(json.dumps({**head, "by_agent": by_agent}))
 
 
 if __name__ == "__main__":

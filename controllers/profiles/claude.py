@@ -30,6 +30,10 @@ SPEC = ProfileSpec(
         "DISABLE_TELEMETRY": "1",
         "DISABLE_ERROR_REPORTING": "1",
         "CLAUDE_CODE_DISABLE_TERMINAL_TITLE": "1",
+        # a sandbox has no network and no IDE: skip the official plugin marketplace clone
+        # (a git clone over https, then ssh, every start) and the IDE auto-connect
+        "CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL": "1",
+        "CLAUDE_CODE_AUTO_CONNECT_IDE": "false",
     },
     # "❯ 1. ..." is a menu's cursor, not the input prompt: an unknown menu must read as blocked
     idle=(r"^❯(?!\s*\d+\.\s)\s", r"\? for shortcuts", r"bypass permissions on"),

@@ -19,12 +19,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from controllers.profiles.base import STATE_DIR, ProfileSpec, ScreenKind
+from controllers.profiles.base import ProfileSpec, ScreenKind
 from controllers.sandbox.base import Sandbox
 from controllers.tmux.waits import Signal
 from harness.errors import AgentError, ControllerError
 
 log = logging.getLogger(__name__)
+#: the tmux server option naming the channel harness-hook fires (hook.sh reads it)
+CHANNEL_OPTION = "@harness-channel"
 
 
 @dataclass
@@ -62,6 +64,8 @@ class AgentDriver:
         self.activity = activity  # () -> requests the Gateway saw from this trial
         self.signal_settle_sec = 1.0
         self.turn_started = False
+        self.dead_check_sec = 0.25
+        self._alive_at = float("-inf")
 
     # ------------------------------------------------------------------ helpers
 
@@ -78,10 +82,17 @@ class AgentDriver:
         return True
 
     def _dead(self) -> tuple[bool, int | None]:
+        """Whether the CLI's process exited (and how). Asked at most every
+        ``dead_check_sec`` while it lives: a crash is rare, the polls are many."""
+        now = time.monotonic()
+        if now - self._alive_at < self.dead_check_sec:
+            return False, None
         try:
             alive = self.ctl.is_alive()
         except ControllerError:
             return True, None
+        if alive:
+            self._alive_at = now
         return (not alive), (None if alive else self.ctl.exit_status())
 
     # ------------------------------------------------------------------ ready
@@ -115,11 +126,12 @@ class AgentDriver:
     # ------------------------------------------------------------------ turns
 
     def arm(self) -> Signal | None:
-        """A fresh channel for the hook to signal, written where harness-hook reads it."""
+        """A fresh channel for the hook to signal, in the tmux server option harness-hook
+        reads (a server round trip, where writing a file would cost an engine call)."""
         if not self.use_signal:
             return None
         channel = self.ctl.new_channel("turn")
-        self.box.write_file(f"{STATE_DIR}/channel", channel)
+        self.ctl.tmux(["set-option", "-g", CHANNEL_OPTION, channel])
         sig = Signal(channel)
         sig.start(self.ctl)
         return sig
@@ -241,14 +253,20 @@ class AgentDriver:
             self._nap(sig, self.poll_sec)
 
     def _nap(self, sig: Signal | None, sec: float) -> None:
-        """Sleep ``sec`` between screen polls, but wake within ~5 ms when the signal fires
-        (checking it is one ``waitpid``; a plain sleep added up to ``poll_sec`` of latency)."""
+        """Sleep ``sec`` between screen polls, but wake as soon as the signal fires (a plain
+        sleep added up to ``poll_sec`` of latency)."""
+        if sig is None:
+            time.sleep(sec)
+            return
         t_end = time.monotonic() + sec
-        while sig is not None and time.monotonic() < t_end:
-            if sig.check(self.ctl, "", time.monotonic()) is not None:
+        while sig.check(self.ctl, "", time.monotonic()) is None:
+            left = t_end - time.monotonic()
+            if left <= 0:
                 return
-            time.sleep(0.005)
-        time.sleep(max(0.0, t_end - time.monotonic()))
+            if sig.wait(left):  # notification path: blocks on an event, no busy loop
+                return
+            if not sig.waits_on_event:
+                time.sleep(min(left, 0.005))  # process path: one waitpid per 5 ms
 
     def interrupt(self) -> None:
         """Escape (both CLIs stop the turn on it), then C-c if still busy."""

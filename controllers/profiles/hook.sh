@@ -1,8 +1,9 @@
 #!/bin/sh
 # harness-hook EVENT [JSON]: the agent CLI calls this when a turn completes.
 #   claude: a Stop hook, the event JSON on stdin;  codex: `notify`, the JSON as the last argv.
-# It appends one line to $HARNESS_STATE_DIR/events.jsonl, then signals the tmux channel the
-# harness armed for this turn (a fresh name per turn: tmux latches signals nobody waits for).
+# It appends one line to $HARNESS_STATE_DIR/events.jsonl, then fires the tmux channel the
+# harness armed for this turn in the server option @harness-channel (a fresh name per turn:
+# tmux latches signals nobody waits for).
 # It never fails the agent: every error is swallowed, exit status is always 0.
 ev=${1:-unknown}
 [ $# -gt 0 ] && shift
@@ -15,8 +16,10 @@ ts=$(date +%s.%N 2>/dev/null)
 printf '{"event":"%s","ts":%s,"payload":%s}\n' "$ev" "${ts:-0}" "$payload" >>"$dir/events.jsonl" 2>/dev/null
 # codex also completes a side thread per turn that only writes the session title: not ours
 case "$payload" in *"Generate a concise, single-line task title"*) exit 0 ;; esac
-ch=$(cat "$dir/channel" 2>/dev/null)
-if [ -n "$ch" ] && [ -n "${HARNESS_TMUX_SOCKET:-}" ]; then
-  tmux -S "$HARNESS_TMUX_SOCKET" wait-for -S "$ch" >/dev/null 2>&1
-fi
+[ -n "${HARNESS_TMUX_SOCKET:-}" ] || exit 0
+ch=$(tmux -S "$HARNESS_TMUX_SOCKET" show-option -gqv @harness-channel 2>/dev/null)
+# fire it both ways (see controllers/tmux/argv.py fire_signal): wait-for for a waiting
+# process, the signal board's new window name for the harness's control channel
+[ -n "$ch" ] && tmux -S "$HARNESS_TMUX_SOCKET" wait-for -S "$ch" \; \
+  rename-window -t =harness-signal: "$ch" >/dev/null 2>&1
 exit 0

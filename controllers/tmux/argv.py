@@ -54,6 +54,12 @@ def tmux_prefix(tmux_bin: str, socket_path: str) -> list[str]:
     return [tmux_bin, "-u", "-S", socket_path]
 
 
+#: a hidden second session whose window name is the last signal fired on this server
+SIGNAL_SESSION = "harness-signal"
+#: the notification a control client gets when the signal board's window is renamed
+SIGNAL_NOTIFICATION = "%unlinked-window-renamed"
+
+
 def start_server_sequence(
     session: str,
     command: list[str],
@@ -65,7 +71,8 @@ def start_server_sequence(
     options: ServerOptions | None = None,
 ) -> list[str]:
     """One tmux invocation (``-f /dev/null`` plus ``;``-separated commands) that starts the
-    server, sets every option, then creates the session and its single pane."""
+    server, sets every option, creates the session and its single pane, and prints the
+    pane's id (one process in all: each costs a ``docker exec`` when tmux is in a container)."""
     if width < 2 or height < 2:
         raise ValueError(f"window size {width}x{height} is too small")
     options = options or ServerOptions()
@@ -84,7 +91,10 @@ def start_server_sequence(
         ["set-option", "-wg", "allow-rename", "off"],
         ["set-option", "-wg", "automatic-rename", "off"],
         new_session(session, command, width=width, height=height, cwd=cwd, env=env),
+        # the signal board: its window is renamed to fire a channel (see ``fire_signal``)
+        ["new-session", "-d", "-s", SIGNAL_SESSION, "-x", "20", "-y", "2", "--", "sleep", "2147483647"],
         ["set-option", "-wg", "window-size", "manual"],
+        ["display-message", "-p", "-t", session, "#{pane_id}"],
     ]
     out: list[str] = ["-f", "/dev/null"]
     for i, cmd in enumerate(seq):
@@ -201,6 +211,19 @@ def display(target: str, fields: tuple[str, ...] = PANE_FIELDS) -> list[str]:
 
 def wait_for(channel: str, *, signal: bool = False) -> list[str]:
     return ["wait-for", *(["-S"] if signal else []), channel]
+
+
+def fire_signal(channel: str) -> list[str]:
+    """Fire ``channel`` both ways in one tmux process: rename the signal board's window
+    (control clients are told at once by ``%unlinked-window-renamed``, no process waits)
+    and ``wait-for -S`` (for a waiter without a control channel; tmux latches it). The
+    wait-for goes first: tmux drops the rest of a sequence after a failed command."""
+    return [*wait_for(channel, signal=True), ";", "rename-window", "-t", f"={SIGNAL_SESSION}:", channel]
+
+
+def signal_board_name() -> list[str]:
+    """Reads the last channel fired (after a control channel reconnected, say)."""
+    return ["display-message", "-p", "-t", f"={SIGNAL_SESSION}:", "#{window_name}"]
 
 
 def resize(target: str, width: int, height: int) -> list[str]:

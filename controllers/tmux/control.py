@@ -96,6 +96,7 @@ def decode_output(escaped: bytes) -> bytes:
 
 
 OutputListener = Callable[[str, bytes, float], None]
+NotificationListener = Callable[[str, bytes], None]
 
 
 class ControlTransport:
@@ -137,6 +138,11 @@ class ControlTransport:
         self._stderr: deque[str] = deque(maxlen=20)
         self._closed = False
         self._reader: threading.Thread | None = None
+        self._listeners: list[OutputListener] = []
+        self._note_listeners: list[NotificationListener] = []
+        #: counts %output notifications: an unchanged count means an unchanged screen
+        self.output_seq = 0
+        self._output_on = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -187,9 +193,63 @@ class ControlTransport:
                     f"{detail or 'no answer in time'}"
                 )
             self.connects += 1
-            if not self.want_output:
+            self._output_on = self._wants_output()
+            if not self._output_on:
                 # a command channel does not need every byte the pane prints
                 self._send(["refresh-client", "-f", "no-output"], self.timeout_sec)
+
+    def output_flowing(self) -> bool:
+        """Every byte the pane prints reaches this channel now (so ``output_seq`` is a
+        valid change counter for the screen)."""
+        return self._output_on and self.alive()
+
+    def _wants_output(self) -> bool:
+        return self.want_output or bool(self._listeners)
+
+    def add_output_listener(self, listener: OutputListener) -> Callable[[], None]:
+        """Deliver every ``%output`` to ``listener`` from now on; returns the function that
+        stops it. Why on this channel: a second client would cost another ``docker exec``
+        and a second copy of every byte. When the stop function returns, every byte the
+        pane printed before it was called has been delivered (tmux answers the command that
+        turns output off only after the notifications queued before it)."""
+        with self._lock:
+            first = not self._wants_output()
+            self._listeners.append(listener)
+            if first:
+                try:
+                    self.run(["refresh-client", "-f", "!no-output"])
+                except BaseException:
+                    self._listeners.remove(listener)
+                    raise
+                self._output_on = True
+
+        def remove() -> None:
+            with self._lock:
+                if listener not in self._listeners:
+                    return
+                if not self.want_output and len(self._listeners) == 1:
+                    self._output_on = False
+                    if self.alive():
+                        try:
+                            self._send(["refresh-client", "-f", "no-output"], self.timeout_sec)
+                        except TransportError:
+                            pass
+                self._listeners.remove(listener)
+
+        return remove
+
+    def add_notification_listener(self, listener: NotificationListener) -> Callable[[], None]:
+        """Call ``listener(name, args)`` for every notification but ``%output`` (e.g.
+        ``%session-renamed``); returns the function that stops it."""
+        with self._lock:
+            self._note_listeners.append(listener)
+
+        def remove() -> None:
+            with self._lock:
+                if listener in self._note_listeners:
+                    self._note_listeners.remove(listener)
+
+        return remove
 
     def close(self) -> None:
         """End the client (safe twice). The tmux server keeps running."""
@@ -228,11 +288,19 @@ class ControlTransport:
                 if isinstance(item, Block):
                     answers.put(item)
                 elif isinstance(item, Notification):
-                    if item.name == "%output" and self.on_output is not None:
-                        pane, _, data = item.args.partition(b" ")
-                        self.on_output(pane.decode(), decode_output(data), time.monotonic())
+                    if item.name == "%output":
+                        self.output_seq += 1
+                        listeners = [*([self.on_output] if self.on_output else []), *self._listeners]
+                        if listeners:
+                            pane, _, data = item.args.partition(b" ")
+                            decoded, at = decode_output(data), time.monotonic()
+                            for cb in listeners:
+                                cb(pane.decode(), decoded, at)
                     elif item.name == "%exit":
                         break
+                    else:
+                        for note in list(self._note_listeners):
+                            note(item.name, item.args)
         except (OSError, ValueError):
             pass
         finally:

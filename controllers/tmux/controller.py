@@ -2,6 +2,8 @@
 
 Why one pane per server: a Trial owns its tmux server outright (own socket, own options),
 so killing it cannot touch anyone else's, and ``harness attach`` has one obvious target.
+(The server also holds a hidden ``harness-signal`` session: renaming its window is how a
+hook tells the control channel a turn is done, see ``argv.fire_signal``.)
 
 Commands go through :class:`FallbackTransport`: the control channel (b) first, one process
 per command (a) when it cannot connect. ``transport="exec"`` forces (a) (the reference).
@@ -13,6 +15,7 @@ import re
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -79,6 +82,7 @@ class TmuxController:
         self.width = self.height = 0
         self._transport: FallbackTransport | None = None
         self._recorder: AsciicastRecorder | None = None
+        self._captures: dict[tuple[bool, bool, bool], tuple[tuple[int, int], str]] = {}
         self._state = "new"
 
     # ------------------------------------------------------------------ lifecycle
@@ -99,25 +103,53 @@ class TmuxController:
         height: int = 50,
     ) -> TmuxController:
         """Start the server and the pane. Options are set before the pane exists."""
+        argv = self.start_argv(command, env=env, cwd=cwd, width=width, height=height)
+        exec_t = self._exec_transport()
+        try:
+            out = exec_t.run(argv[len(T.tmux_prefix(self.tmux_bin, self.socket_path)):])
+        except Exception:
+            self._state = "started"
+            self.close()
+            raise
+        return self.started(out)
+
+    def start_argv(
+        self,
+        command: list[str] | str,
+        *,
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
+        width: int = 200,
+        height: int = 50,
+    ) -> list[str]:
+        """The argv ``start`` runs where tmux lives, for a caller that runs it inside a
+        process of its own (the runner's one exec per trial); then call ``started``."""
         if self._state != "new":
             raise ControllerError(f"controller is {self._state}; start() runs once")
         cmd = [command] if isinstance(command, str) else list(command)
         seq = T.start_server_sequence(self.session, cmd, width=width, height=height, cwd=cwd,
                                       env=env, options=self.options)
-        exec_t = ExecTransport(self.host, self.socket_path, tmux_bin=self.tmux_bin,
-                               timeout_sec=max(self.command_timeout_sec, 15.0))
-        self._state = "started"
-        try:
-            exec_t.run(seq)
-            self.pane_id = exec_t.run(["display-message", "-p", "-t", self.session,
-                                       "#{pane_id}"])[0].strip()
-        except Exception:
-            self.close()
-            raise
+        self._state = "starting"
         self.width, self.height = width, height
+        return [*T.tmux_prefix(self.tmux_bin, self.socket_path), *seq]
+
+    def started(self, output: list[str]) -> TmuxController:
+        """Finish a start from what ``start_argv`` printed (its last line is the pane id)."""
+        if self._state != "starting":
+            raise ControllerError(f"controller is {self._state}; call start_argv() first")
+        self._state = "started"
+        out = [ln.strip() for ln in output if ln.strip()]
+        if not out or not out[-1].startswith("%"):
+            self.close()
+            raise ControllerError(f"tmux started but printed no pane id: {out[-3:]!r}")
+        self.pane_id = out[-1]
         control = self._control_channel() if self.transport_kind == "control" else None
-        self._transport = FallbackTransport(control, exec_t)
+        self._transport = FallbackTransport(control, self._exec_transport())
         return self
+
+    def _exec_transport(self) -> ExecTransport:
+        return ExecTransport(self.host, self.socket_path, tmux_bin=self.tmux_bin,
+                             timeout_sec=max(self.command_timeout_sec, 15.0))
 
     def _control_channel(self, *, want_output: bool = False,
                          on_output: OutputListener | None = None) -> ControlTransport:
@@ -256,14 +288,28 @@ class TmuxController:
     def capture_pane(self, *, history: bool = False, join_wrapped: bool = True,
                      escapes: bool = False) -> str:
         """The pane's text; ``history=True`` for the whole scrollback. Trailing spaces of
-        each line and blank lines after the last text are dropped."""
+        each line and blank lines after the last text are dropped.
+
+        While the pane's output flows on the control channel (recording), a screen that
+        printed nothing since the last capture is not captured again: the waits poll often
+        and most polls find the screen as it was."""
+        key = (history, join_wrapped, escapes)
+        channel = self.notification_feed()
+        stamp = (channel.connects, channel.output_seq) if channel is not None and channel.output_flowing() else None
+        if stamp is not None:
+            hit = self._captures.get(key)
+            if hit is not None and hit[0] == stamp:
+                return hit[1]
         lines = self.tmux(T.capture(self.pane_id, history=history, join_wrapped=join_wrapped,
                                     escapes=escapes), idempotent=True)
         if not escapes:
             lines = [ln.rstrip() for ln in lines]
         while lines and not lines[-1].strip():
             lines.pop()
-        return "\n".join(lines)
+        text = "\n".join(lines)
+        if stamp is not None:
+            self._captures[key] = (stamp, text)
+        return text
 
     def pane_state(self, *, settle_sec: float = 2.0) -> PaneState:
         """One round trip, plus re-reads while the pane is dead but its exit status unknown.
@@ -301,6 +347,7 @@ class TmuxController:
 
     def resize(self, width: int, height: int) -> None:
         self.tmux(T.resize(self.session, width, height))
+        self._captures.clear()  # a resize re-wraps the screen without printing a byte
         self.width, self.height = width, height
 
     # ------------------------------------------------------------------ waits
@@ -343,7 +390,15 @@ class TmuxController:
 
     def signal_command(self, channel: str) -> list[str]:
         """The argv a process *where tmux runs* executes to fire ``channel`` (for hooks)."""
-        return [*T.tmux_prefix(self.tmux_bin, self.socket_path), *T.wait_for(channel, signal=True)]
+        return [*T.tmux_prefix(self.tmux_bin, self.socket_path), *T.fire_signal(channel)]
+
+    def notification_feed(self) -> ControlTransport | None:
+        """The control channel commands go over (its notifications, its reconnect count),
+        or None on the exec transport."""
+        primary = self._transport.primary if self._transport is not None else None
+        if isinstance(primary, ControlTransport) and self._state == "started":
+            return primary
+        return None
 
     def wait_for_signal(self, channel: str, *, timeout_sec: float = 60.0,
                         poll_interval_sec: float = 0.05) -> str:
@@ -364,10 +419,19 @@ class TmuxController:
         lines = self.tmux(T.capture(self.pane_id, history=False, join_wrapped=False,
                                     escapes=True), idempotent=True)
         first = initial_screen(lines, st.cursor_x, st.cursor_y)
-        self._recorder = AsciicastRecorder(
-            Path(path), lambda cb: self._control_channel(want_output=True, on_output=cb),
-            self.pane_id, width=st.width, height=st.height, first_screen=first, title=title)
+        self._recorder = AsciicastRecorder(Path(path), self._output_feed, self.pane_id, width=st.width,
+                                           height=st.height, first_screen=first, title=title)
         return Path(path)
+
+    def _output_feed(self, listener: OutputListener) -> Callable[[], None]:
+        """Start feeding the pane's output to ``listener``; returns the stop function. The
+        command channel carries it when there is one; else a dedicated control client."""
+        primary = self.transport.primary
+        if isinstance(primary, ControlTransport):
+            return primary.add_output_listener(listener)
+        channel = self._control_channel(want_output=True, on_output=listener)
+        channel.connect()
+        return channel.close
 
     @property
     def recorder(self) -> AsciicastRecorder | None:

@@ -1,8 +1,9 @@
 """Recording a pane to an asciicast v2 file (what ``asciinema play`` reads).
 
-Why a control-mode client and not ``pipe-pane``: a second ``tmux -C attach`` receives every
+Why a control-mode client and not ``pipe-pane``: a ``tmux -C attach`` client receives every
 byte the pane prints as ``%output`` notifications, and the timestamps are taken on this side
-as the bytes arrive. Nothing is written inside the container, so it works the same when
+as the bytes arrive. The controller's own command channel carries them when it has one
+(no second ``docker exec``); otherwise a dedicated client is attached. Nothing is written inside the container, so it works the same when
 ``DOCKER_HOST`` points at a remote engine, and an agent cleaning its disk cannot touch it.
 
 The file starts with an event that draws the screen as it was when recording began (from
@@ -16,11 +17,12 @@ import codecs
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from controllers.tmux.control import ControlTransport
+from controllers.tmux.control import OutputListener
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ class AsciicastRecorder:
     def __init__(
         self,
         path: Path,
-        channel_factory: Any,
+        attach: Callable[[OutputListener], Callable[[], None]],
         pane_id: str,
         *,
         width: int,
@@ -94,9 +96,9 @@ class AsciicastRecorder:
         self._fh.write(header.to_json() + "\n")
         self._t0 = self.started_monotonic = time.monotonic()
         self._write(0.0, first_screen)
-        self._channel: ControlTransport = channel_factory(self._on_output)
+        self._detach: Callable[[], None] | None = None
         try:
-            self._channel.connect()
+            self._detach = attach(self._on_output)
         except Exception:
             self.stop()
             raise
@@ -115,10 +117,10 @@ class AsciicastRecorder:
             self._write(max(at - self._t0, 0.0), self._decoder.decode(data))
 
     def stop(self) -> Path:
-        """Detach the recording client and close the file."""
-        channel = getattr(self, "_channel", None)
-        if channel is not None:
-            channel.close()
+        """Stop the output feed and close the file."""
+        detach, self._detach = getattr(self, "_detach", None), None
+        if detach is not None:
+            detach()
         with self._lock:
             if self._fh is not None:
                 self._write(time.monotonic() - self._t0, self._decoder.decode(b"", final=True))

@@ -91,7 +91,9 @@ class ExecTransport:
         limit = timeout_sec or self.timeout_sec
         self.calls += 1
         try:
-            proc = subprocess.run(full, capture_output=True, timeout=limit, check=False)
+            # own session: a terminal's Ctrl-C goes to the harness, which stops in order
+            proc = subprocess.run(full, capture_output=True, timeout=limit, check=False,
+                                  start_new_session=True)
         except subprocess.TimeoutExpired as exc:
             raise TransportError(
                 f"tmux {argv[0]} did not answer in {limit:g}s ({self.host.describe()})"

@@ -12,12 +12,14 @@ from __future__ import annotations
 import hashlib
 import re
 import subprocess
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from harness.errors import ConfigError, PaneDead, WaitTimeout
+from controllers.tmux.argv import SIGNAL_NOTIFICATION, signal_board_name
+from harness.errors import ConfigError, ControllerError, PaneDead, WaitTimeout
 
 if TYPE_CHECKING:
     from controllers.tmux.controller import TmuxController
@@ -134,32 +136,81 @@ class ProcessExited(_Base):
 
 @dataclass
 class Signal(_Base):
-    """``tmux wait-for <channel>`` returned: someone ran ``wait-for -S <channel>``.
+    """Someone fired ``channel`` (``TmuxController.signal_command``, e.g. an agent's hook).
 
-    Runs as its own process (a blocking wait-for would stall the control channel), with
-    the timeout enforced inside the sandbox by ``timeout -k``. Channels must be unique per
-    wait (``TmuxController.new_channel``): tmux latches a signal nobody waited for, so a
-    reused name can fire from an old signal.
+    With a control channel the wait costs nothing: the firing renames the server's signal
+    board window and tmux tells every control client at once (``%unlinked-window-renamed``).
+    If that channel reconnected meanwhile (a notification may be lost), the board's name is
+    read instead. Without a control channel, ``tmux wait-for <channel>`` runs as its own
+    process (a blocking wait-for would stall a control channel), its timeout enforced inside
+    the sandbox by ``timeout -k``. Channels must be unique per wait
+    (``TmuxController.new_channel``): tmux latches a signal nobody waited for.
     """
 
     channel: str
     max_sec: float = 3600.0
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    _fired: threading.Event = field(default_factory=threading.Event, init=False)
+    _unsubscribe: Any = field(default=None, init=False)
+    _channel: Any = field(default=None, init=False)
+    _connects: int = field(default=0, init=False)
+    _board_read_at: float = field(default=0.0, init=False)
 
     def describe(self) -> str:
         return f"signal on tmux channel {self.channel!r}"
 
     def start(self, ctl: TmuxController) -> None:
+        self._fired.clear()
+        channel = ctl.notification_feed()
+        if channel is not None:
+            self._channel, self._connects = channel, channel.connects
+            self._unsubscribe = channel.add_notification_listener(self._on_notification)
+            return
         argv = ctl.host_tmux_argv(["wait-for", self.channel], timeout_sec=self.max_sec)
         self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL, start_new_session=True)
 
+    @property
+    def waits_on_event(self) -> bool:
+        """True when firing is delivered by notification (``wait`` can block on it)."""
+        return self._channel is not None
+
+    def wait(self, timeout_sec: float) -> bool:
+        """Block up to ``timeout_sec`` for the notification; False at once on the process
+        path (poll ``check`` there). ``check`` stays the source of truth either way."""
+        if self._channel is None:
+            return False
+        # wake at least twice a second: a channel that went down is read by ``check``
+        return self._fired.wait(min(timeout_sec, 0.5))
+
+    def _on_notification(self, name: str, args: bytes) -> None:
+        if name == SIGNAL_NOTIFICATION and args.partition(b" ")[2].decode(errors="replace") == self.channel:
+            self._fired.set()
+
     def check(self, ctl: TmuxController, screen: str, now: float) -> Any | None:
+        if self._fired.is_set():
+            return self.channel
+        if self._channel is not None:
+            # a notification sent while the channel was down is lost: read the board once
+            # after a reconnect, and at most twice a second while it stays down
+            reconnected = self._channel.connects != self._connects
+            if reconnected or (not self._channel.alive() and now - self._board_read_at >= 0.5):
+                self._connects, self._board_read_at = self._channel.connects, now
+                try:
+                    if ctl.tmux(signal_board_name(), idempotent=True)[:1] == [self.channel]:
+                        self._fired.set()
+                        return self.channel
+                except ControllerError:
+                    pass
+            return None
         if self._proc is None or self._proc.poll() is None:
             return None
         return self.channel if self._proc.returncode == 0 else None
 
     def stop(self) -> None:
+        unsubscribe, self._unsubscribe, self._channel = self._unsubscribe, None, None
+        if unsubscribe is not None:
+            unsubscribe()
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
             proc.kill()

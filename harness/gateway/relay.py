@@ -86,8 +86,10 @@ class Relay:
         if self._closed or self._proc is not None:
             raise GatewayError("a Relay is started once; make a new one")
         try:
-            self._proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE,
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            # own session: a terminal's Ctrl-C must reach the harness, not kill the relay
+            # under a running trial (the harness closes it in order)
+            self._proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, start_new_session=True)
         except OSError as exc:
             raise GatewayError(f"relay cannot start {self.argv[0]!r}: {exc}") from exc
         self._reader = threading.Thread(target=self._read_loop, name="relay-reader", daemon=True)

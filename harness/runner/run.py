@@ -200,7 +200,8 @@ class Runner:
                 finally:
                     with self.progress.lock:
                         self.progress.running -= 1
-                if outcome is None:
+                if outcome is None or self._stop.is_set():
+                    # stopped (Ctrl-C) while it ran: not a result; --resume runs it again
                     return
                 self._record(outcome)
                 with lock:
@@ -220,9 +221,7 @@ class Runner:
             t0 = time.monotonic()
             reused = w is not None and w.task_id == plan.task.id
             try:
-                if reused:
-                    w.reset()
-                else:
+                if not reused:
                     if w is not None:
                         w.close()
                     state["warm"] = None

@@ -185,17 +185,25 @@ def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome
             permission_mode=env.permission_mode,
         )
         files = env.profile.files(ctx, plan.variant, warm.workdir)
-        box.write_files(files, roots=(*WRITE_ROOTS, warm.workdir))  # creates STATE_DIR too
-        # the diff's baseline: the pristine state, unless the variant wrote into the workspace
-        in_ws = any(p.startswith(warm.workdir.rstrip("/") + "/") for p in files)
-        post = warm.snapper.snapshot(f"t{warm.trials}") if in_ws else warm.pristine
-        lap("install_and_snapshot")
         launch = env.profile.launch(ctx)
         launch.env.update(PATH=AGENT_PATH, HARNESS_TOOLS_LOG=shims.LOG_PATH, HARNESS_TOOL_DATA=shims.DATA_DIR,
                           TASK_WORKDIR=warm.workdir)
-        lap("configure")
-        t_agent = time.monotonic()
-        ctl.start(launch.argv, env=launch.env, cwd=launch.cwd, width=200, height=50)
+        roots = (*WRITE_ROOTS, warm.workdir)
+        # the diff's baseline: the pristine state, unless the variant wrote into the workspace
+        in_ws = any(p.startswith(warm.workdir.rstrip("/") + "/") for p in files)
+        if in_ws:
+            warm.begin(files, roots=roots)
+            post = warm.snapper.snapshot(f"t{warm.trials}")
+            lap("install_and_snapshot")
+            t_agent = time.monotonic()
+            ctl.start(launch.argv, env=launch.env, cwd=launch.cwd, width=200, height=50)
+        else:
+            # the last trial's reset, this one's files and the CLI's start: one exec
+            post = warm.pristine
+            start = ctl.start_argv(launch.argv, env=launch.env, cwd=launch.cwd, width=200, height=50)
+            ctl.started(warm.begin(files, roots=roots, then=start))
+            lap("install_and_snapshot")
+            t_agent = time.monotonic()
         ctl.start_recording(tp.cast, title=plan.label)
         if env.on_started:
             env.on_started(plan, ctl.attach_command())

@@ -21,6 +21,7 @@ def test_start_sequence_sets_options_before_the_pane_and_size_after() -> None:
     assert seq[new:new + 12] == ["new-session", "-d", "-s", "s1", "-x", "120", "-y", "40",
                                  "-c", "/w", "-e", "A=1"]
     assert seq[seq.index("--", new):][:2] == ["--", "bash"]
+    assert seq[-5:] == ["display-message", "-p", "-t", "s1", "#{pane_id}"]  # one process prints the pane id
 
 
 @pytest.mark.parametrize("bad", ["a\nb", "x\ry", "\x00", "ok\x03", "\ud800", "del\x7f"])

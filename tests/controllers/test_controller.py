@@ -6,6 +6,8 @@ import hashlib
 import os
 import re
 import shlex
+import signal
+import subprocess
 import time
 from collections.abc import Callable
 
@@ -13,7 +15,9 @@ import pexpect
 import pytest
 
 from controllers.tmux import ProcessExited, TmuxController
-from harness.errors import ConfigError, PaneDead, SendKeysError, WaitTimeout
+from controllers.tmux import argv as T
+from controllers.tmux import waits as W
+from harness.errors import ConfigError, ControllerError, PaneDead, SendKeysError, WaitTimeout
 
 Factory = Callable[..., TmuxController]
 
@@ -179,8 +183,9 @@ def test_run_shell_returns_exit_code_and_output(make_ctl: Factory) -> None:
     ctl.wait_for_shell_prompt(timeout_sec=10)  # the timeout interrupted the command
 
 
-def test_wait_for_signal_uses_a_fresh_channel_each_time(make_ctl: Factory) -> None:
-    ctl = make_ctl(BASH, env=BASH_ENV, width=200)
+@pytest.mark.parametrize("transport", ["control", "exec"])
+def test_wait_for_signal_uses_a_fresh_channel_each_time(make_ctl: Factory, transport: str) -> None:
+    ctl = make_ctl(BASH, env=BASH_ENV, width=200, transport=transport)
     ctl.wait_for_shell_prompt(timeout_sec=10)
     ch1, ch2 = ctl.new_channel(), ctl.new_channel()
     assert ch1 != ch2
@@ -188,6 +193,47 @@ def test_wait_for_signal_uses_a_fresh_channel_each_time(make_ctl: Factory) -> No
     assert ctl.wait_for_signal(ch1, timeout_sec=15) == ch1
     with pytest.raises(WaitTimeout, match=ch2):
         ctl.wait_for_signal(ch2, timeout_sec=1)
+
+
+def test_signal_on_the_control_channel_needs_no_waiting_process(make_ctl: Factory) -> None:
+    """The firing is a notification on the command channel; no wait-for process runs."""
+    ctl = make_ctl(BASH, env=BASH_ENV, width=200)
+    ctl.wait_for_shell_prompt(timeout_sec=10)
+    ch = ctl.new_channel()
+    sig = W.Signal(ch)
+    sig.start(ctl)
+    try:
+        assert sig._proc is None and sig.check(ctl, "", time.monotonic()) is None
+        ctl.send_keys(shlex.join(ctl.signal_command(ch)))
+        deadline = time.monotonic() + 10
+        while sig.check(ctl, "", time.monotonic()) is None:
+            assert time.monotonic() < deadline, "the signal was never seen"
+            time.sleep(0.01)
+    finally:
+        sig.stop()
+
+
+def test_signal_fired_while_the_control_channel_was_down_is_read_from_the_board(make_ctl: Factory) -> None:
+    ctl = make_ctl(BASH, env=BASH_ENV, width=200)
+    ctl.wait_for_shell_prompt(timeout_sec=10)
+    ch = ctl.new_channel()
+    sig = W.Signal(ch)
+    sig.start(ctl)
+    try:
+        channel = ctl.notification_feed()
+        assert channel is not None
+        assert channel.pid is not None
+        os.kill(channel.pid, signal.SIGKILL)  # the channel crashes: the notification is lost
+        deadline = time.monotonic() + 10
+        while channel.alive():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        subprocess.run(ctl.host.argv([*T.tmux_prefix("tmux", ctl.socket_path), *T.fire_signal(ch)]),
+                       timeout=30, check=True, capture_output=True)
+        ctl.capture_pane()  # any command reconnects the channel
+        assert sig.check(ctl, "", time.monotonic()) == ch
+    finally:
+        sig.stop()
 
 
 def test_wait_timeout_names_the_target_and_shows_the_screen(make_ctl: Factory) -> None:
@@ -247,3 +293,21 @@ def test_enter_never_taken_is_an_error(make_ctl: Factory) -> None:
     with pytest.raises(SendKeysError, match="Enter was not taken"):
         ctl.send_keys("ignored", delay_enter=0, enter_check_sec=0.3, enter_retries=1)
     assert time.monotonic() - t0 < 5
+
+
+def test_start_argv_then_started_and_its_errors(tmux_bin: str) -> None:
+    """The split start (a caller runs the argv in its own process): a good run gives a
+    working pane; output without a pane id is an error that quotes what tmux said."""
+    from controllers.tmux import LocalTmuxController
+
+    with LocalTmuxController() as ctl:
+        argv = ctl.start_argv(["sh", "-c", "echo split-start; sleep 600"], width=80, height=10)
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True).stdout
+        ctl.started(out.splitlines())
+        ctl.wait_for_text("split-start", timeout_sec=10)
+    bad = LocalTmuxController()
+    bad.start_argv(["true"])
+    with pytest.raises(ControllerError, match="error creating"):
+        bad.started(["error creating /nowhere/t.sock (No such file or directory)"])
+    with pytest.raises(ControllerError, match="closed"):
+        bad.start_argv(["true"])

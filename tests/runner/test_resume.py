@@ -58,3 +58,44 @@ def test_resume_after_sigkill(tmp_path: Path, docker_client: Any) -> None:
     assert left == [], [c.name for c in left]  # the resumed run's start swept the killed one's
     with Store(runs / "harness.db") as st:
         assert st.run(run_id)["status"] == "complete"
+
+
+def test_ctrl_c_stops_cleanly_and_leaves_a_resumable_run(tmp_path: Path, docker_client: Any) -> None:
+    """SIGINT (a terminal's Ctrl-C) mid-run: the process ends promptly with 130 and says how
+    to resume, the run is marked interrupted, its containers are gone, and --resume finishes."""
+    runs = tmp_path / "runs"
+    p = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "run", str(DEMO), "--agent", "claude", "-j", "1",
+         "--runs-dir", str(runs), *TASKS], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True,
+    )
+    db = runs / "harness.db"
+    deadline = time.monotonic() + 600
+    run_id, done = None, set()
+    try:
+        while time.monotonic() < deadline and not done:
+            time.sleep(0.5)
+            if db.exists():
+                with Store(db) as s:
+                    run_id = s.latest_run_id()
+                    done = s.completed_keys(run_id) if run_id else set()
+            assert p.poll() is None, "the run ended before it could be interrupted"
+        assert done, "no trial completed in time"
+        os.killpg(p.pid, signal.SIGINT)
+        out, _ = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(timeout=30)
+    assert run_id is not None
+    assert p.returncode == 130, out[-2000:]
+    assert f"harness run --resume {run_id}" in out
+    with Store(db) as st:
+        assert st.run(run_id)["status"] == "interrupted"
+        kept = st.completed_keys(run_id)
+    assert kept >= done
+    left = docker_client.containers.list(all=True, filters={"label": f"{labels.RUN_ID}={run_id}"})
+    assert left == [], [c.name for c in left]  # released by their owner on the way out
+    r = harness_cli("run", "--resume", run_id, "--runs-dir", str(runs), "--json")
+    s = summary(r)
+    assert len(s["trials"]) == 4 and {t["status"] for t in s["trials"]} <= {"passed", "failed"}, s["trials"]

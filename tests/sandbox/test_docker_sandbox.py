@@ -44,6 +44,26 @@ def test_runs_as_non_root_agent(docker_box: DockerSandbox) -> None:
     assert docker_box.exec(["id", "-u"], user="root").stdout.strip() == "0"
 
 
+def test_copy_in_with_files_is_one_archive(docker_box: DockerSandbox, tmp_path: Any) -> None:
+    """A workspace plus harness files in one engine call: the missing destination is made
+    the user's, the files keep their owners and modes, and nothing else changes owner."""
+    (tmp_path / "ws" / "pkg").mkdir(parents=True)
+    (tmp_path / "ws" / "pkg" / "mod.py").write_text("x = 1\n")
+    (tmp_path / "ws" / "run.sh").write_text("#!/bin/sh\n")
+    (tmp_path / "ws" / "run.sh").chmod(0o755)
+    files = {"/harness/tools/bin/search": ("#!/bin/sh\necho hit\n", 0o755, "agent"),
+             "/opt/harness/relay.js": ("// relay\n", 0o644, "root")}
+    docker_box.copy_in(tmp_path / "ws", "/srv/work", files=files, roots=("/opt/harness",))
+    paths = ("/srv/work /srv/work/pkg /srv/work/pkg/mod.py /srv/work/run.sh /harness/tools/bin/search "
+             "/opt/harness/relay.js /opt/harness")
+    out = docker_box.exec(["sh", "-c", f"stat -c '%n %a %U' {paths}"]).stdout
+    assert out.splitlines() == ["/srv/work 755 agent", "/srv/work/pkg 755 agent", "/srv/work/pkg/mod.py 644 agent",
+                                "/srv/work/run.sh 755 agent", "/harness/tools/bin/search 755 agent",
+                                "/opt/harness/relay.js 644 root", "/opt/harness 755 root"]
+    with pytest.raises(ValueError):
+        docker_box.copy_in(tmp_path / "ws" / "run.sh", "/srv/x", files={})
+
+
 def test_close_twice_and_refuse_reuse(base_image: str, docker_client: Any) -> None:
     box = DockerSandbox(_cfg(base_image), client=docker_client).start()
     cid = box.container_id
