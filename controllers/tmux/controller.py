@@ -449,6 +449,13 @@ class TmuxController:
         """What a person types to watch and drive the pane live (detach: C-b d)."""
         return T.shell_join(self.attach_argv())
 
+    def view_command(self) -> str:
+        """A command (no terminal needed) that prints the pane's screen now: what
+        ``harness watch`` runs to follow a trial without touching it."""
+        return T.shell_join(self.host.argv([*T.tmux_prefix(self.tmux_bin, self.socket_path),
+                                            *T.capture(self.pane_id, history=False, join_wrapped=True,
+                                                       escapes=False)]))
+
 
 class LocalTmuxController(TmuxController):
     """A tmux server on this machine, socket under ``~/.cache/agent-harness/tmux``."""

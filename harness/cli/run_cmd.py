@@ -297,7 +297,7 @@ def runs(runs_dir: RunsDir = None, as_json: Annotated[bool, typer.Option("--json
 
 
 @app.command()
-def show(run_id: Annotated[str | None, typer.Argument(help="Run id [latest].")] = None, runs_dir: RunsDir = None,
+def show(run_id: Annotated[str | None, typer.Argument(help="Run id (default: the latest).")] = None, runs_dir: RunsDir = None,
          as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """One run: its trials with status, reason and artifacts."""
     root, store = _store(runs_dir)
@@ -318,10 +318,11 @@ def show(run_id: Annotated[str | None, typer.Argument(help="Run id [latest].")] 
 
 
 @app.command()
-def attach(run_id: Annotated[str | None, typer.Argument(help="Run id [latest].")] = None,
-           trial: Annotated[str | None, typer.Argument(help="TASK/VARIANT/ATTEMPT [the newest running].")] = None,
+def attach(run_id: Annotated[str | None, typer.Argument(help="Run id (default: the latest).")] = None,
+           trial: Annotated[str | None, typer.Argument(help="TASK/VARIANT/ATTEMPT (default: the newest running).")] = None,
            runs_dir: RunsDir = None,
-           print_only: Annotated[bool, typer.Option("--print", help="Print the command instead of running it.")] = False) -> None:
+           print_only: Annotated[bool, typer.Option("--print", help="Print the command instead of running it.")] = False,
+           read_only: Annotated[bool, typer.Option("--read-only", "-r", help="Watch without typing into it.")] = False) -> None:
     """Drop into a running trial's tmux pane (detach with C-b d). Works at any concurrency."""
     root, store = _store(runs_dir)
     run_id = run_id or store.latest_run_id()
@@ -335,7 +336,7 @@ def attach(run_id: Annotated[str | None, typer.Argument(help="Run id [latest].")
     if not live:
         raise ConfigError(f"no running trial{' ' + trial if trial else ''} in run {run_id}",
                           hint="finished trials: `harness play RUN TRIAL`; keep containers with --keep")
-    cmd = live[-1]["message"]
+    cmd = live[-1]["message"] + (" -r" if read_only else "")  # attach-session ... -r: a read-only client
     if print_only:
         print(cmd)
         return
@@ -343,26 +344,79 @@ def attach(run_id: Annotated[str | None, typer.Argument(help="Run id [latest].")
 
 
 @app.command()
-def watch(run_id: Annotated[str | None, typer.Argument(help="Run id [latest].")] = None, runs_dir: RunsDir = None,
-          interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 2.0,
+def watch(run_id: Annotated[str | None, typer.Argument(help="Run id (default: the latest).")] = None, runs_dir: RunsDir = None,
+          interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 1.0,
+          lines: Annotated[int, typer.Option(help="Screen lines shown per running trial.")] = 12,
+          panes: Annotated[int, typer.Option(help="Running trials shown at once (the newest).")] = 4,
           once: Annotated[bool, typer.Option(help="Show once and exit.")] = False) -> None:
-    """Follow a run's trials and events, read-only (Ctrl-C to stop watching)."""
+    """Follow a run read-only: the live screens of its running trials, its progress and
+    events (Ctrl-C stops watching, never the run). To type into a pane: `harness attach`."""
     root, store = _store(runs_dir)
     run_id = run_id or store.latest_run_id()
     if not run_id:
         raise ConfigError(f"no runs in {root}")
-    seen = 0
-    while True:
-        evs = store.events(run_id, limit=100000)
-        for e in evs[seen:]:
-            console.print(f"[dim]{time.strftime('%H:%M:%S', time.localtime(e['ts']))}[/dim] {e['kind']:<11} "
-                          f"{e['trial'] or ''} {e['message'][:140]}")
-        seen = len(evs)
-        info = store.run(run_id)
-        if once or (info and info["status"] != "running"):
-            console.print(f"run {run_id}: {info['status'] if info else '?'}")
+    if store.run(run_id) is None:
+        raise ConfigError(f"no run {run_id} in {root}", hint="`harness runs` lists them")
+    if once or not console.is_terminal:
+        console.print(_watch_view(store, run_id, lines, panes))
+        if once:
             return
-        time.sleep(interval)
+    from rich.live import Live
+
+    with Live(_watch_view(store, run_id, lines, panes), console=console, refresh_per_second=4,
+              screen=False, transient=False) as live:
+        while True:
+            time.sleep(interval)
+            live.update(_watch_view(store, run_id, lines, panes))
+            info = store.run(run_id)
+            if info is None or info["status"] != "running":
+                break
+
+
+def _watch_view(store: Store, run_id: str, lines: int, panes: int) -> Any:
+    """One frame of ``watch``: a header, a panel per running trial (its screen's last
+    ``lines`` lines, read with the trial's own view command), the newest events."""
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.text import Text
+
+    info = store.run(run_id) or {}
+    evs = store.events(run_id, limit=100000)
+    finished = {f"{t['task_id']}/{t['variant']}/{t['attempt']}": t["status"] for t in store.trials(run_id)}
+    views = {e["trial"]: e["message"] for e in evs if e["kind"] == "view" and e["trial"]}
+    running = [t for t in views if t not in finished][-panes:]
+    counts = ", ".join(f"{n} {st}" for st, n in sorted(_count(finished.values()).items())) or "none finished"
+    parts: list[Any] = [Text(f"run {run_id}: {info.get('status', '?')} - {counts}; "
+                             f"{len(running)} running", style="bold")]
+    for trial in running:
+        screen = _capture_view(views[trial])
+        body = "\n".join(screen.splitlines()[-lines:]) if screen is not None else "(finished or unreachable)"
+        parts.append(Panel(Text(body), title=trial, title_align="left"))
+    for e in evs[-8:]:
+        if e["kind"] in ("attach", "view"):
+            continue
+        parts.append(Text(f"{time.strftime('%H:%M:%S', time.localtime(e['ts']))} {e['kind']:<11} "
+                          f"{e['trial'] or ''} {e['message'][:140]}", style="dim"))
+    return Group(*parts)
+
+
+def _count(values: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return out
+
+
+def _capture_view(cmd: str) -> str | None:
+    """The pane's screen via its view command, or None when it is gone (trial done)."""
+    import subprocess
+
+    try:
+        r = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, timeout=10, check=False,
+                           start_new_session=True)
+    except subprocess.TimeoutExpired:
+        return None
+    return r.stdout.rstrip() if r.returncode == 0 else None
 
 
 @app.command()

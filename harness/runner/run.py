@@ -178,10 +178,12 @@ class Runner:
             on_started=self._started,
         )
 
-    def _started(self, plan: TrialPlan, attach: str) -> None:
+    def _started(self, plan: TrialPlan, attach: str, view: str = "") -> None:
         with self.progress.lock:
             self.progress.attach[plan.label] = attach
         self.store.event(self.paths.run_id, "attach", attach, plan.label)
+        if view:  # how `harness watch` reads the pane without a terminal
+            self.store.event(self.paths.run_id, "view", view, plan.label)
 
     def _worker(self, q: _AffinityQueue, image: str, results: list[TrialOutcome],
                 lock: threading.Lock) -> None:

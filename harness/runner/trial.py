@@ -68,7 +68,7 @@ class TrialEnv:
     timeout_override: float | None = None
     offline_tests: bool = True
     judge_base_url: str | None = None
-    on_started: Any = None  # callback(plan, attach_command)
+    on_started: Any = None  # callback(plan, attach_command, view_command)
 
 
 @dataclass
@@ -206,7 +206,7 @@ def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome
             t_agent = time.monotonic()
         ctl.start_recording(tp.cast, title=plan.label)
         if env.on_started:
-            env.on_started(plan, ctl.attach_command())
+            env.on_started(plan, ctl.attach_command(), ctl.view_command())
         gw = env.gateway
         drv = AgentDriver(spec, ctl, box, activity=(lambda: len(gw.exchanges(trial_id))) if gw else None)
         drv.wait_ready(timeout_sec=min(90.0, timeout))

@@ -93,6 +93,8 @@ def test_ctrl_c_stops_cleanly_and_leaves_a_resumable_run(tmp_path: Path, docker_
     with Store(db) as st:
         assert st.run(run_id)["status"] == "interrupted"
         kept = st.completed_keys(run_id)
+        views = [e for e in st.events(run_id, limit=1000) if e["kind"] == "view"]
+    assert views and all("capture-pane" in e["message"] for e in views)  # what `harness watch` reads
     assert kept >= done
     left = docker_client.containers.list(all=True, filters={"label": f"{labels.RUN_ID}={run_id}"})
     assert left == [], [c.name for c in left]  # released by their owner on the way out
