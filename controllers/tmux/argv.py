@@ -230,9 +230,10 @@ def resize(target: str, width: int, height: int) -> list[str]:
     return ["resize-window", "-t", target, "-x", str(width), "-y", str(height)]
 
 
-def control_attach(session: str) -> list[str]:
-    """The control client's own arguments: attach to the session in control mode."""
-    return ["-C", "attach-session", "-t", session]
+def control_attach(session: str, *, no_output: bool = False) -> list[str]:
+    """The control client's own arguments: attach to the session in control mode;
+    ``no_output`` sets the client flag at attach (no ``%output`` until turned on)."""
+    return ["-C", "attach-session", *(["-f", "no-output"] if no_output else []), "-t", session]
 
 
 def _quote_word(word: str) -> str:

@@ -161,7 +161,8 @@ class ControlTransport:
                 raise ChannelUnavailable("control channel is closed")
             self._kill()
             argv = self.host.argv(
-                [*tmux_prefix(self.tmux_bin, self.socket_path), *control_attach(self.session)],
+                [*tmux_prefix(self.tmux_bin, self.socket_path),
+                 *control_attach(self.session, no_output=not self._wants_output())],
                 interactive=True,
             )
             try:
@@ -193,10 +194,10 @@ class ControlTransport:
                     f"{detail or 'no answer in time'}"
                 )
             self.connects += 1
+            # a command channel does not need every byte the pane prints: attached with the
+            # no-output flag (set later, with output already queued, tmux 3.3a was seen
+            # never to answer the command that set it)
             self._output_on = self._wants_output()
-            if not self._output_on:
-                # a command channel does not need every byte the pane prints
-                self._send(["refresh-client", "-f", "no-output"], self.timeout_sec)
 
     def output_flowing(self) -> bool:
         """Every byte the pane prints reaches this channel now (so ``output_seq`` is a
@@ -213,7 +214,9 @@ class ControlTransport:
         pane printed before it was called has been delivered (tmux answers the command that
         turns output off only after the notifications queued before it)."""
         with self._lock:
-            first = not self._wants_output()
+            # tmux 3.3a stops answering a control client whose flags change while output is
+            # queued for it: output is turned on once (when it is still off) and left on
+            first = not self._output_on
             self._listeners.append(listener)
             if first:
                 try:
@@ -227,13 +230,13 @@ class ControlTransport:
             with self._lock:
                 if listener not in self._listeners:
                     return
-                if not self.want_output and len(self._listeners) == 1:
-                    self._output_on = False
-                    if self.alive():
-                        try:
-                            self._send(["refresh-client", "-f", "no-output"], self.timeout_sec)
-                        except TransportError:
-                            pass
+                if self.alive():
+                    # a round trip: its answer comes after every notification queued before
+                    # it. Output is left on (see above: turning it off could hang the channel)
+                    try:
+                        self._send(["display-message", "-p", "ok"], min(self.timeout_sec, 5.0))
+                    except TransportError:
+                        pass
                 self._listeners.remove(listener)
 
         return remove

@@ -35,6 +35,11 @@ def test_check_literal_accepts_sendable_text(good: str) -> None:
     T.check_literal(good)
 
 
+def test_control_attach_sets_no_output_at_attach() -> None:
+    assert T.control_attach("s1") == ["-C", "attach-session", "-t", "s1"]
+    assert T.control_attach("s1", no_output=True) == ["-C", "attach-session", "-f", "no-output", "-t", "s1"]
+
+
 def test_send_literal_puts_double_dash_before_user_text() -> None:
     assert T.send_literal("%3", "-n") == ["send-keys", "-t", "%3", "-l", "--", "-n"]
 

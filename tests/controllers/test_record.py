@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from controllers.tmux import LocalTmuxController, TmuxController
+from controllers.tmux import waits as W
 from controllers.tmux.record import read_cast
 
 Factory = Callable[..., TmuxController]
@@ -99,3 +101,28 @@ def test_asciinema_play_reproduces_the_screen(make_ctl: Factory, tmp_path: Path)
         played = player.capture_pane()
     assert "Traceback" not in played
     assert final.splitlines()[-1] in played and "line 4   moved" in played
+
+
+def test_recording_on_the_command_channel_with_a_chatty_pane(make_ctl: Factory, tmp_path: Path) -> None:
+    """The recording rides on the command channel: starting and stopping it while the pane
+    prints without pause never costs that channel (tmux 3.3a left a ``no-output`` toggle
+    with output queued unanswered), and the captures stay exact."""
+    ctl = make_ctl(["sh", "-c", "i=0; while :; do i=$((i+1)); echo tick $i; done"], width=60, height=10)
+    channel = ctl.notification_feed()
+    assert channel is not None
+    ctl.capture_pane()
+    connects = channel.connects
+    for n in range(5):
+        ctl.start_recording(tmp_path / f"c{n}.cast")
+        ctl.wait_for_text(r"tick \d+", regex=True, timeout_sec=10)
+        ctl.stop_recording()
+        assert channel.alive() and channel.connects == connects, "the command channel was lost"
+        _, events = read_cast(tmp_path / f"c{n}.cast")
+        assert any("tick" in text for _t, _c, text in events)
+    first = ctl.capture_pane()
+    assert "tick" in first
+    ctl.wait(W.ScreenMatches(r"tick \d+"), timeout_sec=5)  # output flows: captures are not cached
+    deadline = time.monotonic() + 10
+    while ctl.capture_pane() == first:  # a moving screen is re-read, never served stale
+        assert time.monotonic() < deadline, "the capture never changed"
+        time.sleep(0.01)
