@@ -24,7 +24,7 @@ from controllers.profiles.common import hook_files
 from controllers.sandbox import DockerSandbox, DockerSandboxConfig, SandboxLimits
 from controllers.snapshot import GitSnapshotter, Snapshot
 from harness.errors import SandboxError
-from harness.gateway.relay import IN_CONTAINER_PATH, RELAY_JS, Relay
+from harness.gateway.relay import IN_CONTAINER_PATH, IN_CONTAINER_PY, RELAY_JS, RELAY_PY, Relay, in_container_argv
 from harness.tasks import shims
 
 WORKDIR = "/workspace"
@@ -193,8 +193,8 @@ def prepare(task: Any, *, image: str, client: Any, run_id: str, limits: SandboxL
         snapper = GitSnapshotter(box, workdir)
         pristine = snapper.snapshot("pristine")
         if with_relay and gateway_url:
-            relay = Relay(box.host_argv(["node", IN_CONTAINER_PATH, "127.0.0.1", str(RELAY_PORT)],
-                                        interactive=True), gateway_url).start()
+            relay = Relay(box.host_argv(in_container_argv("127.0.0.1", RELAY_PORT), interactive=True),
+                          gateway_url).start()
         return WarmSandbox(task.id, box, snapper, pristine, relay, workdir, notes=list(snapper.warnings),
                            static=static)
     except BaseException:
@@ -215,4 +215,5 @@ def _harness_files(task: Any, relay: bool) -> FileMap:
         files[f"{shims.DATA_DIR}/{rel}"] = (src.read_bytes(), 0o644, "agent")
     if relay:
         files[IN_CONTAINER_PATH] = (RELAY_JS.read_bytes(), 0o644, "root")
+        files[IN_CONTAINER_PY] = (RELAY_PY.read_bytes(), 0o644, "root")
     return files

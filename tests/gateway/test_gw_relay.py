@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -22,22 +23,25 @@ from gw_helpers import BASIC_POLICY, need
 from controllers.sandbox.owner import owner_labels
 from harness.errors import GatewayError
 from harness.gateway import Gateway
-from harness.gateway.relay import RELAY_JS, Relay, relay_argv
+from harness.gateway.relay import RELAY_JS, RELAY_PY, Relay, relay_argv
 
 SLOW = BASIC_POLICY + "  - {match: {user: slow}, fault: {event_delay_sec: 0.3}, " \
                       "reply: {text: streamed slowly}}\n"
 
 
-@pytest.fixture(scope="module")
-def node() -> str:
+@pytest.fixture(scope="module", params=["node", "python"])
+def relay_cmd(request: pytest.FixtureRequest) -> list[str]:
+    """The in-container half, run locally: relay.js, or its Python twin (same frames)."""
+    if request.param == "python":
+        return [sys.executable, str(RELAY_PY)]
     path = shutil.which("node")
     need(path is not None, "node is not installed on the host")
     assert path is not None
-    return path
+    return [path, str(RELAY_JS)]
 
 
-def local_relay(node: str, gw: Gateway, port: int = 0) -> Relay:
-    return Relay([node, str(RELAY_JS), "127.0.0.1", str(port)], gw.url)
+def local_relay(relay_cmd: list[str], gw: Gateway, port: int = 0) -> Relay:
+    return Relay([*relay_cmd, "127.0.0.1", str(port)], gw.url)
 
 
 def stream_request(port: int, key: str, text: str) -> tuple[list[float], bytes]:
@@ -57,11 +61,11 @@ def stream_request(port: int, key: str, text: str) -> tuple[list[float], bytes]:
     return times, b"".join(parts)
 
 
-def test_many_concurrent_streams(node: str, scripted: Callable[..., Gateway]) -> None:
+def test_many_concurrent_streams(relay_cmd: list[str], scripted: Callable[..., Gateway]) -> None:
     gw = scripted()
     key = gw.register_trial("t").key
     errors: list[BaseException] = []
-    with local_relay(node, gw) as relay:
+    with local_relay(relay_cmd, gw) as relay:
         assert relay.port
         c = anthropic.Anthropic(base_url=f"http://127.0.0.1:{relay.port}", api_key=key,
                                 max_retries=0, timeout=10)
@@ -87,9 +91,9 @@ def test_many_concurrent_streams(node: str, scripted: Callable[..., Gateway]) ->
         assert relay.open_connections() == 0
 
 
-def test_sse_is_not_buffered(node: str, scripted: Callable[..., Gateway]) -> None:
+def test_sse_is_not_buffered(relay_cmd: list[str], scripted: Callable[..., Gateway]) -> None:
     gw = scripted(SLOW)
-    with local_relay(node, gw) as relay:
+    with local_relay(relay_cmd, gw) as relay:
         assert relay.port
         times, body = stream_request(relay.port, gw.register_trial("t").key, "slow")
     assert b"streamed slowly" in body and b"message_stop" in body
@@ -97,10 +101,10 @@ def test_sse_is_not_buffered(node: str, scripted: Callable[..., Gateway]) -> Non
 
 
 def test_client_closing_mid_stream_frees_the_connection(
-        node: str, scripted: Callable[..., Gateway]) -> None:
+        relay_cmd: list[str], scripted: Callable[..., Gateway]) -> None:
     gw = scripted(SLOW)
     key = gw.register_trial("t").key
-    with local_relay(node, gw) as relay:
+    with local_relay(relay_cmd, gw) as relay:
         assert relay.port
         s = socket.create_connection(("127.0.0.1", relay.port), timeout=5)
         body = json.dumps({"model": "m", "max_tokens": 5, "stream": True,
@@ -118,11 +122,11 @@ def test_client_closing_mid_stream_frees_the_connection(
         assert gw.exchanges("t")[0].status == 499  # the gateway saw the client go
 
 
-def test_unreachable_gateway_resets_the_client_fast(node: str) -> None:
+def test_unreachable_gateway_resets_the_client_fast(relay_cmd: list[str]) -> None:
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
         dead_port = free.getsockname()[1]
-    with Relay([node, str(RELAY_JS)], f"http://127.0.0.1:{dead_port}") as relay:
+    with Relay([*relay_cmd], f"http://127.0.0.1:{dead_port}") as relay:
         assert relay.port
         s = socket.create_connection(("127.0.0.1", relay.port), timeout=5)
         s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -135,9 +139,9 @@ def test_unreachable_gateway_resets_the_client_fast(node: str) -> None:
         s.close()
 
 
-def test_relay_process_death_is_noticed(node: str, scripted: Callable[..., Gateway]) -> None:
+def test_relay_process_death_is_noticed(relay_cmd: list[str], scripted: Callable[..., Gateway]) -> None:
     gw = scripted()
-    relay = local_relay(node, gw).start()
+    relay = local_relay(relay_cmd, gw).start()
     try:
         assert relay.alive and relay._proc is not None
         os.kill(relay._proc.pid, signal.SIGKILL)
@@ -147,29 +151,29 @@ def test_relay_process_death_is_noticed(node: str, scripted: Callable[..., Gatew
     assert relay._proc is not None and relay._proc.poll() is not None
 
 
-def test_close_stops_the_process(node: str, scripted: Callable[..., Gateway]) -> None:
+def test_close_stops_the_process(relay_cmd: list[str], scripted: Callable[..., Gateway]) -> None:
     gw = scripted()
-    with local_relay(node, gw) as relay:
+    with local_relay(relay_cmd, gw) as relay:
         proc = relay._proc
         assert proc is not None and proc.poll() is None
     assert proc.poll() == 0  # stdin EOF made relay.js exit by itself
     relay.close()  # safe twice
 
 
-def test_start_failures_are_one_line(node: str, scripted: Callable[..., Gateway]) -> None:
+def test_start_failures_are_one_line(relay_cmd: list[str], scripted: Callable[..., Gateway]) -> None:
     gw = scripted()
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
         port = busy.getsockname()[1]
         with pytest.raises(GatewayError, match=f"cannot listen on 127.0.0.1:{port}"):
-            local_relay(node, gw, port).start()
+            local_relay(relay_cmd, gw, port).start()
     with pytest.raises(GatewayError, match="exited with code 3 before listening: no such box"):
         Relay(["sh", "-c", "echo 'no such box' >&2; exit 3"], gw.url).start()
     with pytest.raises(GatewayError, match="cannot start"):
         Relay(["/nonexistent/node"], gw.url).start()
     with pytest.raises(GatewayError, match="host and port"):
-        Relay([node], "not a url")
+        Relay([*relay_cmd], "not a url")
 
 
 # ------------------------------------------------------------------ through a container

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import socket
 import socketserver
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -17,7 +18,7 @@ from gw_helpers import need
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.gateway.relay import RELAY_JS, Relay
+from harness.gateway.relay import RELAY_JS, RELAY_PY, Relay
 
 
 class _Echo(socketserver.BaseRequestHandler):
@@ -28,17 +29,22 @@ class _Echo(socketserver.BaseRequestHandler):
         self.request.shutdown(socket.SHUT_WR)
 
 
-@pytest.fixture(scope="module")
-def relay() -> Iterator[Relay]:
-    node = shutil.which("node")
-    need(node is not None, "node is not installed on the host")
-    assert node is not None
+@pytest.fixture(scope="module", params=["node", "python"])
+def relay(request: pytest.FixtureRequest) -> Iterator[Relay]:
+    """relay.js or its Python twin: the same property must hold for both."""
+    if request.param == "python":
+        cmd = [sys.executable, str(RELAY_PY)]
+    else:
+        node = shutil.which("node")
+        need(node is not None, "node is not installed on the host")
+        assert node is not None
+        cmd = [node, str(RELAY_JS)]
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Echo)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1})
     thread.start()
     try:
-        with Relay([node, str(RELAY_JS)], f"http://127.0.0.1:{server.server_address[1]}") as r:
+        with Relay(cmd, f"http://127.0.0.1:{server.server_address[1]}") as r:
             yield r
     finally:
         server.shutdown()
