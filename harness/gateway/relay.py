@@ -38,8 +38,9 @@ _CHUNK = 1 << 16
 
 def in_container_argv(host: str, port: int) -> list[str]:
     """The in-container relay: the Python twin when the image has python3, else node."""
-    return ["sh", "-c", f'command -v python3 >/dev/null 2>&1 && exec python3 {IN_CONTAINER_PY} "$@"; '
-                        f'exec node {IN_CONTAINER_PATH} "$@"', "relay", host, str(port)]
+    script = (f'command -v python3 >/dev/null 2>&1 && exec python3 {IN_CONTAINER_PY} "$@"; '
+              f'exec node {IN_CONTAINER_PATH} "$@"')
+    return ["sh", "-c", script, "relay", host, str(port)]
 
 
 def relay_argv(prefix: list[str], port: int, script: str = IN_CONTAINER_PATH) -> list[str]:

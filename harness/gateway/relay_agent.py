@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """In-container half of the harness relay, the twin of relay.js (same frames, same rules).
 
 Why a Python twin: every sandbox starts one relay, and ``node`` costs ~150 ms of CPU to

@@ -24,7 +24,14 @@ from controllers.profiles.common import hook_files
 from controllers.sandbox import DockerSandbox, DockerSandboxConfig, SandboxLimits
 from controllers.snapshot import GitSnapshotter, Snapshot
 from harness.errors import SandboxError
-from harness.gateway.relay import IN_CONTAINER_PATH, IN_CONTAINER_PY, RELAY_JS, RELAY_PY, Relay, in_container_argv
+from harness.gateway.relay import (
+    IN_CONTAINER_PATH,
+    IN_CONTAINER_PY,
+    RELAY_JS,
+    RELAY_PY,
+    Relay,
+    in_container_argv,
+)
 from harness.tasks import shims
 
 WORKDIR = "/workspace"
