@@ -16,7 +16,28 @@ import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
+
+
+def _shared_fixtures() -> Path:
+    """``../shared/fixtures`` beside the checkout, read in place (never copied). A clone made
+    elsewhere (a temp dir, a CI workspace) finds it beside the repo it was cloned from, or
+    where ``HARNESS_SHARED_FIXTURES`` says."""
+    import subprocess
+
+    env = os.environ.get("HARNESS_SHARED_FIXTURES")
+    candidates = [Path(env)] if env else []
+    candidates.append(REPO_ROOT.parent / "shared" / "fixtures")
+    try:
+        origin = subprocess.run(["git", "-C", str(REPO_ROOT), "config", "--get", "remote.origin.url"],
+                                capture_output=True, text=True, timeout=10, check=False).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        origin = ""
+    if origin and "://" not in origin and ":" not in origin.split("/")[0]:  # a local path
+        candidates.append(Path(origin).resolve().parent / "shared" / "fixtures")
+    return next((c for c in candidates if c.is_dir()), candidates[0])
+
+
+SHARED_FIXTURES = _shared_fixtures()
 
 
 def need(condition: bool, reason: str) -> None:
