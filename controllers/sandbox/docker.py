@@ -353,12 +353,16 @@ class DockerSandbox:
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w") as tar:
             _add_files(tar, files, roots)
+        self._put_root(buf.getvalue(), f"writing {len(files)} files into {self.name}")
+
+    def _put_root(self, archive: bytes, what: str) -> None:
+        """Extract ``archive`` at "/" in one engine call; ``what`` names it in errors."""
         try:
-            ok = self._container.put_archive("/", buf.getvalue())
+            ok = self._container.put_archive("/", archive)
         except _docker_errors() as exc:
-            raise SandboxError(f"writing {len(files)} files into {self.name} failed: {exc}") from exc
+            raise SandboxError(f"{what} failed: {exc}") from exc
         if not ok:
-            raise SandboxError(f"the engine refused to write {len(files)} files into {self.name}")
+            raise SandboxError(f"the engine refused {what}")
 
     def copy_in(self, src: Path, dest: str, *, user: str | None = None,
                 files: dict[str, tuple[bytes | str, int, str]] | None = None, roots: tuple[str, ...] = ()) -> None:
@@ -396,14 +400,9 @@ class DockerSandbox:
             if rooted:
                 _add_files(tar, files or {}, (*roots, dest))
         if rooted:
-            try:
-                ok = self._container.put_archive("/", buf.getvalue())
-            except _docker_errors() as exc:
-                raise SandboxError(f"copy into {self.name}:{dest} failed: {exc}") from exc
-            if not ok:
-                raise SandboxError(f"the engine refused the copy into {self.name}:{dest}")
-            return
-        self._put(target, buf.getvalue(), uid, gid)  # creates ``target`` only when missing
+            self._put_root(buf.getvalue(), f"the copy into {self.name}:{dest}")
+        else:
+            self._put(target, buf.getvalue(), uid, gid)  # creates ``target`` only when missing
 
     def copy_out(self, src: str, dest: Path) -> None:
         """Copy ``src`` (file or directory) out of the container to host path ``dest``."""

@@ -103,10 +103,9 @@ class TmuxController:
         height: int = 50,
     ) -> TmuxController:
         """Start the server and the pane. Options are set before the pane exists."""
-        argv = self.start_argv(command, env=env, cwd=cwd, width=width, height=height)
-        exec_t = self._exec_transport()
+        seq = self._start_sequence(command, env=env, cwd=cwd, width=width, height=height)
         try:
-            out = exec_t.run(argv[len(T.tmux_prefix(self.tmux_bin, self.socket_path)):])
+            out = self._exec_transport().run(seq)
         except Exception:
             self._state = "started"
             self.close()
@@ -124,6 +123,12 @@ class TmuxController:
     ) -> list[str]:
         """The argv ``start`` runs where tmux lives, for a caller that runs it inside a
         process of its own (the runner's one exec per trial); then call ``started``."""
+        seq = self._start_sequence(command, env=env, cwd=cwd, width=width, height=height)
+        return [*T.tmux_prefix(self.tmux_bin, self.socket_path), *seq]
+
+    def _start_sequence(self, command: list[str] | str, *, env: dict[str, str] | None, cwd: str | None,
+                        width: int, height: int) -> list[str]:
+        """The start's tmux command sequence (after ``tmux -S <sock>``); marks it begun."""
         if self._state != "new":
             raise ControllerError(f"controller is {self._state}; start() runs once")
         cmd = [command] if isinstance(command, str) else list(command)
@@ -131,7 +136,7 @@ class TmuxController:
                                       env=env, options=self.options)
         self._state = "starting"
         self.width, self.height = width, height
-        return [*T.tmux_prefix(self.tmux_bin, self.socket_path), *seq]
+        return seq
 
     def started(self, output: list[str]) -> TmuxController:
         """Finish a start from what ``start_argv`` printed (its last line is the pane id)."""

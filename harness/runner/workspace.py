@@ -91,20 +91,19 @@ class WarmSandbox:
         if self.dirty:
             out = self.reset(env=env, tail=tail)
         elif inline or tail:
-            r = self.box.exec(["sh", "-c", f"{_unpack_script(env)}\n{tail}"], env=env, cwd=self.workdir,
-                              timeout_sec=300)
-            if not r.ok:
-                raise SandboxError(f"cannot start the trial in {self.box.name}: {r.describe()}")
-            out = r.stdout
+            out = self._shell(f"{_unpack_script(env)}\n{tail}", env)
         if rest:
             self.box.write_files(rest, roots=roots)
         self.dirty = True
         if then and not tail:  # files that could not ride along went first: start now
-            r = self.box.exec(["sh", "-c", _then_script(then)], cwd=self.workdir, timeout_sec=300)
-            if not r.ok:
-                raise SandboxError(f"cannot start the trial in {self.box.name}: {r.describe()}")
-            out = r.stdout
+            out = self._shell(_then_script(then))
         return out.split(THEN_MARKER + "\n", 1)[1].splitlines() if then else []
+
+    def _shell(self, script: str, env: dict[str, str] | None = None) -> str:
+        r = self.box.exec(["sh", "-c", script], env=env or None, cwd=self.workdir, timeout_sec=300)
+        if not r.ok:
+            raise SandboxError(f"cannot start the trial in {self.box.name}: {r.describe()}")
+        return r.stdout
 
     def reset(self, env: dict[str, str] | None = None, tail: str = "") -> str:
         """Back to the pristine task state: the agent's home wiped and the workspace restored

@@ -195,13 +195,19 @@ def test_wait_for_signal_uses_a_fresh_channel_each_time(make_ctl: Factory, trans
         ctl.wait_for_signal(ch2, timeout_sec=1)
 
 
-def test_signal_on_the_control_channel_needs_no_waiting_process(make_ctl: Factory) -> None:
-    """The firing is a notification on the command channel; no wait-for process runs."""
+def _armed_shell(make_ctl: Factory) -> tuple[TmuxController, str, W.Signal]:
+    """A shell at its prompt and a started Signal on a fresh channel (caller stops it)."""
     ctl = make_ctl(BASH, env=BASH_ENV, width=200)
     ctl.wait_for_shell_prompt(timeout_sec=10)
     ch = ctl.new_channel()
     sig = W.Signal(ch)
     sig.start(ctl)
+    return ctl, ch, sig
+
+
+def test_signal_on_the_control_channel_needs_no_waiting_process(make_ctl: Factory) -> None:
+    """The firing is a notification on the command channel; no wait-for process runs."""
+    ctl, ch, sig = _armed_shell(make_ctl)
     try:
         assert sig._proc is None and sig.check(ctl, "", time.monotonic()) is None
         ctl.send_keys(shlex.join(ctl.signal_command(ch)))
@@ -214,11 +220,7 @@ def test_signal_on_the_control_channel_needs_no_waiting_process(make_ctl: Factor
 
 
 def test_signal_fired_while_the_control_channel_was_down_is_read_from_the_board(make_ctl: Factory) -> None:
-    ctl = make_ctl(BASH, env=BASH_ENV, width=200)
-    ctl.wait_for_shell_prompt(timeout_sec=10)
-    ch = ctl.new_channel()
-    sig = W.Signal(ch)
-    sig.start(ctl)
+    ctl, ch, sig = _armed_shell(make_ctl)
     try:
         channel = ctl.notification_feed()
         assert channel is not None

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import time
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+from tests.conftest import need as need  # the one skip-or-fail rule, re-exported
 
 BASIC_POLICY = """\
 version: 1
@@ -42,13 +39,6 @@ def eventually(pred: Callable[[], bool], timeout_sec: float = 2.0) -> bool:
     return True
 
 
-def need(condition: bool, reason: str) -> None:
-    """As tests/conftest.py's: skip outside CI, fail under CI=true."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"CI=true but {reason}", pytrace=False)
-    pytest.skip(reason)
 
 def post(url: str, path: str, body: dict[str, Any], key: str, *, bearer: bool = False,
          timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:

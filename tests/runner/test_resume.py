@@ -22,25 +22,38 @@ pytestmark = [pytest.mark.docker, pytest.mark.agents, pytest.mark.slow]
 TASKS = ["--task", "fix-median", "--task", "fix-clamp"]
 
 
-def test_resume_after_sigkill(tmp_path: Path, docker_client: Any) -> None:
-    runs = tmp_path / "runs"
-    p = subprocess.Popen(
+def _start_run(runs: Path, *, capture: bool = False) -> subprocess.Popen[str]:
+    """The demo's two tasks on claude, one worker, in its own process group."""
+    out = subprocess.PIPE if capture else subprocess.DEVNULL
+    return subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "run", str(DEMO), "--agent", "claude", "-j", "1",
-         "--runs-dir", str(runs), *TASKS], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
+         "--runs-dir", str(runs), *TASKS], cwd=REPO, stdout=out,
+        stderr=subprocess.STDOUT if capture else subprocess.DEVNULL, text=True, start_new_session=True,
     )
+
+
+def _wait_completed(p: subprocess.Popen[str], runs: Path, n: int) -> tuple[str | None, set[Any]]:
+    """(run id, completed keys) once ``n`` trials are complete in the store; the run must
+    still be going then."""
     db = runs / "harness.db"
     deadline = time.monotonic() + 600
     run_id, done = None, set()
+    while time.monotonic() < deadline and len(done) < n:
+        time.sleep(0.5)
+        if db.exists():
+            with Store(db) as s:
+                run_id = s.latest_run_id()
+                done = s.completed_keys(run_id) if run_id else set()
+        assert p.poll() is None, "the run ended before it could be stopped"
+    assert len(done) >= n, "no trial completed in time"
+    return run_id, done
+
+
+def test_resume_after_sigkill(tmp_path: Path, docker_client: Any) -> None:
+    runs = tmp_path / "runs"
+    p = _start_run(runs)
     try:
-        while time.monotonic() < deadline and len(done) < 2:
-            time.sleep(0.5)
-            if db.exists():
-                with Store(db) as s:
-                    run_id = s.latest_run_id()
-                    done = s.completed_keys(run_id) if run_id else set()
-            assert p.poll() is None, "the run ended before it could be killed"
-        assert len(done) >= 2, "no trial completed in time"
+        run_id, done = _wait_completed(p, runs, 2)
     finally:
         os.killpg(p.pid, signal.SIGKILL)
         p.wait(timeout=30)
@@ -64,23 +77,10 @@ def test_ctrl_c_stops_cleanly_and_leaves_a_resumable_run(tmp_path: Path, docker_
     """SIGINT (a terminal's Ctrl-C) mid-run: the process ends promptly with 130 and says how
     to resume, the run is marked interrupted, its containers are gone, and --resume finishes."""
     runs = tmp_path / "runs"
-    p = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "run", str(DEMO), "--agent", "claude", "-j", "1",
-         "--runs-dir", str(runs), *TASKS], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, start_new_session=True,
-    )
     db = runs / "harness.db"
-    deadline = time.monotonic() + 600
-    run_id, done = None, set()
+    p = _start_run(runs, capture=True)
     try:
-        while time.monotonic() < deadline and not done:
-            time.sleep(0.5)
-            if db.exists():
-                with Store(db) as s:
-                    run_id = s.latest_run_id()
-                    done = s.completed_keys(run_id) if run_id else set()
-            assert p.poll() is None, "the run ended before it could be interrupted"
-        assert done, "no trial completed in time"
+        run_id, done = _wait_completed(p, runs, 1)
         os.killpg(p.pid, signal.SIGINT)
         out, _ = p.communicate(timeout=120)
     finally:
