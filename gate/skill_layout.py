@@ -152,8 +152,10 @@ def _pair_skills(cand: Layout, live: Layout, live_arg: Path) -> list[tuple[Skill
                             hint="pass --live the folder of the one skill it replaces")
         if hits:
             pairs.append((c, hits[0].rel))
-        elif not live.skills:
-            pairs.append((c, _join("skills", c.name)))  # a new skill in a folder with none yet
+        elif not live.skills:  # adopt replaces live skills; it does not plant new ones
+            raise GateError(f"--live {live_arg} holds no skill (no SKILL.md, skills/<name>/"
+                            f"SKILL.md or <name>/SKILL.md) for candidate skill {c.name!r}",
+                            hint="pass --live the live skill's folder or its SKILL.md")
         else:
             known = ", ".join(s.name for s in live.skills)
             raise GateError(f"candidate skill {c.name!r} matches no live skill in {live_arg} "

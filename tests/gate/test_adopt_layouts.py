@@ -231,7 +231,14 @@ def amb_not_a_skill_file(t: Path) -> tuple[Path, Path]:
     return cand, live / "README.md"
 
 
+def amb_no_live_skill(t: Path) -> tuple[Path, Path]:
+    live = write(t / "live", {"README.md": "a repo, not a skill\n"})
+    cand = write(t / "cand", {"skills/s/SKILL.md": skill_md("s", "s")})
+    return cand, live
+
+
 AMBIGUOUS = {
+    "live folder holds no skill": (amb_no_live_skill, "holds no skill"),
     "two skills onto one skill folder": (amb_two_skills_onto_one, "has 2 skills .* is one skill"),
     "skill matching no live skill": (amb_unknown_skill, "'renamed' matches no live skill"),
     "two live skills of that name": (amb_two_live_matches, "'a' matches 2 live skills"),
