@@ -15,6 +15,7 @@ How the runner uses it::
 
 Layout: ``checks/`` (one module per family, a lazy registry of op -> ``module:Class``),
 ``scoring`` (hard / soft / mixed, paired bootstrap), ``metrics``, ``skillfiles`` (structural
-check of candidate files), ``decision``, ``report/`` (md, json, html, junit), ``staging``,
-``io`` (trial records from a run directory or JSON).
+check of candidate files), ``decision``, ``report/`` (md, json, html, junit), ``staging``
+(with ``skill_layout``: where each candidate file lands in the live skill, and ``fileswap``:
+all-or-nothing writes), ``io`` (trial records from a run directory or JSON).
 """

@@ -107,9 +107,16 @@ def report(
 @_errors_exit
 def stage(
     run: RunArg,
-    live: Annotated[Path, typer.Option(help="the live skill folder the candidate would replace")],
+    live: Annotated[
+        Path,
+        typer.Option(
+            help="the live skill: a skill folder (SKILL.md at its root), a folder of skills, "
+            "or a SKILL.md / CLAUDE.md / AGENTS.md file"
+        ),
+    ],
     candidate_dir: Annotated[
-        Path | None, typer.Option(help="candidate files (default: RUN/variants/<chosen>)")
+        Path | None,
+        typer.Option(help="candidate files, a folder or one file (default: RUN/variants/<chosen>)"),
     ] = None,
     stage_dir: Annotated[
         Path | None, typer.Option(help="staging folder (default: RUN/stage)")
@@ -117,7 +124,8 @@ def stage(
     baseline: BaselineOpt = "baseline",
     policy: PolicyOpt = None,
 ) -> None:
-    """Stage the accepted candidate with a manifest pinning the live files' SHA-256."""
+    """Stage the accepted candidate, mapped onto the live skill's layout, with a manifest
+    pinning the live files' SHA-256."""
     decision, _trials = _decide(run, baseline, policy)
     _say(decision)
     if decision.decision != "accept" or decision.chosen is None:
@@ -132,7 +140,10 @@ def stage(
         live_root=live,
         stage_dir=dst,
     )
-    typer.echo(f"staged {len(m.files)} file(s) of {m.candidate} in {dst}")
+    typer.echo(f"staged {len(m.files)} file(s) of {m.candidate} in {dst} "
+               f"for {m.live} ({m.layout}):")
+    for f in m.files:
+        typer.echo(f"  {f.action:9} {f.path}" + (f"  <- {f.source}" if f.source != f.path else ""))
 
 
 @app.command()
@@ -140,10 +151,13 @@ def stage(
 def adopt(stage_dir: Annotated[Path, typer.Argument(help="a folder written by `stage`")]) -> None:
     """Apply a staged candidate; refuses when the live files changed since staging."""
     m = adopt_staged(stage_dir)
+    changes = m.changes()
     typer.echo(
-        f"adopted {m.candidate}: {len(m.files)} file(s) in {m.live_root}; "
-        f"backup in {stage_dir / 'backup'}"
+        f"adopted {m.candidate} into {m.live} ({m.layout}): {len(changes)} file(s) changed, "
+        f"{len(m.files) - len(changes)} already identical; backup in {stage_dir / 'backup'}"
     )
+    for f in changes:
+        typer.echo(f"  {'created' if f.action == 'create' else 'replaced'} {f.path}")
 
 
 @app.command()
@@ -152,6 +166,9 @@ def rollback(
     stage_dir: Annotated[Path, typer.Argument(help="a folder written by `stage` and adopted")],
     force: Annotated[bool, typer.Option(help="restore even if live files changed since")] = False,
 ) -> None:
-    """Restore the live files as they were before adopt."""
+    """Restore the live files as they were before adopt, and remove the ones it created."""
     m = rollback_staged(stage_dir, force=force)
-    typer.echo(f"rolled back {m.candidate} in {m.live_root}")
+    changes = m.changes()
+    typer.echo(f"rolled back {m.candidate} in {m.live}: {len(changes)} file(s) restored")
+    for f in changes:
+        typer.echo(f"  {'removed' if f.action == 'create' else 'restored'} {f.path}")
