@@ -35,7 +35,8 @@ def harvest(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines on stderr.")] = False,
 ) -> None:
     """Harvest past claude / codex sessions (redacted) as digests for mining and replay."""
-    from harness.harvest import HarvestOptions, HarvestStore, harvest as run_harvest, parse_since
+    from harness.harvest import HarvestOptions, HarvestStore, parse_since
+    from harness.harvest import harvest as run_harvest
 
     opts = HarvestOptions(source=source, since=parse_since(since) if since else None, project=project,
                           max_sessions=max_sessions, claude_home=claude_home, codex_home=codex_home)

@@ -12,7 +12,16 @@ from datetime import datetime
 from typing import Any
 
 from harness.harvest import evidence as ev
-from harness.harvest.digest import Digest, ErrorSignature, StartState, TestRun, Tokens, ToolCall, Turn
+from harness.harvest.digest import (
+    DIGEST_SCHEMA,
+    Digest,
+    ErrorSignature,
+    StartState,
+    TestRun,
+    Tokens,
+    ToolCall,
+    Turn,
+)
 
 SHELL_TOOLS = {"Bash", "exec_command", "shell", "local_shell", "container.exec", "shell_command"}
 EDIT_TOOLS = {"Edit", "Write", "MultiEdit", "NotebookEdit", "apply_patch"}
@@ -124,7 +133,7 @@ class SessionBuilder:
                                       exit_code=c.exit_code))
             if c.cmd:
                 for f in ev.shell_files(c.cmd):
-                    self.touched(f if f.startswith("/") or not self.cwd else f)
+                    self.touched(f)
                 self.skill(ev.skill_from_path(c.cmd))
                 if ev.is_test_command(c.cmd):
                     tests.append(ev.test_run(c.turn, c.cmd, c.output, c.exit_code, c.is_error))
@@ -137,7 +146,7 @@ class SessionBuilder:
             ev.add_error(errors, e.splitlines()[0] if e else "api error", "api")
         times = sorted(self.times)
         return Digest(
-            id=f"{self.agent}:{self.session_id}", agent=self.agent,  # type: ignore[arg-type]
+            schema=DIGEST_SCHEMA, id=f"{self.agent}:{self.session_id}", agent=self.agent,  # type: ignore[arg-type]
             session_id=self.session_id, cli_version=self.cli_version, model=self.model, project=project,
             cwd=self.cwd, branch=self.branch, start=start,
             started_at=times[0] if times else None, ended_at=times[-1] if times else None,

@@ -36,7 +36,7 @@ _WRAPPERS = ("<command-name>", "<command-message>", "<command-args>", "<local-co
              "<local-command-stderr>", "<local-command-caveat>", "<bash-input>", "<bash-stdout>",
              "<bash-stderr>", "Caveat: The messages below were generated", "[Request interrupted by user",
              "<user-memory-input>", "<task-notification>")
-_REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.S)
+_REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.DOTALL)
 _EXIT = re.compile(r"^(?:Error: )?Exit code (\d+)")
 
 
@@ -119,7 +119,7 @@ def read(sf: SessionFile, problems: list[Problem]) -> SessionBuilder:
             continue
         if kind not in ("user", "assistant"):
             if kind == "file-history-snapshot":
-                snap = d.get("snapshot") if isinstance(d.get("snapshot"), dict) else {}
+                snap = ev.obj(d.get("snapshot"))
                 for path in (snap.get("trackedFileBackups") or {}):
                     b.touched(str(path))
             continue
@@ -127,7 +127,7 @@ def read(sf: SessionFile, problems: list[Problem]) -> SessionBuilder:
             continue
         _identity(b, d)
         at = b.seen(d.get("timestamp"))
-        msg = d.get("message") if isinstance(d.get("message"), dict) else {}
+        msg = ev.obj(d.get("message"))
         if kind == "user":
             _user(b, d, msg, at)
         else:
@@ -156,20 +156,21 @@ def _user(b: SessionBuilder, d: dict[str, Any], msg: dict[str, Any], at: Any) ->
         for blk in content:
             if isinstance(blk, dict) and blk.get("type") == "tool_result":
                 out = blk.get("content")
-                text = out if isinstance(out, str) else _text(out)
-                m = _EXIT.match(text)
+                result = out if isinstance(out, str) else _text(out)
+                m = _EXIT.match(result)
                 code = int(m.group(1)) if m else None
                 if code is None and not blk.get("is_error") and b.by_id.get(str(blk.get("tool_use_id"))) \
                         and b.by_id[str(blk.get("tool_use_id"))].name == "Bash":
                     code = 0  # claude writes "Exit code N" only for a failure
-                b.result(str(blk.get("tool_use_id")), text, is_error=bool(blk.get("is_error")), exit_code=code)
+                b.result(str(blk.get("tool_use_id")), result, is_error=bool(blk.get("is_error")), exit_code=code)
     text = prompt_text(content)
     if text is not None:
         b.prompt(text, at)
 
 
 def _assistant(b: SessionBuilder, d: dict[str, Any], msg: dict[str, Any], usage: dict[str, dict[str, Any]]) -> None:
-    b.model = str(msg.get("model") or b.model) if msg.get("model") != "<synthetic>" else b.model
+    if msg.get("model") and msg.get("model") != "<synthetic>":
+        b.model = str(msg["model"])
     mid = str(msg.get("id") or d.get("uuid") or "")
     if isinstance(msg.get("usage"), dict):
         usage[mid] = msg["usage"]
@@ -182,7 +183,7 @@ def _assistant(b: SessionBuilder, d: dict[str, Any], msg: dict[str, Any], usage:
         if blk.get("type") == "text" and blk.get("text"):
             b.answer(str(blk["text"]))
         elif blk.get("type") == "tool_use":
-            inp = blk.get("input") if isinstance(blk.get("input"), dict) else {}
+            inp = ev.obj(blk.get("input"))
             name = str(blk.get("name") or "")
             cmd = str(inp.get("command") or "") if name in SHELL_TOOLS else ""
             b.call(str(blk.get("id") or ""), name, inp, cmd)

@@ -80,7 +80,9 @@ def read(sf: SessionFile, problems: list[Problem]) -> tuple[SessionBuilder, str 
     unknown: set[str] = set()
     skip = None
     meta_seen = False
+    lines = 0
     for no, d in ev.read_jsonl(sf.path, problems):
+        lines += 1
         kind, p = d.get("type"), d.get("payload")
         if not isinstance(kind, str) or kind not in KNOWN_TYPES:
             if str(kind) not in unknown:
@@ -95,7 +97,7 @@ def read(sf: SessionFile, problems: list[Problem]) -> tuple[SessionBuilder, str 
             meta_seen = True
             b.session_id = str(p.get("id") or p.get("session_id") or "")
             b.cwd, b.cli_version = str(p.get("cwd") or ""), str(p.get("cli_version") or "")
-            git = p.get("git") if isinstance(p.get("git"), dict) else {}
+            git = ev.obj(p.get("git"))
             b.git = git
             b.branch = str(git.get("branch")) if git.get("branch") else None
             if is_subagent(p.get("source")):
@@ -112,7 +114,7 @@ def read(sf: SessionFile, problems: list[Problem]) -> tuple[SessionBuilder, str 
             if not text.lstrip().startswith(_CONTEXT):
                 prompts["response"].append((text, at))
         events.append((kind, at, p))
-    if not meta_seen:
+    if not meta_seen and lines:
         problems.append(Problem(file=str(sf.path), what="no session_meta line; session id taken from the file name"))
         m = re.search(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})", sf.path.name)
         b.session_id = m.group(1) if m else sf.path.stem
@@ -200,7 +202,7 @@ def _output(out: Any) -> tuple[str, int | None]:
     """The text of a tool output and its exit code, whichever way this CLI version wrote it."""
     if isinstance(out, dict):
         text = str(out.get("output") or out.get("content") or "")
-        meta = out.get("metadata") if isinstance(out.get("metadata"), dict) else {}
+        meta = ev.obj(out.get("metadata"))
         code = meta.get("exit_code")
         return text, code if isinstance(code, int) else None
     text = out if isinstance(out, str) else json.dumps(out)

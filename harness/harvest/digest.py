@@ -12,11 +12,12 @@ contract the next stages can rely on.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-DIGEST_SCHEMA = "harness.digest/v1"
+DIGEST_SCHEMA: Final = "harness.digest/v1"
+REPORT_SCHEMA: Final = "harness.harvest/v1"
 Agent = Literal["claude", "codex"]
 
 
@@ -87,7 +88,7 @@ class Tokens(_Model):
 
 
 class Digest(_Model):
-    schema_: Literal["harness.digest/v1"] = Field(DIGEST_SCHEMA, alias="schema")
+    schema_: Literal["harness.digest/v1"] = Field("harness.digest/v1", alias="schema")
     id: str                          # "<agent>:<session id>"
     agent: Agent
     session_id: str

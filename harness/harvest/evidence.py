@@ -14,7 +14,7 @@ import shlex
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from harness.harvest.digest import ErrorSignature, Problem, TestRun
 
@@ -56,6 +56,11 @@ def read_jsonl(path: Path, problems: list[Problem]) -> Iterator[tuple[int, dict[
         problems.append(Problem(file=str(path), what=f"{bad - MAX_LINE_PROBLEMS} more bad lines skipped"))
 
 
+def obj(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (fields of unknown shape)."""
+    return value if isinstance(value, dict) else {}
+
+
 def parse_time(value: Any) -> datetime | None:
     """A UTC-aware time from an ISO string or epoch seconds/milliseconds; None when neither."""
     if isinstance(value, (int, float)) and value > 0:
@@ -63,10 +68,10 @@ def parse_time(value: Any) -> datetime | None:
         return datetime.fromtimestamp(secs, UTC)
     if isinstance(value, str) and value:
         try:
-            t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            t = datetime.fromisoformat(value)
         except ValueError:
             return None
-        return t if t.tzinfo else t.replace(tzinfo=UTC)
+        return t if t.tzinfo else t.replace(tzinfo=UTC)  # naive means UTC here
     return None
 
 
@@ -95,13 +100,12 @@ def test_run(turn: int, cmd: str, output: str, exit_code: int | None, is_error: 
     """How a test command ended: its exit code when known, else its output's verdict."""
     lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
     summary = next((ln for ln in reversed(lines) if _SUMMARY.match(ln)), "")
+    outcome: Literal["passed", "failed", "unknown"]
     if exit_code is not None:
         outcome = "passed" if exit_code == 0 else "failed"
-    elif is_error:
+    elif is_error or re.search(r"\b(\d+ failed|FAILED|FAIL\b|errors? occurred)", output):
         outcome = "failed"
-    elif re.search(r"\b(\d+ failed|FAILED|FAIL\b|errors? occurred)", output):
-        outcome = "failed"
-    elif re.search(r"(\b\d+ passed\b|^OK\b|test result: ok)", output, re.M):
+    elif re.search(r"(\b\d+ passed\b|^OK\b|test result: ok)", output, re.MULTILINE):
         outcome = "passed"
     else:
         outcome = "unknown"
@@ -112,7 +116,7 @@ def test_run(turn: int, cmd: str, output: str, exit_code: int | None, is_error: 
 
 _ERROR_LINE = re.compile(
     r"^\s*(?:[\w.]+\.)?\w*(?:Error|Exception|Failure|Interrupt)\b.*|^\s*(?:error|fatal|panic)(?:\[\w+\])?:.*",
-    re.I,
+    re.IGNORECASE,
 )
 
 
@@ -147,8 +151,8 @@ def add_error(errors: dict[str, ErrorSignature], line: str, source: str) -> None
 # ------------------------------------------------------------------ files touched
 
 _SPLIT = re.compile(r"&&|\|\||;|\||\n")
-_PATCH_FILE = re.compile(r"^\*\*\* (?:Update|Add|Delete) File: (.+)$", re.M)
-_MOVE_TO = re.compile(r"^\*\*\* Move to: (.+)$", re.M)
+_PATCH_FILE = re.compile(r"^\*\*\* (?:Update|Add|Delete) File: (.+)$", re.MULTILINE)
+_MOVE_TO = re.compile(r"^\*\*\* Move to: (.+)$", re.MULTILINE)
 
 
 def patch_files(patch: str) -> list[str]:
@@ -208,7 +212,7 @@ def relative(path: str, cwd: str) -> str:
     """``path`` relative to ``cwd`` when it lies inside it (how the digest names files)."""
     if cwd and path.startswith(cwd.rstrip("/") + "/"):
         return path[len(cwd.rstrip("/")) + 1:]
-    return path[2:] if path.startswith("./") else path
+    return path.removeprefix("./")
 
 
 def skill_from_path(text: str) -> str | None:

@@ -17,7 +17,7 @@ MARK = "[REDACTED]"
 
 #: (name, pattern, replacement); order matters (sk-ant- before the generic sk-)
 _PATTERNS: list[tuple[str, re.Pattern[str], str]] = [
-    ("private-key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.S), MARK),
+    ("private-key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.DOTALL), MARK),
     ("auth-header", re.compile(r"(?i)\b((?:proxy-)?authorization\s*[:=]\s*[\"']?\s*(?:bearer|basic|token|digest)\s+)[^\s\"'`,;]+"),
      r"\1" + MARK),
     ("bearer", re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/-]{12,}=*"), r"\1" + MARK),

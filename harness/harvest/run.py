@@ -20,7 +20,7 @@ from typing import Any
 from harness.errors import ConfigError
 from harness.harvest import claude, codex, repo
 from harness.harvest.builder import SessionBuilder
-from harness.harvest.digest import Digest, HarvestReport, Problem, Skipped
+from harness.harvest.digest import REPORT_SCHEMA, Digest, HarvestReport, Problem, Skipped
 from harness.harvest.redact import redact_obj, redact_text
 from harness.harvest.store import HarvestStore, inside
 
@@ -58,11 +58,11 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
         n, unit = int(m.group(1)), m.group(2)
         return now - timedelta(**{{"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[unit]: n})
     try:
-        t = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        t = datetime.fromisoformat(text.strip())
     except ValueError:
         raise ConfigError(f"--since {text!r} is neither an ISO date/time nor a span like 7d or 36h",
                           hint="e.g. --since 2026-11-01 or --since 7d") from None
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
+    return t if t.tzinfo else t.replace(tzinfo=UTC)  # naive means UTC here
 
 
 def _homes(opts: HarvestOptions) -> dict[str, Path]:
@@ -105,7 +105,7 @@ def harvest(opts: HarvestOptions, store: HarvestStore, say: Callable[[str], None
     now = datetime.now(UTC)
     project = str(opts.project.expanduser().resolve()) if opts.project else ""
     homes = _homes(opts)
-    rep = HarvestReport(at=now, project=project, sources={a: str(h) for a, h in homes.items()}, since=opts.since)
+    rep = HarvestReport(schema=REPORT_SCHEMA, at=now, project=project, sources={a: str(h) for a, h in homes.items()}, since=opts.since)
     if not homes:
         rep.problems.append(Problem(file=str(Path("~").expanduser()),
                                     what="no ~/.claude or ~/.codex found (give --claude-home / --codex-home)"))

@@ -19,7 +19,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from harness.errors import ConfigError
 from harness.harvest.digest import Digest
@@ -74,7 +74,7 @@ class HarvestStore:
         with self._lock:
             self._db.close()
 
-    def __enter__(self) -> HarvestStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

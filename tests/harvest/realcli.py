@@ -226,6 +226,8 @@ SESSION_SUBDIRS = {"claude": "projects", "codex": "sessions"}
 
 def generate(root: Path, client: Any, images: dict[str, str]) -> Generated:
     """Run both CLIs (two sessions each) and copy their session files out under ``root``."""
+    import yaml
+
     from controllers.profiles import claude as claude_mod
     from controllers.profiles import codex as codex_mod
     from controllers.profiles.base import Skill, Variant
@@ -236,8 +238,6 @@ def generate(root: Path, client: Any, images: dict[str, str]) -> Generated:
     from harness.runner.trial import TrialEnv, TrialPlan, run_trial
     from harness.runner.workspace import prepare
     from harness.tasks.schema import Task
-
-    import yaml
 
     gen = Generated(root, root / "repo", make_repo(root / "repo"))
     profiles = {"claude": claude_mod.ClaudeProfile, "codex": codex_mod.CodexProfile}

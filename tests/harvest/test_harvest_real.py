@@ -38,7 +38,7 @@ def _opts(lay: Layout, **kw: object) -> HarvestOptions:
     return HarvestOptions(claude_home=lay.claude_home, codex_home=lay.codex_home, environ={}, **kw)  # type: ignore[arg-type]
 
 
-def _by_prompt(digests: list, agent: str, prompt: str):  # noqa: ANN001, ANN202
+def _by_prompt(digests: list, agent: str, prompt: str):
     found = [d for d in digests if d.agent == agent and d.turns and d.turns[0].prompt.startswith(prompt[:30])]
     assert len(found) == 1, [(d.agent, d.prompts) for d in digests]
     return found[0]
@@ -181,7 +181,7 @@ def test_the_users_repository_is_not_modified(cli_sessions: Generated, tmp_path:
     assert state() == before
 
 
-def _digest_for(rep, agent: str, prompt: str = PROMPT_FIX):  # noqa: ANN001, ANN202
+def _digest_for(rep, agent: str, prompt: str = PROMPT_FIX):
     return _by_prompt(rep.digests, agent, prompt)
 
 
