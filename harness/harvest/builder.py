@@ -16,6 +16,7 @@ from harness.harvest.digest import (
     DIGEST_SCHEMA,
     Digest,
     ErrorSignature,
+    FileEdit,
     StartState,
     TestRun,
     Tokens,
@@ -24,8 +25,9 @@ from harness.harvest.digest import (
 )
 
 SHELL_TOOLS = {"Bash", "exec_command", "shell", "local_shell", "container.exec", "shell_command"}
-EDIT_TOOLS = {"Edit", "Write", "MultiEdit", "NotebookEdit", "apply_patch"}
 MAX_CALLS = 500
+MAX_EDITS = 500
+MAX_EDIT_CHARS = 64_000
 
 
 @dataclass
@@ -38,6 +40,10 @@ class Call:
     output: str = ""
     is_error: bool = False
     exit_code: int | None = None
+
+
+def failed_call(c: Call) -> bool:
+    return c.is_error or c.exit_code not in (None, 0)
 
 
 @dataclass
@@ -92,7 +98,9 @@ class SessionBuilder:
             self.by_id[call_id] = c
         return c
 
-    def result(self, call_id: str, output: str, *, is_error: bool = False, exit_code: int | None = None) -> None:
+    def result(
+        self, call_id: str, output: str, *, is_error: bool = False, exit_code: int | None = None
+    ) -> None:
         c = self.by_id.get(call_id)
         if c is None:
             return
@@ -124,37 +132,115 @@ class SessionBuilder:
         for c in self.calls:
             tools[c.name] = tools.get(c.name, 0) + 1
             path = c.input.get("file_path") or c.input.get("notebook_path") or c.input.get("path")
-            summary = c.cmd or (ev.relative(str(path), self.cwd) if path else "") or str(
-                c.input.get("pattern") or c.input.get("url") or c.input.get("skill") or "")
+            summary = (
+                c.cmd
+                or (ev.relative(str(path), self.cwd) if path else "")
+                or str(c.input.get("pattern") or c.input.get("url") or c.input.get("skill") or "")
+            )
             if not summary and c.input:
                 summary = ev.json.dumps(c.input, ensure_ascii=False)
             if len(calls) < MAX_CALLS:
-                calls.append(ToolCall(turn=c.turn, name=c.name, summary=summary[:500], is_error=c.is_error,
-                                      exit_code=c.exit_code))
+                calls.append(
+                    ToolCall(
+                        turn=c.turn,
+                        name=c.name,
+                        summary=summary[:500],
+                        is_error=c.is_error,
+                        exit_code=c.exit_code,
+                    )
+                )
+            if c.name == "NotebookEdit" and not failed_call(c):
+                self.touched(str(c.input.get("notebook_path") or "") or None)
             if c.cmd:
-                for f in ev.shell_files(c.cmd):
+                for f in ev.shell_files(
+                    c.cmd
+                ):  # whatever the exit code: `sed -i x && pytest` edits, then fails
                     self.touched(f)
                 self.skill(ev.skill_from_path(c.cmd))
                 if ev.is_test_command(c.cmd):
                     tests.append(ev.test_run(c.turn, c.cmd, c.output, c.exit_code, c.is_error))
-            failed = c.is_error or (c.exit_code not in (None, 0))
-            if failed:
-                line = ev.error_line(c.output) or (f"{c.name} exit {c.exit_code}" if c.exit_code else "")
+            if failed_call(c):
+                line = ev.error_line(c.output) or (
+                    f"{c.name} exit {c.exit_code}" if c.exit_code else ""
+                )
                 if line:
                     ev.add_error(errors, line, "tool")
-        for e in self.api_errors:
-            ev.add_error(errors, e.splitlines()[0] if e else "api error", "api")
+        edits = [e for c in self.calls for e in self._edits(c)][:MAX_EDITS]
+        for e in edits:  # a failed edit touched nothing
+            if not e.is_error:
+                for f in [e.path] if e.path else ev.patch_files(e.patch or ""):
+                    self.touched(f)
+        for msg in self.api_errors:
+            ev.add_error(errors, msg.splitlines()[0] if msg else "api error", "api")
         times = sorted(self.times)
         return Digest(
-            schema=DIGEST_SCHEMA, id=f"{self.agent}:{self.session_id}", agent=self.agent,  # type: ignore[arg-type]
-            session_id=self.session_id, cli_version=self.cli_version, model=self.model, project=project,
-            cwd=self.cwd, branch=self.branch, start=start,
-            started_at=times[0] if times else None, ended_at=times[-1] if times else None,
-            source_file=self.source_file, archived=self.archived,
+            schema=DIGEST_SCHEMA,
+            id=f"{self.agent}:{self.session_id}",
+            agent=self.agent,  # type: ignore[arg-type]
+            session_id=self.session_id,
+            cli_version=self.cli_version,
+            model=self.model,
+            project=project,
+            cwd=self.cwd,
+            branch=self.branch,
+            start=start,
+            started_at=times[0] if times else None,
+            ended_at=times[-1] if times else None,
+            source_file=self.source_file,
+            archived=self.archived,
             turns=[t for t in self.turns if t.prompt or t.final_answer or t.tool_calls],
-            tools=tools, tool_calls=calls, skills=self.skills, files_touched=self.files,
-            test_runs=tests, errors=list(errors.values()), tokens=self.tokens,
+            tools=tools,
+            tool_calls=calls,
+            skills=self.skills,
+            files_touched=self.files,
+            edits=edits,
+            test_runs=tests,
+            errors=list(errors.values()),
+            tokens=self.tokens,
         )
+
+    def _edits(self, c: Call) -> list[FileEdit]:
+        cut = False
+
+        def text(v: object) -> str | None:
+            nonlocal cut
+            if not isinstance(v, str):
+                return None
+            cut = cut or len(v) > MAX_EDIT_CHARS
+            return v[:MAX_EDIT_CHARS]
+
+        def path(v: object) -> str:
+            return ev.relative(str(v), self.cwd) if v else ""
+
+        def edit(op: Any, **kw: Any) -> FileEdit:
+            return FileEdit(turn=c.turn, tool=c.name, is_error=c.is_error, op=op, **kw)
+
+        inp = c.input
+        out: list[FileEdit] = []
+        if c.name == "Write":
+            out.append(
+                edit("write", path=path(inp.get("file_path")), content=text(inp.get("content")))
+            )
+        elif c.name in ("Edit", "MultiEdit"):
+            steps = inp.get("edits") if c.name == "MultiEdit" else [inp]
+            for st in steps if isinstance(steps, list) else []:
+                if isinstance(st, dict):
+                    out.append(
+                        edit(
+                            "replace",
+                            path=path(inp.get("file_path")),
+                            old=text(st.get("old_string")),
+                            new=text(st.get("new_string")),
+                            replace_all=bool(st.get("replace_all")),
+                        )
+                    )
+        elif c.name == "apply_patch":
+            out.append(edit("patch", patch=text(inp.get("input") or inp.get("patch"))))
+        elif c.cmd and ev.shell_files(c.cmd):
+            out.append(edit("shell", cmd=text(c.cmd)))
+        for e in out:
+            e.truncated = cut
+        return out
 
     @property
     def first_time(self) -> datetime | None:

@@ -24,18 +24,44 @@ from pathlib import Path
 from typing import Any
 
 from harness.harvest import evidence as ev
-from harness.harvest.builder import EDIT_TOOLS, SHELL_TOOLS, SessionBuilder
+from harness.harvest.builder import SHELL_TOOLS, SessionBuilder
 from harness.harvest.digest import Problem
 
 KNOWN_TYPES = {
-    "user", "assistant", "system", "summary", "file-history-snapshot", "attachment", "mode",
-    "permission-mode", "queue-operation", "progress", "custom-title", "ai-title", "last-prompt",
-    "agent-name", "tag", "pr-link", "worktree-state", "result",
+    "user",
+    "assistant",
+    "system",
+    "summary",
+    "file-history-snapshot",
+    "attachment",
+    "mode",
+    "permission-mode",
+    "queue-operation",
+    "progress",
+    "custom-title",
+    "ai-title",
+    "last-prompt",
+    "agent-name",
+    "tag",
+    "pr-link",
+    "worktree-state",
+    "result",
 }
-_WRAPPERS = ("<command-name>", "<command-message>", "<command-args>", "<local-command-stdout>",
-             "<local-command-stderr>", "<local-command-caveat>", "<bash-input>", "<bash-stdout>",
-             "<bash-stderr>", "Caveat: The messages below were generated", "[Request interrupted by user",
-             "<user-memory-input>", "<task-notification>")
+_WRAPPERS = (
+    "<command-name>",
+    "<command-message>",
+    "<command-args>",
+    "<local-command-stdout>",
+    "<local-command-stderr>",
+    "<local-command-caveat>",
+    "<bash-input>",
+    "<bash-stdout>",
+    "<bash-stderr>",
+    "Caveat: The messages below were generated",
+    "[Request interrupted by user",
+    "<user-memory-input>",
+    "<task-notification>",
+)
 _REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.DOTALL)
 _EXIT = re.compile(r"^(?:Error: )?Exit code (\d+)")
 
@@ -43,7 +69,7 @@ _EXIT = re.compile(r"^(?:Error: )?Exit code (\d+)")
 @dataclass(frozen=True)
 class SessionFile:
     path: Path
-    skip: str | None = None      # a reason when the file is not a main session (sidechain...)
+    skip: str | None = None  # a reason when the file is not a main session (sidechain...)
     slug: str = ""
 
 
@@ -58,7 +84,9 @@ def slug_of(path: str) -> str:
     return re.sub(r"[^A-Za-z0-9]", "-", path)
 
 
-def discover(claude_home: Path, problems: list[Problem], project: str | None = None) -> Iterator[SessionFile]:
+def discover(
+    claude_home: Path, problems: list[Problem], project: str | None = None
+) -> Iterator[SessionFile]:
     """Every session file under ``projects/``, sidechain files marked as skipped. A slug
     directory that cannot hold ``project``'s sessions is passed over unread; an empty one is
     reported."""
@@ -75,25 +103,37 @@ def discover(claude_home: Path, problems: list[Problem], project: str | None = N
             problems.append(Problem(file=str(d), what="slug directory holds no sessions; skipped"))
             continue
         for p in mains:
-            yield SessionFile(p, "sidechain file (agent-*.jsonl)" if p.name.startswith("agent-") else None, d.name)
+            yield SessionFile(
+                p, "sidechain file (agent-*.jsonl)" if p.name.startswith("agent-") else None, d.name
+            )
         for p in subs:
-            yield SessionFile(p, "subagent transcript (subagents/)" if "subagents" in p.parts
-                              else "not a top-level session file", d.name)
+            yield SessionFile(
+                p,
+                "subagent transcript (subagents/)"
+                if "subagents" in p.parts
+                else "not a top-level session file",
+                d.name,
+            )
 
 
 def _text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "\n".join(str(b.get("text", "")) for b in content
-                         if isinstance(b, dict) and b.get("type") == "text" and b.get("text"))
+        return "\n".join(
+            str(b.get("text", ""))
+            for b in content
+            if isinstance(b, dict) and b.get("type") == "text" and b.get("text")
+        )
     return ""
 
 
 def prompt_text(content: Any) -> str | None:
     """The human's words in a user line, or None when the line is not a prompt (tool
     results, command wrappers, reminders, interruption markers)."""
-    if isinstance(content, list) and any(isinstance(b, dict) and b.get("type") == "tool_result" for b in content):
+    if isinstance(content, list) and any(
+        isinstance(b, dict) and b.get("type") == "tool_result" for b in content
+    ):
         return None
     text = _REMINDER.sub("", _text(content)).strip()
     if not text or text.startswith(_WRAPPERS):
@@ -115,12 +155,14 @@ def read(sf: SessionFile, problems: list[Problem]) -> SessionBuilder:
         if not isinstance(kind, str) or kind not in KNOWN_TYPES:
             if str(kind) not in unknown:
                 unknown.add(str(kind))
-                problems.append(Problem(file=str(sf.path), line=no, what=f"unknown line type {kind!r}; skipped"))
+                problems.append(
+                    Problem(file=str(sf.path), line=no, what=f"unknown line type {kind!r}; skipped")
+                )
             continue
         if kind not in ("user", "assistant"):
             if kind == "file-history-snapshot":
                 snap = ev.obj(d.get("snapshot"))
-                for path in (snap.get("trackedFileBackups") or {}):
+                for path in snap.get("trackedFileBackups") or {}:
                     b.touched(str(path))
             continue
         if d.get("isSidechain"):
@@ -133,7 +175,9 @@ def read(sf: SessionFile, problems: list[Problem]) -> SessionBuilder:
         else:
             _assistant(b, d, msg, usage)
     for u in usage.values():
-        b.tokens.input += int(u.get("input_tokens") or 0) + int(u.get("cache_creation_input_tokens") or 0)
+        b.tokens.input += int(u.get("input_tokens") or 0) + int(
+            u.get("cache_creation_input_tokens") or 0
+        )
         b.tokens.output += int(u.get("output_tokens") or 0)
         b.tokens.cached_input += int(u.get("cache_read_input_tokens") or 0)
     return b
@@ -159,16 +203,27 @@ def _user(b: SessionBuilder, d: dict[str, Any], msg: dict[str, Any], at: Any) ->
                 result = out if isinstance(out, str) else _text(out)
                 m = _EXIT.match(result)
                 code = int(m.group(1)) if m else None
-                if code is None and not blk.get("is_error") and b.by_id.get(str(blk.get("tool_use_id"))) \
-                        and b.by_id[str(blk.get("tool_use_id"))].name == "Bash":
+                if (
+                    code is None
+                    and not blk.get("is_error")
+                    and b.by_id.get(str(blk.get("tool_use_id")))
+                    and b.by_id[str(blk.get("tool_use_id"))].name == "Bash"
+                ):
                     code = 0  # claude writes "Exit code N" only for a failure
-                b.result(str(blk.get("tool_use_id")), result, is_error=bool(blk.get("is_error")), exit_code=code)
+                b.result(
+                    str(blk.get("tool_use_id")),
+                    result,
+                    is_error=bool(blk.get("is_error")),
+                    exit_code=code,
+                )
     text = prompt_text(content)
     if text is not None:
         b.prompt(text, at)
 
 
-def _assistant(b: SessionBuilder, d: dict[str, Any], msg: dict[str, Any], usage: dict[str, dict[str, Any]]) -> None:
+def _assistant(
+    b: SessionBuilder, d: dict[str, Any], msg: dict[str, Any], usage: dict[str, dict[str, Any]]
+) -> None:
     if msg.get("model") and msg.get("model") != "<synthetic>":
         b.model = str(msg["model"])
     mid = str(msg.get("id") or d.get("uuid") or "")
@@ -187,9 +242,9 @@ def _assistant(b: SessionBuilder, d: dict[str, Any], msg: dict[str, Any], usage:
             name = str(blk.get("name") or "")
             cmd = str(inp.get("command") or "") if name in SHELL_TOOLS else ""
             b.call(str(blk.get("id") or ""), name, inp, cmd)
-            if name in EDIT_TOOLS:
-                b.touched(str(inp.get("file_path") or inp.get("notebook_path") or "") or None)
             if name == "Skill":
-                b.skill(str(inp.get("skill") or inp.get("command") or inp.get("name") or "") or None)
+                b.skill(
+                    str(inp.get("skill") or inp.get("command") or inp.get("name") or "") or None
+                )
             elif name == "Read":
                 b.skill(ev.skill_from_path(str(inp.get("file_path") or "")))

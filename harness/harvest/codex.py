@@ -26,10 +26,25 @@ from harness.harvest import evidence as ev
 from harness.harvest.builder import SHELL_TOOLS, SessionBuilder
 from harness.harvest.digest import Problem
 
-KNOWN_TYPES = {"session_meta", "response_item", "event_msg", "turn_context", "compacted",
-               "token_usage_record", "world_state"}
-_CONTEXT = ("<environment_context>", "<user_instructions>", "<permissions", "# AGENTS.md",
-            "<skills_instructions>", "<INSTRUCTIONS>", "<user_shell_command>", "<turn_aborted>")
+KNOWN_TYPES = {
+    "session_meta",
+    "response_item",
+    "event_msg",
+    "turn_context",
+    "compacted",
+    "token_usage_record",
+    "world_state",
+}
+_CONTEXT = (
+    "<environment_context>",
+    "<user_instructions>",
+    "<permissions",
+    "# AGENTS.md",
+    "<skills_instructions>",
+    "<INSTRUCTIONS>",
+    "<user_shell_command>",
+    "<turn_aborted>",
+)
 _EXIT = re.compile(r"(?:Process exited with code|Exit code:?)\s*(-?\d+)")
 
 
@@ -60,9 +75,13 @@ def _text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "\n".join(str(b.get("text", "")) for b in content
-                         if isinstance(b, dict) and b.get("type") in ("input_text", "output_text", "text", "Text")
-                         and b.get("text"))
+        return "\n".join(
+            str(b.get("text", ""))
+            for b in content
+            if isinstance(b, dict)
+            and b.get("type") in ("input_text", "output_text", "text", "Text")
+            and b.get("text")
+        )
     return ""
 
 
@@ -87,10 +106,18 @@ def read(sf: SessionFile, problems: list[Problem]) -> tuple[SessionBuilder, str 
         if not isinstance(kind, str) or kind not in KNOWN_TYPES:
             if str(kind) not in unknown:
                 unknown.add(str(kind))
-                problems.append(Problem(file=str(sf.path), line=no, what=f"unknown line type {kind!r}; skipped"))
+                problems.append(
+                    Problem(file=str(sf.path), line=no, what=f"unknown line type {kind!r}; skipped")
+                )
             continue
         if not isinstance(p, dict):
-            problems.append(Problem(file=str(sf.path), line=no, what=f"{kind} line without an object payload; skipped"))
+            problems.append(
+                Problem(
+                    file=str(sf.path),
+                    line=no,
+                    what=f"{kind} line without an object payload; skipped",
+                )
+            )
             continue
         at = b.seen(d.get("timestamp"))
         if kind == "session_meta" and not meta_seen:
@@ -106,8 +133,12 @@ def read(sf: SessionFile, problems: list[Problem]) -> tuple[SessionBuilder, str 
             b.model = str(p.get("model") or b.model)
         elif kind == "event_msg" and p.get("type") == "user_message":
             prompts["event"].append((str(p.get("message") or ""), at))
-        elif kind == "event_msg" and p.get("type") == "item_completed" and isinstance(p.get("item"), dict) \
-                and p["item"].get("type") == "UserMessage":
+        elif (
+            kind == "event_msg"
+            and p.get("type") == "item_completed"
+            and isinstance(p.get("item"), dict)
+            and p["item"].get("type") == "UserMessage"
+        ):
             prompts["item"].append((_text(p["item"].get("content")), at))
         elif kind == "response_item" and p.get("type") == "message" and p.get("role") == "user":
             text = _text(p.get("content"))
@@ -115,8 +146,14 @@ def read(sf: SessionFile, problems: list[Problem]) -> tuple[SessionBuilder, str 
                 prompts["response"].append((text, at))
         events.append((kind, at, p))
     if not meta_seen and lines:
-        problems.append(Problem(file=str(sf.path), what="no session_meta line; session id taken from the file name"))
-        m = re.search(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})", sf.path.name)
+        problems.append(
+            Problem(
+                file=str(sf.path), what="no session_meta line; session id taken from the file name"
+            )
+        )
+        m = re.search(
+            r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})", sf.path.name
+        )
         b.session_id = m.group(1) if m else sf.path.stem
     source = next((k for k in ("event", "item", "response") if prompts[k]), "response")
     _replay(b, events, source)
@@ -131,8 +168,13 @@ def _replay(b: SessionBuilder, events: list[tuple[str, Any, dict[str, Any]]], so
         ptype = p.get("type")
         if source == "event" and kind == "event_msg" and ptype == "user_message":
             b.prompt(str(p.get("message") or ""), at)
-        elif source == "item" and kind == "event_msg" and ptype == "item_completed" \
-                and isinstance(p.get("item"), dict) and p["item"].get("type") == "UserMessage":
+        elif (
+            source == "item"
+            and kind == "event_msg"
+            and ptype == "item_completed"
+            and isinstance(p.get("item"), dict)
+            and p["item"].get("type") == "UserMessage"
+        ):
             b.prompt(_text(p["item"].get("content")), at)
         elif kind == "response_item" and ptype == "message" and p.get("role") == "user":
             text = _text(p.get("content"))
@@ -140,22 +182,43 @@ def _replay(b: SessionBuilder, events: list[tuple[str, Any, dict[str, Any]]], so
                 b.prompt(text, at)
         elif kind == "response_item" and ptype == "message" and p.get("role") == "assistant":
             b.answer(_text(p.get("content")))
-        elif kind == "response_item" and ptype in ("function_call", "custom_tool_call", "local_shell_call"):
+        elif kind == "response_item" and ptype in (
+            "function_call",
+            "custom_tool_call",
+            "local_shell_call",
+        ):
             _call(b, p)
-        elif kind == "response_item" and ptype in ("function_call_output", "custom_tool_call_output"):
+        elif kind == "response_item" and ptype in (
+            "function_call_output",
+            "custom_tool_call_output",
+        ):
             out = p.get("output")
             text, code = _output(out)
-            b.result(str(p.get("call_id") or ""), text, is_error=code not in (None, 0), exit_code=code)
-        elif kind == "event_msg" and ptype == "item_completed" and isinstance(p.get("item"), dict) \
-                and p["item"].get("type") == "CommandExecution":
+            b.result(
+                str(p.get("call_id") or ""), text, is_error=code not in (None, 0), exit_code=code
+            )
+        elif (
+            kind == "event_msg"
+            and ptype == "item_completed"
+            and isinstance(p.get("item"), dict)
+            and p["item"].get("type") == "CommandExecution"
+        ):
             item = p["item"]
             c = b.by_id.get(str(item.get("id") or ""))
             if c is not None and isinstance(item.get("exit_code"), int):
                 c.exit_code = item["exit_code"]
                 c.is_error = c.exit_code != 0
-        elif kind == "event_msg" and ptype == "task_complete" and isinstance(p.get("last_agent_message"), str):
+        elif (
+            kind == "event_msg"
+            and ptype == "task_complete"
+            and isinstance(p.get("last_agent_message"), str)
+        ):
             b.answer(p["last_agent_message"])
-        elif kind == "event_msg" and ptype == "patch_apply_end" and isinstance(p.get("changes"), dict):
+        elif (
+            kind == "event_msg"
+            and ptype == "patch_apply_end"
+            and isinstance(p.get("changes"), dict)
+        ):
             for path in p["changes"]:
                 b.touched(str(path))
         elif kind == "event_msg" and ptype in ("error", "stream_error"):
@@ -190,12 +253,14 @@ def _call(b: SessionBuilder, p: dict[str, Any]) -> None:
     if name in SHELL_TOOLS or p.get("type") == "local_shell_call":
         c = inp.get("cmd", inp.get("command"))
         cmd = " ".join(map(str, c)) if isinstance(c, list) else str(c or "")
-        if isinstance(c, list) and len(c) >= 3 and c[0].endswith(("bash", "sh", "zsh")) and c[1] in ("-lc", "-c"):
+        if (
+            isinstance(c, list)
+            and len(c) >= 3
+            and c[0].endswith(("bash", "sh", "zsh"))
+            and c[1] in ("-lc", "-c")
+        ):
             cmd = str(c[2])
     b.call(str(p.get("call_id") or p.get("id") or ""), name, inp, cmd)
-    if name == "apply_patch":
-        for f in ev.patch_files(str(inp.get("input") or inp.get("patch") or "")):
-            b.touched(f)
 
 
 def _output(out: Any) -> tuple[str, int | None]:

@@ -40,9 +40,29 @@ class ToolCall(_Model):
 
     turn: int
     name: str
-    summary: str = ""               # the shell command, the file path, or the input (truncated)
+    summary: str = ""  # the shell command, the file path, or the input (truncated)
     is_error: bool = False
     exit_code: int | None = None
+
+
+class FileEdit(_Model):
+    """One edit the agent made, as its tool made it, so a replay can redo the session's work
+    at its start commit (an oracle): a whole-file write, a string replacement, an
+    ``apply_patch`` envelope, or a shell command that writes files. Long texts are cut at
+    ``MAX_EDIT_CHARS`` (``truncated``); failed edits are kept with ``is_error``."""
+
+    turn: int
+    tool: str
+    op: Literal["write", "replace", "patch", "shell"]
+    path: str = ""  # relative to cwd when inside it ("" for patch / shell)
+    content: str | None = None  # write: the new file
+    old: str | None = None  # replace: the text replaced ...
+    new: str | None = None  # ... and its replacement
+    replace_all: bool = False
+    patch: str | None = None
+    cmd: str | None = None
+    is_error: bool = False
+    truncated: bool = False
 
 
 class TestRun(_Model):
@@ -52,7 +72,7 @@ class TestRun(_Model):
     cmd: str
     outcome: Literal["passed", "failed", "unknown"]
     exit_code: int | None = None
-    summary: str = ""               # the runner's last summary line ("Ran 2 tests", "3 passed")
+    summary: str = ""  # the runner's last summary line ("Ran 2 tests", "3 passed")
 
 
 class ErrorSignature(_Model):
@@ -72,7 +92,7 @@ class StartState(_Model):
     ``approximate``). ``commit`` is None when ``problem`` says why (no repo, repo gone,
     commit gone)."""
 
-    repo: str | None = None          # the repository's top level on this machine
+    repo: str | None = None  # the repository's top level on this machine
     commit: str | None = None
     branch: str | None = None
     repository_url: str | None = None
@@ -89,12 +109,12 @@ class Tokens(_Model):
 
 class Digest(_Model):
     schema_: Literal["harness.digest/v1"] = Field("harness.digest/v1", alias="schema")
-    id: str                          # "<agent>:<session id>"
+    id: str  # "<agent>:<session id>"
     agent: Agent
     session_id: str
     cli_version: str = ""
     model: str = ""
-    project: str = ""                # the --project the session was harvested under ("" = all)
+    project: str = ""  # the --project the session was harvested under ("" = all)
     cwd: str = ""
     branch: str | None = None
     start: StartState = Field(default_factory=StartState)
@@ -103,10 +123,11 @@ class Digest(_Model):
     source_file: str = ""
     archived: bool = False
     turns: list[Turn] = Field(default_factory=list)
-    tools: dict[str, int] = Field(default_factory=dict)        # name -> calls
+    tools: dict[str, int] = Field(default_factory=dict)  # name -> calls
     tool_calls: list[ToolCall] = Field(default_factory=list)
     skills: list[str] = Field(default_factory=list)
-    files_touched: list[str] = Field(default_factory=list)     # relative to cwd when inside it
+    files_touched: list[str] = Field(default_factory=list)  # relative to cwd when inside it
+    edits: list[FileEdit] = Field(default_factory=list)
     test_runs: list[TestRun] = Field(default_factory=list)
     errors: list[ErrorSignature] = Field(default_factory=list)
     tokens: Tokens = Field(default_factory=Tokens)
@@ -150,12 +171,12 @@ class HarvestReport(_Model):
     schema_: Literal["harness.harvest/v1"] = Field("harness.harvest/v1", alias="schema")
     at: datetime
     project: str = ""
-    sources: dict[str, str] = Field(default_factory=dict)       # agent -> home directory
+    sources: dict[str, str] = Field(default_factory=dict)  # agent -> home directory
     since: datetime | None = None
-    found: int = 0                   # session files seen
-    read: int = 0                    # parsed this time
-    kept: int = 0                    # digests written (new or updated)
-    unchanged: int = 0               # harvested before and not changed since (not re-read)
+    found: int = 0  # session files seen
+    read: int = 0  # parsed this time
+    kept: int = 0  # digests written (new or updated)
+    unchanged: int = 0  # harvested before and not changed since (not re-read)
     skipped: int = 0
     skipped_reasons: dict[str, int] = Field(default_factory=dict)
     skipped_sessions: list[Skipped] = Field(default_factory=list)

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from harness.harvest.digest import ErrorSignature, Problem, TestRun
 
-MAX_LINE_PROBLEMS = 20   # per file: a broken file is reported, not listed line by line
+MAX_LINE_PROBLEMS = 20  # per file: a broken file is reported, not listed line by line
 
 
 def read_jsonl(path: Path, problems: list[Problem]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -41,19 +41,30 @@ def read_jsonl(path: Path, problems: list[Problem]) -> Iterator[tuple[int, dict[
         except json.JSONDecodeError as exc:
             bad += 1
             last = no == len(lines) and truncated_tail
-            what = "truncated line (the CLI was cut off mid-write)" if last else f"not JSON ({exc.msg})"
+            what = (
+                "truncated line (the CLI was cut off mid-write)"
+                if last
+                else f"not JSON ({exc.msg})"
+            )
             if bad <= MAX_LINE_PROBLEMS:
                 problems.append(Problem(file=str(path), line=no, what=f"{what}; skipped"))
             continue
         if not isinstance(obj, dict):
             bad += 1
             if bad <= MAX_LINE_PROBLEMS:
-                problems.append(Problem(file=str(path), line=no,
-                                        what=f"a JSON {type(obj).__name__}, not an object; skipped"))
+                problems.append(
+                    Problem(
+                        file=str(path),
+                        line=no,
+                        what=f"a JSON {type(obj).__name__}, not an object; skipped",
+                    )
+                )
             continue
         yield no, obj
     if bad > MAX_LINE_PROBLEMS:
-        problems.append(Problem(file=str(path), what=f"{bad - MAX_LINE_PROBLEMS} more bad lines skipped"))
+        problems.append(
+            Problem(file=str(path), what=f"{bad - MAX_LINE_PROBLEMS} more bad lines skipped")
+        )
 
 
 def obj(value: Any) -> dict[str, Any]:
@@ -87,7 +98,8 @@ _TEST_CMD = re.compile(
     r")(?=$|[\s;&|)])"
 )
 _SUMMARY = re.compile(
-    r"^(?:=+ )?(?:.*\b\d+ (?:passed|failed|errors?)\b.*|Ran \d+ tests? in .*|OK(?: \(.*\))?|FAILED \(.*\)|"
+    r"^(?:=+ )?(?:.*\b\d+ (?:passed|failed|errors?)\b.*|Ran \d+ tests? in .*|"
+    r"OK(?: \(.*\))?|FAILED \(.*\)|"
     r"(?:ok|FAIL|PASS)\s+\S+.*|test result: .*|Tests?:\s+.*)$"
 )
 
@@ -109,7 +121,9 @@ def test_run(turn: int, cmd: str, output: str, exit_code: int | None, is_error: 
         outcome = "passed"
     else:
         outcome = "unknown"
-    return TestRun(turn=turn, cmd=cmd[:500], outcome=outcome, exit_code=exit_code, summary=summary[:200])
+    return TestRun(
+        turn=turn, cmd=cmd[:500], outcome=outcome, exit_code=exit_code, summary=summary[:200]
+    )
 
 
 # ------------------------------------------------------------------ errors
@@ -211,7 +225,7 @@ def _files_of(toks: list[str]) -> list[str]:
 def relative(path: str, cwd: str) -> str:
     """``path`` relative to ``cwd`` when it lies inside it (how the digest names files)."""
     if cwd and path.startswith(cwd.rstrip("/") + "/"):
-        return path[len(cwd.rstrip("/")) + 1:]
+        return path[len(cwd.rstrip("/")) + 1 :]
     return path.removeprefix("./")
 
 

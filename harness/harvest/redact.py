@@ -17,9 +17,21 @@ MARK = "[REDACTED]"
 
 #: (name, pattern, replacement); order matters (sk-ant- before the generic sk-)
 _PATTERNS: list[tuple[str, re.Pattern[str], str]] = [
-    ("private-key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.DOTALL), MARK),
-    ("auth-header", re.compile(r"(?i)\b((?:proxy-)?authorization\s*[:=]\s*[\"']?\s*(?:bearer|basic|token|digest)\s+)[^\s\"'`,;]+"),
-     r"\1" + MARK),
+    (
+        "private-key",
+        re.compile(
+            r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)",
+            re.DOTALL,
+        ),
+        MARK,
+    ),
+    (
+        "auth-header",
+        re.compile(
+            r"(?i)\b((?:proxy-)?authorization\s*[:=]\s*[\"']?\s*(?:bearer|basic|token|digest)\s+)[^\s\"'`,;]+"
+        ),
+        r"\1" + MARK,
+    ),
     ("bearer", re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/-]{12,}=*"), r"\1" + MARK),
     ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{8,}"), MARK),
     ("anthropic", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{8,}"), MARK),
@@ -28,17 +40,31 @@ _PATTERNS: list[tuple[str, re.Pattern[str], str]] = [
     ("github", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"), MARK),
     ("slack", re.compile(r"\bxox[abposre]-[A-Za-z0-9-]{10,}"), MARK),
     ("google", re.compile(r"\bAIza[0-9A-Za-z_-]{30,}"), MARK),
-    ("url-password", re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]+:)[^\s@/]+(@)"), r"\1" + MARK + r"\2"),
+    (
+        "url-password",
+        re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]+:)[^\s@/]+(@)"),
+        r"\1" + MARK + r"\2",
+    ),
 ]
 
 #: key names whose values are secrets, wherever they appear (JSON keys, KEY=value, key: value)
-SECRET_NAME = r"(?:api[_-]?key|apikey|secret|password|passwd|pwd|passphrase|credentials?|private[_-]?key|access[_-]?key|auth[_-]?token|access[_-]?token|refresh[_-]?token|id[_-]?token|session[_-]?token|client[_-]?secret|cookie|token)"
+SECRET_NAME = (
+    r"(?:api[_-]?key|apikey|secret|password|passwd|pwd|passphrase|credentials?|private[_-]?key"
+    r"|access[_-]?key|auth[_-]?token|access[_-]?token|refresh[_-]?token|id[_-]?token"
+    r"|session[_-]?token|client[_-]?secret|cookie|token)"
+)
 _SECRET_KEY = re.compile(rf"(?i)^[\w.-]*{SECRET_NAME}[\w.-]*$")
 #: ... except counters and names that only look like it
-_NOT_SECRET_KEY = re.compile(r"(?i)(tokens|token_count|tokenizer|_tokens?_(?:used|limit|details)|token_usage)$")
+_NOT_SECRET_KEY = re.compile(
+    r"(?i)(tokens|token_count|tokenizer|_tokens?_(?:used|limit|details)|token_usage)$"
+)
 _JSON_PAIR = re.compile(rf'(?i)("[\w.-]*{SECRET_NAME}[\w.-]*"\s*:\s*)"(?:[^"\\]|\\.)*"')
-_ESCAPED_JSON_PAIR = re.compile(rf'(?i)(\\"[\w.-]*{SECRET_NAME}[\w.-]*\\"\s*:\s*)\\"(?:[^"\\]|\\[^"])*\\"')
-_ENV_PAIR = re.compile(rf"""(?i)\b([A-Z0-9_]*{SECRET_NAME}[A-Z0-9_]*\s*=\s*)(?![\s"']*\[REDACTED\])(?:"[^"\n]*"|'[^'\n]*'|[^\s"'`;&|]+)""")
+_ESCAPED_JSON_PAIR = re.compile(
+    rf'(?i)(\\"[\w.-]*{SECRET_NAME}[\w.-]*\\"\s*:\s*)\\"(?:[^"\\]|\\[^"])*\\"'
+)
+_ENV_PAIR = re.compile(
+    rf"""(?i)\b([A-Z0-9_]*{SECRET_NAME}[A-Z0-9_]*\s*=\s*)(?![\s"']*\[REDACTED\])(?:"[^"\n]*"|'[^'\n]*'|[^\s"'`;&|]+)"""
+)
 
 
 def secret_key(name: str) -> bool:
@@ -54,7 +80,12 @@ def redact_text(text: str) -> str:
         text = pat.sub(repl, text)
     text = _JSON_PAIR.sub(r'\1"' + MARK + '"', text)
     text = _ESCAPED_JSON_PAIR.sub(r'\1\\"' + MARK + r'\\"', text)
-    return _ENV_PAIR.sub(lambda m: m.group(0) if _NOT_SECRET_KEY.search(m.group(1).rstrip("= ")) else m.group(1) + MARK, text)
+    return _ENV_PAIR.sub(
+        lambda m: (
+            m.group(0) if _NOT_SECRET_KEY.search(m.group(1).rstrip("= ")) else m.group(1) + MARK
+        ),
+        text,
+    )
 
 
 def redact_obj(value: Any) -> Any:

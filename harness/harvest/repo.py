@@ -1,7 +1,8 @@
 """The repo state a session started from, found without touching the user's repository.
 
 Why read-only: harvest runs nightly on a person's working copies. Only commands that read
-(``rev-parse``, ``rev-list``, ``cat-file``, ``symbolic-ref``, ``show-ref``) run, with
+(``rev-parse``, ``rev-list``, ``cat-file``, ``symbolic-ref``, ``show-ref``,
+``config --get``) run, with
 ``GIT_OPTIONAL_LOCKS=0`` so git does not even refresh the index; nothing is fetched,
 checked out, stashed or written. Codex records the commit in ``session_meta.git``; for
 Claude the start commit is the last commit on the session's branch before its first
@@ -24,8 +25,15 @@ GIT_TIMEOUT_SEC = 30
 def _git(repo: str, *args: str) -> tuple[int, str]:
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
     try:
-        r = subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True, env=env,
-                           timeout=GIT_TIMEOUT_SEC, check=False, stdin=subprocess.DEVNULL)
+        r = subprocess.run(
+            ["git", "-C", repo, *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=GIT_TIMEOUT_SEC,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return 1, str(exc)
     return r.returncode, (r.stdout if r.returncode == 0 else r.stderr).strip()
@@ -70,8 +78,14 @@ def _before(repo: str, ref: str, at: datetime) -> str | None:
     return out.split()[0] if code == 0 and out else None
 
 
-def resolve(cwd: str, *, commit: str | None = None, branch: str | None = None,
-            first_time: datetime | None = None, repository_url: str | None = None) -> StartState:
+def resolve(
+    cwd: str,
+    *,
+    commit: str | None = None,
+    branch: str | None = None,
+    first_time: datetime | None = None,
+    repository_url: str | None = None,
+) -> StartState:
     """Where the session started; ``problem`` says why not when it cannot be known."""
     st = StartState(branch=branch, repository_url=repository_url)
     top, why = toplevel(cwd)
@@ -79,6 +93,9 @@ def resolve(cwd: str, *, commit: str | None = None, branch: str | None = None,
         st.problem = why
         return st
     st.repo = top
+    if not repository_url:  # where a replay can fetch from when the local repo is gone
+        code, out = _git(top, "config", "--get", "remote.origin.url")
+        st.repository_url = out if code == 0 and out else None
     if commit:
         if _has_commit(top, commit):
             st.commit, st.how = commit, "session"
@@ -100,8 +117,10 @@ def resolve(cwd: str, *, commit: str | None = None, branch: str | None = None,
     fref = _branch_ref(top, fallback) if fallback else None
     found = _before(top, fref or fallback or "HEAD", first_time) if (fref or fallback) else None
     if not found:
-        st.problem = (f"branch {branch or '(none)'} is gone and no default branch has a commit before "
-                      f"{first_time.isoformat()}")
+        st.problem = (
+            f"branch {branch or '(none)'} is gone and no default branch has a commit before "
+            f"{first_time.isoformat()}"
+        )
         return st
     st.commit, st.how, st.approximate = found, "default-branch", True
     st.branch = fallback

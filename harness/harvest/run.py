@@ -15,12 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from harness.errors import ConfigError
 from harness.harvest import claude, codex, repo
 from harness.harvest.builder import SessionBuilder
-from harness.harvest.digest import REPORT_SCHEMA, Digest, HarvestReport, Problem, Skipped
+from harness.harvest.digest import REPORT_SCHEMA, Agent, Digest, HarvestReport, Problem, Skipped
 from harness.harvest.redact import redact_obj, redact_text
 from harness.harvest.store import HarvestStore, inside
 
@@ -56,12 +56,16 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     m = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", text)
     if m:
         n, unit = int(m.group(1)), m.group(2)
-        return now - timedelta(**{{"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[unit]: n})
+        return now - timedelta(
+            **{{"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[unit]: n}
+        )
     try:
         t = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ConfigError(f"--since {text!r} is neither an ISO date/time nor a span like 7d or 36h",
-                          hint="e.g. --since 2026-11-01 or --since 7d") from None
+        raise ConfigError(
+            f"--since {text!r} is neither an ISO date/time nor a span like 7d or 36h",
+            hint="e.g. --since 2026-11-01 or --since 7d",
+        ) from None
     return t if t.tzinfo else t.replace(tzinfo=UTC)  # naive means UTC here
 
 
@@ -81,7 +85,9 @@ def _homes(opts: HarvestOptions) -> dict[str, Path]:
     return found
 
 
-def _candidates(homes: dict[str, Path], project: str | None, problems: list[Problem]) -> list[_Candidate]:
+def _candidates(
+    homes: dict[str, Path], project: str | None, problems: list[Problem]
+) -> list[_Candidate]:
     out: list[_Candidate] = []
     for agent, h in homes.items():
         files: list[tuple[Path, str | None, bool, Any]] = []
@@ -93,39 +99,78 @@ def _candidates(homes: dict[str, Path], project: str | None, problems: list[Prob
             try:
                 st = path.stat()
             except OSError as exc:
-                problems.append(Problem(file=str(path), what=f"cannot stat: {exc.strerror or exc}; skipped"))
+                problems.append(
+                    Problem(file=str(path), what=f"cannot stat: {exc.strerror or exc}; skipped")
+                )
                 continue
             out.append(_Candidate(agent, path, st.st_size, st.st_mtime_ns, skip, archived, cf))
-    out.sort(key=lambda c: c.mtime_ns, reverse=True)  # newest first: --max-sessions keeps the recent ones
+    out.sort(
+        key=lambda c: c.mtime_ns, reverse=True
+    )  # newest first: --max-sessions keeps the recent ones
     return out
 
 
-def harvest(opts: HarvestOptions, store: HarvestStore, say: Callable[[str], None] = lambda _m: None) -> HarvestReport:
+def harvest(
+    opts: HarvestOptions, store: HarvestStore, say: Callable[[str], None] = lambda _m: None
+) -> HarvestReport:
     """Harvest new sessions into ``store``; the report (redacted) lists what happened to each."""
     now = datetime.now(UTC)
     project = str(opts.project.expanduser().resolve()) if opts.project else ""
     homes = _homes(opts)
-    rep = HarvestReport(schema=REPORT_SCHEMA, at=now, project=project, sources={a: str(h) for a, h in homes.items()}, since=opts.since)
+    rep = HarvestReport(
+        schema=REPORT_SCHEMA,
+        at=now,
+        project=project,
+        sources={a: str(h) for a, h in homes.items()},
+        since=opts.since,
+    )
     if not homes:
-        rep.problems.append(Problem(file=str(Path("~").expanduser()),
-                                    what="no ~/.claude or ~/.codex found (give --claude-home / --codex-home)"))
+        rep.problems.append(
+            Problem(
+                file=str(Path("~").expanduser()),
+                what="no ~/.claude or ~/.codex found (give --claude-home / --codex-home)",
+            )
+        )
     if opts.since is not None and opts.since > now:
-        rep.problems.append(Problem(file="--since", what=f"{opts.since.isoformat()} is in the future: no session can match"))
+        rep.problems.append(
+            Problem(
+                file="--since",
+                what=f"{opts.since.isoformat()} is in the future: no session can match",
+            )
+        )
     if project and not Path(project).is_dir():
-        rep.problems.append(Problem(file=project, what="--project is not a directory on this machine"))
+        rep.problems.append(
+            Problem(file=project, what="--project is not a directory on this machine")
+        )
     cands = _candidates(homes, project or None, rep.problems)
     rep.found = len(cands)
     to_read = 0
 
-    def skip(c: _Candidate, reason: str, session_id: str = "", memo: bool = True, cwd: str = "") -> None:
+    def skip(
+        c: _Candidate, reason: str, session_id: str = "", memo: bool = True, cwd: str = ""
+    ) -> None:
         rep.skipped += 1
         key = reason.split(" (")[0].split(":")[0]
         rep.skipped_reasons[key] = rep.skipped_reasons.get(key, 0) + 1
-        rep.skipped_sessions.append(Skipped(file=str(c.path), agent=c.agent, session_id=session_id,  # type: ignore[arg-type]
-                                            reason=reason))
+        rep.skipped_sessions.append(
+            Skipped(
+                file=str(c.path),
+                agent=cast(Agent, c.agent),
+                session_id=session_id,
+                reason=reason,
+            )
+        )
         if memo:
-            store.save(c.agent, str(c.path), c.size, c.mtime_ns, outcome="skipped", reason=reason,
-                       session_id=session_id, cwd=cwd)
+            store.save(
+                c.agent,
+                str(c.path),
+                c.size,
+                c.mtime_ns,
+                outcome="skipped",
+                reason=reason,
+                session_id=session_id,
+                cwd=cwd,
+            )
 
     for i, c in enumerate(cands, start=1):
         seen = store.file_seen(c.agent, str(c.path))
@@ -151,16 +196,36 @@ def harvest(opts: HarvestOptions, store: HarvestStore, say: Callable[[str], None
         try:
             _one(c, opts, project, store, rep, skip)
         except Exception as exc:  # noqa: BLE001 - one bad file must not end the harvest
-            rep.problems.append(Problem(file=str(c.path), what=f"could not be read ({type(exc).__name__}: {exc}); skipped"))
+            rep.problems.append(
+                Problem(
+                    file=str(c.path),
+                    what=f"could not be read ({type(exc).__name__}: {exc}); skipped",
+                )
+            )
             skip(c, f"unreadable ({type(exc).__name__})", memo=False)
-    store.record_run(project, rep.sources, {"found": rep.found, "read": rep.read, "kept": rep.kept,
-                                            "unchanged": rep.unchanged, "skipped": rep.skipped,
-                                            "skipped_reasons": rep.skipped_reasons})
+    store.record_run(
+        project,
+        rep.sources,
+        {
+            "found": rep.found,
+            "read": rep.read,
+            "kept": rep.kept,
+            "unchanged": rep.unchanged,
+            "skipped": rep.skipped,
+            "skipped_reasons": rep.skipped_reasons,
+        },
+    )
     return HarvestReport.model_validate(redact_obj(rep.model_dump(mode="json", by_alias=True)))
 
 
-def _one(c: _Candidate, opts: HarvestOptions, project: str, store: HarvestStore, rep: HarvestReport,
-         skip: Callable[..., None]) -> None:
+def _one(
+    c: _Candidate,
+    opts: HarvestOptions,
+    project: str,
+    store: HarvestStore,
+    rep: HarvestReport,
+    skip: Callable[..., None],
+) -> None:
     problems: list[Problem] = []
     reason: str | None = None
     b: SessionBuilder
@@ -172,7 +237,15 @@ def _one(c: _Candidate, opts: HarvestOptions, project: str, store: HarvestStore,
     rep.read += 1
     rep.problems.extend(problems)
     if project and not inside(b.cwd, project):
-        store.save(c.agent, str(c.path), c.size, c.mtime_ns, outcome="outside", session_id=b.session_id, cwd=b.cwd)
+        store.save(
+            c.agent,
+            str(c.path),
+            c.size,
+            c.mtime_ns,
+            outcome="outside",
+            session_id=b.session_id,
+            cwd=b.cwd,
+        )
         skip(c, "outside --project", b.session_id, memo=False)
         return
     if reason is None and not b.has_prompt():
@@ -183,11 +256,24 @@ def _one(c: _Candidate, opts: HarvestOptions, project: str, store: HarvestStore,
     if reason is not None:
         skip(c, reason, b.session_id, cwd=b.cwd)
         return
-    start = repo.resolve(b.cwd, commit=str(b.git.get("commit_hash") or "") or None, branch=b.branch,
-                         first_time=b.first_time, repository_url=str(b.git.get("repository_url") or "") or None)
+    start = repo.resolve(
+        b.cwd,
+        commit=str(b.git.get("commit_hash") or "") or None,
+        branch=b.branch,
+        first_time=b.first_time,
+        repository_url=str(b.git.get("repository_url") or "") or None,
+    )
     digest: Digest = b.build(start, project)
     digest = Digest.model_validate(redact_obj(digest.model_dump(mode="json", by_alias=True)))
-    store.save(c.agent, str(c.path), c.size, c.mtime_ns, outcome="kept", session_id=digest.session_id,
-               cwd=digest.cwd, digest=digest)
+    store.save(
+        c.agent,
+        str(c.path),
+        c.size,
+        c.mtime_ns,
+        outcome="kept",
+        session_id=digest.session_id,
+        cwd=digest.cwd,
+        digest=digest,
+    )
     rep.kept += 1
     rep.digests.append(digest)

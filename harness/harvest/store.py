@@ -54,7 +54,9 @@ class HarvestStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(str(path), timeout=30, check_same_thread=False, isolation_level=None)
+        self._db = sqlite3.connect(
+            str(path), timeout=30, check_same_thread=False, isolation_level=None
+        )
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=30000")
@@ -62,11 +64,15 @@ class HarvestStore:
             self._db.executescript(_SCHEMA)
             row = self._db.execute("SELECT value FROM meta WHERE key=?", (META_KEY,)).fetchone()
             if row is None:
-                self._db.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (META_KEY, str(HARVEST_SCHEMA_VERSION)))
+                self._db.execute(
+                    "INSERT OR IGNORE INTO meta VALUES (?, ?)",
+                    (META_KEY, str(HARVEST_SCHEMA_VERSION)),
+                )
             elif int(row[0]) > HARVEST_SCHEMA_VERSION:
                 self._db.close()
                 raise ConfigError(
-                    f"{path} holds harvest tables of a newer harness (schema {row[0]} > {HARVEST_SCHEMA_VERSION})",
+                    f"{path} holds harvest tables of a newer harness "
+                    f"(schema {row[0]} > {HARVEST_SCHEMA_VERSION})",
                     hint="upgrade the harness, or use another --runs-dir",
                 )
 
@@ -84,24 +90,49 @@ class HarvestStore:
 
     def file_seen(self, agent: str, path: str) -> dict[str, Any] | None:
         with self._lock:
-            row = self._db.execute("SELECT * FROM harvest_files WHERE agent=? AND path=?", (agent, path)).fetchone()
+            row = self._db.execute(
+                "SELECT * FROM harvest_files WHERE agent=? AND path=?", (agent, path)
+            ).fetchone()
         return dict(row) if row else None
 
-    def save(self, agent: str, path: str, size: int, mtime_ns: int, *, outcome: str, reason: str = "",
-             session_id: str = "", cwd: str = "", digest: Digest | None = None) -> None:
+    def save(
+        self,
+        agent: str,
+        path: str,
+        size: int,
+        mtime_ns: int,
+        *,
+        outcome: str,
+        reason: str = "",
+        session_id: str = "",
+        cwd: str = "",
+        digest: Digest | None = None,
+    ) -> None:
         """Remember one file as read and (when kept) its digest, in one transaction."""
         now = time.time()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.execute("INSERT OR REPLACE INTO harvest_files VALUES (?,?,?,?,?,?,?,?,?)",
-                                 (agent, path, size, mtime_ns, session_id, cwd, outcome, reason, now))
+                self._db.execute(
+                    "INSERT OR REPLACE INTO harvest_files VALUES (?,?,?,?,?,?,?,?,?)",
+                    (agent, path, size, mtime_ns, session_id, cwd, outcome, reason, now),
+                )
                 if digest is not None:
                     self._db.execute(
                         "INSERT OR REPLACE INTO harvest_sessions VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                        (digest.agent, digest.session_id, digest.project, digest.cwd, digest.start.repo,
-                         digest.start.commit, _iso(digest.started_at), _iso(digest.ended_at), digest.source_file,
-                         now, digest.model_dump_json(by_alias=True)),
+                        (
+                            digest.agent,
+                            digest.session_id,
+                            digest.project,
+                            digest.cwd,
+                            digest.start.repo,
+                            digest.start.commit,
+                            _iso(digest.started_at),
+                            _iso(digest.ended_at),
+                            digest.source_file,
+                            now,
+                            digest.model_dump_json(by_alias=True),
+                        ),
                     )
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -110,16 +141,23 @@ class HarvestStore:
 
     def record_run(self, project: str, sources: dict[str, str], counts: dict[str, Any]) -> None:
         with self._lock:
-            self._db.execute("INSERT INTO harvest_runs (at, project, sources, counts_json) VALUES (?,?,?,?)",
-                             (time.time(), project, json.dumps(sources, sort_keys=True),
-                              json.dumps(counts, sort_keys=True)))
+            self._db.execute(
+                "INSERT INTO harvest_runs (at, project, sources, counts_json) VALUES (?,?,?,?)",
+                (
+                    time.time(),
+                    project,
+                    json.dumps(sources, sort_keys=True),
+                    json.dumps(counts, sort_keys=True),
+                ),
+            )
 
     # ------------------------------------------------------------ reading back
 
     def last_run(self, project: str) -> dict[str, Any] | None:
         with self._lock:
-            row = self._db.execute("SELECT * FROM harvest_runs WHERE project=? ORDER BY id DESC LIMIT 1",
-                                   (project,)).fetchone()
+            row = self._db.execute(
+                "SELECT * FROM harvest_runs WHERE project=? ORDER BY id DESC LIMIT 1", (project,)
+            ).fetchone()
         if row is None:
             return None
         d = dict(row)
@@ -144,8 +182,10 @@ class HarvestStore:
 
     def digest(self, agent: str, session_id: str) -> Digest | None:
         with self._lock:
-            row = self._db.execute("SELECT digest_json FROM harvest_sessions WHERE agent=? AND session_id=?",
-                                   (agent, session_id)).fetchone()
+            row = self._db.execute(
+                "SELECT digest_json FROM harvest_sessions WHERE agent=? AND session_id=?",
+                (agent, session_id),
+            ).fetchone()
         return Digest.model_validate_json(row[0]) if row else None
 
 

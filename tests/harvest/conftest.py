@@ -19,16 +19,22 @@ from tests.harvest.realcli import Generated, generate
 
 
 @pytest.fixture(scope="session")
-def cli_sessions(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Generated]:
+def cli_sessions(
+    docker_client: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Generated]:
     from harness import images
 
-    imgs = {a: images.ensure_image(docker_client, a, say=lambda _m: None) for a in ("claude", "codex")}
+    imgs = {
+        a: images.ensure_image(docker_client, a, say=lambda _m: None) for a in ("claude", "codex")
+    }
     gen = generate(tmp_path_factory.mktemp("cli-sessions"), docker_client, imgs)
     bad = {k: v for k, v in gen.statuses.items() if not v.startswith("passed")}
     assert not bad, f"the real CLIs did not finish their fixture sessions: {bad}"
     for agent in ("claude", "codex"):
         for label in ("fix", "later"):
-            assert gen.files.get(agent, {}).get(label), f"{agent} wrote no session file for {label!r}: {gen.files}"
+            assert gen.files.get(agent, {}).get(label), (
+                f"{agent} wrote no session file for {label!r}: {gen.files}"
+            )
     yield gen
 
 
@@ -38,5 +44,11 @@ def harvest_cli(*args: str, cwd: Path | None = None) -> Any:
     import sys
 
     root = Path(__file__).resolve().parents[2]
-    return subprocess.run([sys.executable, "-m", "harness.cli", "harvest", *args], cwd=cwd or root,
-                          capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", "harvest", *args],
+        cwd=cwd or root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )

@@ -34,8 +34,10 @@ SECRETS = {
     "google": "AIzaSyB7xQ2mW9kLp4RzT6vN8cY1dF3gH5jK0sA",
     "bearer": "4f9aQ7zLk2Xw8Rt6Yp3Mn5Bv1Cd0Ee9Ff7Gg",
     "basic": "aGFydmVzdDpwbGFudGVkLXBhc3N3b3JkLTQy",
-    "jwt": ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJoYXJ2ZXN0LXRlc3QiLCJuYW1lIjoiUGxhbnRlZCJ9"
-            ".Xk2pQ9rT7vW4yZ1aB3cD5eF7gH9iJ0kL2mN4oP6qR8s"),
+    "jwt": (
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJoYXJ2ZXN0LXRlc3QiLCJuYW1lIjoiUGxhbnRlZCJ9"
+        ".Xk2pQ9rT7vW4yZ1aB3cD5eF7gH9iJ0kL2mN4oP6qR8s"
+    ),
     "json_password": "plain-hunter2-harvest-77",
     "json_client_secret": "clientsecret-value-harvest-31",
 }
@@ -63,7 +65,7 @@ ANSWER_SHOW = f"deploy.env holds the deploy keys; the session token is {SECRETS[
 ANSWER_LATER = "mul(a, b) multiplies its two arguments."
 
 SKILL = "calc-explainer"
-SKILL_MD = f"---\nname: {SKILL}\ndescription: Explains the functions in calc.py.\n---\nName each argument.\n"
+SKILL_MD = f"---\nname: {SKILL}\ndescription: Explains calc.py.\n---\nName each argument.\n"
 TEST_CMD = "python3 -m unittest -v test_calc"
 FIX_CMD = "sed -i 's/return a - b/return a + b/' calc.py && " + TEST_CMD
 
@@ -74,41 +76,107 @@ def _policy(agent: str) -> dict[str, Any]:
     after_fix: dict[str, Any] = {"text": ANSWER_FIX}
     # the later session uses the installed skill: claude through its Skill tool, codex by
     # reading the SKILL.md (that is how codex uses skills)
-    skill_call: dict[str, Any] = ({"tool": "Skill", "input": {"skill": SKILL}} if agent == "claude" else
-                                  {"shell": f"cat ~/.agents/skills/{SKILL}/SKILL.md", "description": "read skill"})
+    skill_call: dict[str, Any] = (
+        {"tool": "Skill", "input": {"skill": SKILL}}
+        if agent == "claude"
+        else {"shell": f"cat ~/.agents/skills/{SKILL}/SKILL.md", "description": "read skill"}
+    )
     rules: list[dict[str, Any]] = [
-        {"name": "red", "match": {"user": "returns the wrong result", "step": 0},
-         "reply": {"text": "Running the tests first.", "calls": [{"shell": TEST_CMD, "description": "run tests"}]}},
-        {"name": "fix", "match": {"user": "returns the wrong result", "step": 1},
-         "reply": {"calls": [{"shell": FIX_CMD, "description": "fix add and re-run the tests"}]}},
+        {
+            "name": "red",
+            "match": {"user": "returns the wrong result", "step": 0},
+            "reply": {
+                "text": "Running the tests first.",
+                "calls": [{"shell": TEST_CMD, "description": "run tests"}],
+            },
+        },
+        {
+            "name": "fix",
+            "match": {"user": "returns the wrong result", "step": 1},
+            "reply": {"calls": [{"shell": FIX_CMD, "description": "fix add and re-run the tests"}]},
+        },
     ]
     if agent == "claude":
-        rules.append({"name": "notes", "match": {"user": "returns the wrong result", "step": 2},
-                      "reply": {"calls": [{"tool": "Write", "input": {
-                          "file_path": f"{CONTAINER_WORKDIR}/NOTES.md", "content": "add() fixed\n"}}]}})
-        rules.append({"name": "done", "match": {"user": "returns the wrong result", "step": 3},
-                      "reply": after_fix})
+        rules.append(
+            {
+                "name": "notes",
+                "match": {"user": "returns the wrong result", "step": 2},
+                "reply": {
+                    "calls": [
+                        {
+                            "tool": "Write",
+                            "input": {
+                                "file_path": f"{CONTAINER_WORKDIR}/NOTES.md",
+                                "content": "add() fixed\n",
+                            },
+                        }
+                    ]
+                },
+            }
+        )
+        rules.append(
+            {
+                "name": "done",
+                "match": {"user": "returns the wrong result", "step": 3},
+                "reply": after_fix,
+            }
+        )
     else:
-        rules.append({"name": "done", "match": {"user": "returns the wrong result", "step": 2},
-                      "reply": after_fix})
+        rules.append(
+            {
+                "name": "done",
+                "match": {"user": "returns the wrong result", "step": 2},
+                "reply": after_fix,
+            }
+        )
     rules += [
-        {"name": "show", "match": {"user": "deploy.env holds", "step": 0},
-         "reply": {"calls": [{"shell": "cat deploy.env", "description": "read deploy.env"}]}},
-        {"name": "shown", "match": {"user": "deploy.env holds", "step": 1}, "reply": {"text": ANSWER_SHOW}},
-        {"name": "later-skill", "match": {"user": "mul\\(\\) in calc.py", "step": 0},
-         "reply": {"calls": [skill_call]}},
-        {"name": "later", "match": {"user": "mul\\(\\) in calc.py", "step": 1}, "reply": {"text": ANSWER_LATER}},
+        {
+            "name": "show",
+            "match": {"user": "deploy.env holds", "step": 0},
+            "reply": {"calls": [{"shell": "cat deploy.env", "description": "read deploy.env"}]},
+        },
+        {
+            "name": "shown",
+            "match": {"user": "deploy.env holds", "step": 1},
+            "reply": {"text": ANSWER_SHOW},
+        },
+        {
+            "name": "later-skill",
+            "match": {"user": "mul\\(\\) in calc.py", "step": 0},
+            "reply": {"calls": [skill_call]},
+        },
+        {
+            "name": "later",
+            "match": {"user": "mul\\(\\) in calc.py", "step": 1},
+            "reply": {"text": ANSWER_LATER},
+        },
     ]
-    return {"version": 1, "title": "Harvest fixture", "rules": rules, "default": {"text": "Nothing scripted."}}
+    return {
+        "version": 1,
+        "title": "Harvest fixture",
+        "rules": rules,
+        "default": {"text": "Nothing scripted."},
+    }
 
 
 def _git(repo: Path, *args: str, date: str | None = None) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "Fixture", "GIT_AUTHOR_EMAIL": "fixture@example.invalid",
-           "GIT_COMMITTER_NAME": "Fixture", "GIT_COMMITTER_EMAIL": "fixture@example.invalid"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Fixture",
+        "GIT_AUTHOR_EMAIL": "fixture@example.invalid",
+        "GIT_COMMITTER_NAME": "Fixture",
+        "GIT_COMMITTER_EMAIL": "fixture@example.invalid",
+    }
     if date:
         env.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
-    r = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, env=env,
-                       timeout=60, check=True)
+    r = subprocess.run(
+        ["git", "-C", str(repo), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
     return r.stdout.strip()
 
 
@@ -119,14 +187,25 @@ def make_repo(repo: Path) -> list[str]:
     _git(repo, "init", "-q", "-b", "main")
     files = [
         ({"calc.py": "def add(a, b):\n    return a + b\n"}, "add()", "2026-01-05T10:00:00+00:00"),
-        ({"test_calc.py": ("import unittest\n\nfrom calc import add, mul\n\n\n"
-                           "class T(unittest.TestCase):\n    def test_add(self):\n"
-                           "        self.assertEqual(add(1, 2), 3)\n\n    def test_mul(self):\n"
-                           "        self.assertEqual(mul(2, 3), 6)\n\n\nif __name__ == '__main__':\n"
-                           "    unittest.main()\n"),
-          "deploy.env": DEPLOY_ENV}, "tests and deploy settings", "2026-01-06T10:00:00+00:00"),
-        ({"calc.py": "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"},
-         "mul(), and a refactor of add()", "2026-01-07T10:00:00+00:00"),
+        (
+            {
+                "test_calc.py": (
+                    "import unittest\n\nfrom calc import add, mul\n\n\n"
+                    "class T(unittest.TestCase):\n    def test_add(self):\n"
+                    "        self.assertEqual(add(1, 2), 3)\n\n    def test_mul(self):\n"
+                    "        self.assertEqual(mul(2, 3), 6)\n\n\nif __name__ == '__main__':\n"
+                    "    unittest.main()\n"
+                ),
+                "deploy.env": DEPLOY_ENV,
+            },
+            "tests and deploy settings",
+            "2026-01-06T10:00:00+00:00",
+        ),
+        (
+            {"calc.py": "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"},
+            "mul(), and a refactor of add()",
+            "2026-01-07T10:00:00+00:00",
+        ),
     ]
     commits = []
     for content, msg, date in files:
@@ -143,14 +222,15 @@ class Generated:
     """What the real CLIs wrote, kept in a scratch dir for the whole test session."""
 
     root: Path
-    repo: Path                       # the repo the sessions ran in (a clone went in the container)
-    commits: list[str]               # oldest first; the sessions started at commits[-1]
+    repo: Path  # the repo the sessions ran in (a clone went in the container)
+    commits: list[str]  # oldest first; the sessions started at commits[-1]
     #: agent -> session label ("fix", "later") -> files relative to the CLI's home
     files: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     statuses: dict[str, str] = field(default_factory=dict)
 
-    def install(self, dest: Path, *, sessions: dict[str, list[str]] | None = None,
-                later_commit: bool = True) -> Layout:
+    def install(
+        self, dest: Path, *, sessions: dict[str, list[str]] | None = None, later_commit: bool = True
+    ) -> Layout:
         """A fake home per CLI under ``dest`` holding the chosen sessions (default: all), with
         every ``/workspace`` path rewritten to a host copy of the repo at ``dest/repo``.
         ``later_commit`` adds a commit after the sessions (dated 2099), as a user would."""
@@ -167,7 +247,9 @@ class Generated:
     def add(self, layout: Layout, sessions: dict[str, list[str]] | None = None) -> None:
         """Copy more sessions into an installed layout (as a CLI would write new ones)."""
         for agent, labels in self.files.items():
-            chosen = (sessions or {}).get(agent, list(labels)) if sessions is not None else list(labels)
+            chosen = (
+                (sessions or {}).get(agent, list(labels)) if sessions is not None else list(labels)
+            )
             home = layout.claude_home if agent == "claude" else layout.codex_home
             for label in chosen:
                 for rel in labels.get(label, []):
@@ -175,7 +257,12 @@ class Generated:
                     target = home / _rewrite_path(rel, layout.repo)
                     target.parent.mkdir(parents=True, exist_ok=True)
                     if src.suffix == ".jsonl":
-                        target.write_text(_rewrite_text(src.read_text().replace(str(self.repo), str(layout.repo)), layout.repo))
+                        target.write_text(
+                            _rewrite_text(
+                                src.read_text().replace(str(self.repo), str(layout.repo)),
+                                layout.repo,
+                            )
+                        )
                     else:
                         shutil.copy2(src, target)
 
@@ -244,22 +331,51 @@ def generate(root: Path, client: Any, images: dict[str, str]) -> Generated:
     models = {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex"}
     for agent in ("claude", "codex"):
         policy = _policy(agent)
-        gw = Gateway("scripted", policy=parse_policy(yaml.safe_dump(policy), where="harvest fixture")).start()
+        gw = Gateway(
+            "scripted", policy=parse_policy(yaml.safe_dump(policy), where="harvest fixture")
+        ).start()
         try:
-            base = Task.model_validate({"id": "harvest-fixture", "prompt": "x",
-                                        "workspace": {"git": str(gen.repo), "ref": "main"}})
-            warm = prepare(base, image=images[agent], client=client, run_id=f"tests-harvest-{agent}",
-                           limits=SandboxLimits(), with_relay=True, gateway_url=gw.url)
+            base = Task.model_validate(
+                {
+                    "id": "harvest-fixture",
+                    "prompt": "x",
+                    "workspace": {"git": str(gen.repo), "ref": "main"},
+                }
+            )
+            warm = prepare(
+                base,
+                image=images[agent],
+                client=client,
+                run_id=f"tests-harvest-{agent}",
+                limits=SandboxLimits(),
+                with_relay=True,
+                gateway_url=gw.url,
+            )
             try:
                 seen: set[str] = set()
                 gen.files[agent] = {}
                 for label, turns in SESSIONS.items():
-                    task = Task.model_validate({"id": f"harvest-{label}", "turns": turns, "policy": policy,
-                                                "timeout_sec": 240, "checks": []})
-                    env = TrialEnv(run_id=f"harvest-{agent}-{label}", paths=RunPaths(root / "runs", label),
-                                   agent=agent, profile=profiles[agent](), model=models[agent],
-                                   gateway=gw, client=client)
-                    variant = Variant("baseline", skills=(Skill(SKILL, {"SKILL.md": SKILL_MD.encode()}),))
+                    task = Task.model_validate(
+                        {
+                            "id": f"harvest-{label}",
+                            "turns": turns,
+                            "policy": policy,
+                            "timeout_sec": 240,
+                            "checks": [],
+                        }
+                    )
+                    env = TrialEnv(
+                        run_id=f"harvest-{agent}-{label}",
+                        paths=RunPaths(root / "runs", label),
+                        agent=agent,
+                        profile=profiles[agent](),
+                        model=models[agent],
+                        gateway=gw,
+                        client=client,
+                    )
+                    variant = Variant(
+                        "baseline", skills=(Skill(SKILL, {"SKILL.md": SKILL_MD.encode()}),)
+                    )
                     out = run_trial(env, TrialPlan(task, variant, 0), warm)
                     gen.statuses[f"{agent}/{label}"] = f"{out.record.status}: {out.record.reason}"
                     with tempfile.TemporaryDirectory(prefix="harvest-copy-") as tmp:

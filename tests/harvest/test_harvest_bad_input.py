@@ -33,7 +33,9 @@ def _damage(path: Path) -> dict[str, int]:
     newer["fieldFromTheFuture"] = {"nested": [1, 2, 3]}
     newer["version"] = "99.0.0"
     lines.insert(3, "{this is not json")
-    lines.insert(5, json.dumps({"type": "hologram", "timestamp": "2026-11-30T00:00:00Z", "payload": {}}))
+    lines.insert(
+        5, json.dumps({"type": "hologram", "timestamp": "2026-11-30T00:00:00Z", "payload": {}})
+    )
     lines.append(json.dumps(newer))
     cut = lines[-2][: len(lines[-2]) // 2]
     lines[-2] = cut  # a line cut by a kill, then the CLI went on writing
@@ -78,7 +80,9 @@ def test_files_that_are_no_sessions(cli_sessions: Generated, tmp_path: Path) -> 
     by_file = {(Path(p.file).name, p.line): p.what for p in rep.problems}
     assert by_file[("-no-sessions-here", None)].startswith("slug directory holds no sessions")
     assert by_file[("binary.jsonl", 1)].startswith("not JSON")
-    assert by_file[("rollout-2026-11-30T00-00-01-list.jsonl", 1)].startswith("a JSON list, not an object")
+    assert by_file[("rollout-2026-11-30T00-00-01-list.jsonl", 1)].startswith(
+        "a JSON list, not an object"
+    )
     assert by_file[("rollout-2026-11-30T00-00-00-dir.jsonl", None)].startswith("unreadable")
 
 
@@ -86,14 +90,28 @@ def test_bad_options_are_one_line_errors(cli_sessions: Generated, tmp_path: Path
     lay = cli_sessions.install(tmp_path)
     runs = ["--runs-dir", str(tmp_path / "runs")]
     r = harvest_cli("--since", "last tuesday", *runs)
-    assert r.returncode == 2 and "--since 'last tuesday'" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert (
+        r.returncode == 2
+        and "--since 'last tuesday'" in r.stderr
+        and len(r.stderr.strip().splitlines()) == 1
+    )
     r = harvest_cli("--source", "cursor", *runs)
     assert r.returncode == 2 and "cursor" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     r = harvest_cli("--source", "claude", "--claude-home", str(tmp_path / "nope"), *runs)
     assert r.returncode == 2 and "no claude home" in r.stderr and "--claude-home" in r.stderr
     # not errors, reported: a --since in the future, a --project that is not a directory
-    r = harvest_cli("--claude-home", str(lay.claude_home), "--codex-home", str(lay.codex_home), *runs,
-                    "--since", "2999-01-01", "--project", str(tmp_path / "not-a-dir"), "--json")
+    r = harvest_cli(
+        "--claude-home",
+        str(lay.claude_home),
+        "--codex-home",
+        str(lay.codex_home),
+        *runs,
+        "--since",
+        "2999-01-01",
+        "--project",
+        str(tmp_path / "not-a-dir"),
+        "--json",
+    )
     assert r.returncode == 0, r.stderr
     rep = json.loads(r.stdout)
     whats = " | ".join(p["what"] for p in rep["problems"])

@@ -16,6 +16,7 @@ from tests.harvest.conftest import harvest_cli
 from tests.harvest.realcli import (
     ANSWER_FIX,
     ANSWER_LATER,
+    FIX_CMD,
     PROMPT_FIX,
     PROMPT_LATER,
     PROMPT_SHOW,
@@ -30,8 +31,9 @@ pytestmark = [pytest.mark.agents, pytest.mark.docker, pytest.mark.slow]
 
 
 def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=60,
-                          check=True).stdout.strip()
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=60, check=True
+    ).stdout.strip()
 
 
 def _opts(lay: Layout, **kw: object) -> HarvestOptions:
@@ -39,7 +41,11 @@ def _opts(lay: Layout, **kw: object) -> HarvestOptions:
 
 
 def _by_prompt(digests: list, agent: str, prompt: str):
-    found = [d for d in digests if d.agent == agent and d.turns and d.turns[0].prompt.startswith(prompt[:30])]
+    found = [
+        d
+        for d in digests
+        if d.agent == agent and d.turns and d.turns[0].prompt.startswith(prompt[:30])
+    ]
     assert len(found) == 1, [(d.agent, d.prompts) for d in digests]
     return found[0]
 
@@ -47,6 +53,7 @@ def _by_prompt(digests: list, agent: str, prompt: str):
 @pytest.mark.parametrize("agent", ["claude", "codex"])
 def test_digest_of_a_real_session(cli_sessions: Generated, tmp_path: Path, agent: str) -> None:
     lay = cli_sessions.install(tmp_path)
+    _git(lay.repo, "remote", "add", "origin", "https://fixture:pl4nted-pw@example.invalid/calc.git")
     with HarvestStore(tmp_path / "runs" / "harness.db") as store:
         rep = harvest(_opts(lay, project=lay.repo, source=agent), store)
     assert (rep.found, rep.read, rep.kept, rep.skipped) == (2, 2, 2, 0), rep.skipped_sessions
@@ -57,10 +64,15 @@ def test_digest_of_a_real_session(cli_sessions: Generated, tmp_path: Path, agent
     # two prompts, the second after the first; each with its own final answer (redacted)
     assert [t.prompt[:40] for t in fix.turns] == [PROMPT_FIX[:40], PROMPT_SHOW[:40]]
     assert fix.turns[0].final_answer == ANSWER_FIX
-    assert fix.turns[1].final_answer.startswith("deploy.env holds") and "[REDACTED]" in fix.turns[1].final_answer
+    assert (
+        fix.turns[1].final_answer.startswith("deploy.env holds")
+        and "[REDACTED]" in fix.turns[1].final_answer
+    )
     # the tests ran red, then green; the session ended green
-    assert [(r.cmd.endswith(TEST_CMD), r.outcome, r.exit_code) for r in fix.test_runs] == \
-        [(True, "failed", 1), (True, "passed", 0)]
+    assert [(r.cmd.endswith(TEST_CMD), r.outcome, r.exit_code) for r in fix.test_runs] == [
+        (True, "failed", 1),
+        (True, "passed", 0),
+    ]
     assert fix.tests_passed_at_end is True
     assert "calc.py" in fix.files_touched
     if agent == "claude":
@@ -74,8 +86,22 @@ def test_digest_of_a_real_session(cli_sessions: Generated, tmp_path: Path, agent
     head = _git(lay.repo, "rev-parse", "HEAD")
     assert head != cli_sessions.commits[-1]
     assert fix.start.commit == cli_sessions.commits[-1], fix.start
-    assert fix.start.how == ("rev-list" if agent == "claude" else "session") and not fix.start.approximate
+    assert (
+        fix.start.how == ("rev-list" if agent == "claude" else "session")
+        and not fix.start.approximate
+    )
     assert fix.start.repo == str(lay.repo)
+    if agent == "claude":  # from the repo's origin, its password redacted
+        assert fix.start.repository_url == "https://fixture:[REDACTED]@example.invalid/calc.git"
+    else:  # what codex recorded: the clone's origin, here the host repo
+        assert fix.start.repository_url == str(lay.repo)
+    # the edits, as the tools made them: enough to redo the session's work at its start commit
+    shell = [e for e in fix.edits if e.op == "shell"]
+    assert [e.cmd for e in shell] == [FIX_CMD] and not shell[0].is_error
+    if agent == "claude":
+        (write,) = [e for e in fix.edits if e.op == "write"]
+        assert (write.path, write.content, write.tool) == ("NOTES.md", "add() fixed\n", "Write")
+    assert len(fix.edits) == (2 if agent == "claude" else 1)
     later = _by_prompt(rep.digests, agent, PROMPT_LATER)
     assert later.final_answer == ANSWER_LATER and later.skills == [SKILL]
     assert later.test_runs == [] and later.tests_passed_at_end is None
@@ -88,11 +114,20 @@ def test_secrets_never_written(cli_sessions: Generated, tmp_path: Path) -> None:
     """Each kind of secret was in the real sessions (prompt, tool output, answer); none is in
     harvest's stdout (table and JSON), stderr (progress) or the store."""
     lay = cli_sessions.install(tmp_path)
-    raw = "".join(p.read_text() for p in [*lay.claude_home.rglob("*.jsonl"), *lay.codex_home.rglob("*.jsonl")])
+    raw = "".join(
+        p.read_text() for p in [*lay.claude_home.rglob("*.jsonl"), *lay.codex_home.rglob("*.jsonl")]
+    )
     for name, value in SECRETS.items():
         assert value in raw, f"{name} was not planted in the real sessions"
     runs = tmp_path / "runs"
-    args = ["--claude-home", str(lay.claude_home), "--codex-home", str(lay.codex_home), "--runs-dir", str(runs)]
+    args = [
+        "--claude-home",
+        str(lay.claude_home),
+        "--codex-home",
+        str(lay.codex_home),
+        "--runs-dir",
+        str(runs),
+    ]
     table = harvest_cli(*args)
     shutil.rmtree(runs)
     js = harvest_cli(*args, "--json")
@@ -101,8 +136,12 @@ def test_secrets_never_written(cli_sessions: Generated, tmp_path: Path) -> None:
     assert "kept 4" in table.stdout and str(lay.claude_home) in table.stderr
     report = json.loads(js.stdout)
     assert report["kept"] == 4
-    outputs = {"table stdout": table.stdout, "table stderr": table.stderr, "json stdout": js.stdout,
-               "json stderr": js.stderr}
+    outputs = {
+        "table stdout": table.stdout,
+        "table stderr": table.stderr,
+        "json stdout": js.stdout,
+        "json stderr": js.stderr,
+    }
     for p in runs.iterdir():  # the SQLite file and its WAL
         outputs[p.name] = p.read_bytes().decode("utf-8", errors="replace")
     with HarvestStore(runs / "harness.db") as store:
@@ -114,7 +153,9 @@ def test_secrets_never_written(cli_sessions: Generated, tmp_path: Path) -> None:
             assert value[-12:] not in text, f"a piece of the {name} secret is in {where}"
 
 
-def test_incremental_harvest_reads_only_new_sessions(cli_sessions: Generated, tmp_path: Path) -> None:
+def test_incremental_harvest_reads_only_new_sessions(
+    cli_sessions: Generated, tmp_path: Path
+) -> None:
     lay = cli_sessions.install(tmp_path, sessions={"claude": ["fix"], "codex": ["fix"]})
     db = tmp_path / "runs" / "harness.db"
     with HarvestStore(db) as store:
@@ -154,7 +195,9 @@ def test_a_grown_session_is_read_again(cli_sessions: Generated, tmp_path: Path) 
         rep = harvest(_opts(lay), store)
         assert (rep.read, rep.kept, rep.unchanged) == (1, 1, 0)
         d = store.digest("claude", rep.digests[0].session_id)
-    assert d is not None and d.prompts[-1] == "One more thing: is mul() tested?" and len(d.turns) == 3
+    assert (
+        d is not None and d.prompts[-1] == "One more thing: is mul() tested?" and len(d.turns) == 3
+    )
 
 
 def test_the_users_repository_is_not_modified(cli_sessions: Generated, tmp_path: Path) -> None:
@@ -168,11 +211,16 @@ def test_the_users_repository_is_not_modified(cli_sessions: Generated, tmp_path:
     (repo / "untracked.txt").write_text("mine\n")
 
     def state() -> dict[str, object]:
-        return {"HEAD": _git(repo, "rev-parse", "HEAD"), "symbolic": _git(repo, "symbolic-ref", "HEAD"),
-                "index": (repo / ".git" / "index").read_bytes(), "stash": _git(repo, "stash", "list"),
-                "worktrees": _git(repo, "worktree", "list", "--porcelain"),
-                "status": _git(repo, "status", "--porcelain=v2", "--untracked-files=all"),
-                "refs": _git(repo, "for-each-ref"), "calc": (repo / "calc.py").read_text()}
+        return {
+            "HEAD": _git(repo, "rev-parse", "HEAD"),
+            "symbolic": _git(repo, "symbolic-ref", "HEAD"),
+            "index": (repo / ".git" / "index").read_bytes(),
+            "stash": _git(repo, "stash", "list"),
+            "worktrees": _git(repo, "worktree", "list", "--porcelain"),
+            "status": _git(repo, "status", "--porcelain=v2", "--untracked-files=all"),
+            "refs": _git(repo, "for-each-ref"),
+            "calc": (repo / "calc.py").read_text(),
+        }
 
     before = state()
     with HarvestStore(tmp_path / "runs" / "harness.db") as store:
@@ -195,7 +243,11 @@ def test_start_commit_when_the_repo_changed(cli_sessions: Generated, tmp_path: P
     with HarvestStore(tmp_path / "r1" / "harness.db") as store:
         rep = harvest(_opts(lay, source="claude"), store)
     d = _digest_for(rep, "claude")
-    assert d.start.commit == cli_sessions.commits[-1] and d.start.approximate and d.start.how == "default-branch"
+    assert (
+        d.start.commit == cli_sessions.commits[-1]
+        and d.start.approximate
+        and d.start.how == "default-branch"
+    )
     assert d.start.branch == "master" and d.branch == "main"
     # codex's recorded commit is dropped from the history
     _git(repo, "reset", "-q", "--hard", cli_sessions.commits[0])
@@ -210,8 +262,9 @@ def test_start_commit_when_the_repo_changed(cli_sessions: Generated, tmp_path: P
     with HarvestStore(tmp_path / "r3" / "harness.db") as store:
         rep = harvest(_opts(lay), store)
     assert rep.kept == 4
-    assert all("is not a git repository" in (d.start.problem or "") for d in rep.digests), \
-        [d.start for d in rep.digests]
+    assert all("is not a git repository" in (d.start.problem or "") for d in rep.digests), [
+        d.start for d in rep.digests
+    ]
     # the repository is gone
     shutil.rmtree(repo)
     with HarvestStore(tmp_path / "r4" / "harness.db") as store:

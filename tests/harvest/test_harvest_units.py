@@ -30,16 +30,36 @@ KINDS = {
     "bearer": "curl -H 'Authorization: Bearer abc.def-ghi_jkl012345'",
     "basic": "Authorization: Basic dXNlcjpwYXNzd29yZA==",
     "bare-bearer": "token: Bearer ZXlKaGJHY2lPaUpJVXpJMU5pSjkxMjM0NTY3",
-    "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    "jwt": (
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0"
+        ".dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+    ),
     "json-key": '{"client_secret": "s3cr3t-v4lue", "password": "hunter2"}',
     "escaped-json-key": '"{\\"api_key\\": \\"inner-v4lue\\"}"',
     "env": "export DB_PASSWORD=correcthorse GITHUB_TOKEN='quoted value'",
     "url": "git clone https://user:pa55word@example.invalid/repo.git",
     "pem": "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----",
 }
-SECRET_BITS = ["Abc123Def456", "abcDEF123", "IOSFODNN7EXAMPL2", "abcdefghijklmnop", "11ABCDEFG", "1234567890-0987",
-               "AIzaSyA1b2", "abc.def-ghi", "dXNlcjpwYXNz", "ZXlKaGJHY2lP", "dozjgNryP4J3", "s3cr3t-v4lue", "hunter2",
-               "inner-v4lue", "correcthorse", "quoted value", "pa55word", "MIIEowIBAAKCAQEA"]
+SECRET_BITS = [
+    "Abc123Def456",
+    "abcDEF123",
+    "IOSFODNN7EXAMPL2",
+    "abcdefghijklmnop",
+    "11ABCDEFG",
+    "1234567890-0987",
+    "AIzaSyA1b2",
+    "abc.def-ghi",
+    "dXNlcjpwYXNz",
+    "ZXlKaGJHY2lP",
+    "dozjgNryP4J3",
+    "s3cr3t-v4lue",
+    "hunter2",
+    "inner-v4lue",
+    "correcthorse",
+    "quoted value",
+    "pa55word",
+    "MIIEowIBAAKCAQEA",
+]
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
@@ -51,26 +71,51 @@ def test_each_kind_is_redacted(kind: str) -> None:
 
 
 def test_look_alikes_are_kept() -> None:
-    text = ('{"input_tokens": 12, "output_tokens": 3} input_tokens=5 scikit sk-learn task-ant '
-            "the token budget; max_tokens: 100; AKIA-like words; Bearer of bad news")
+    text = (
+        '{"input_tokens": 12, "output_tokens": 3} input_tokens=5 scikit sk-learn task-ant '
+        "the token budget; max_tokens: 100; AKIA-like words; Bearer of bad news"
+    )
     assert redact_text(text) == text
 
 
 def test_secret_named_keys_in_objects() -> None:
-    obj = {"env": {"API_KEY": "abc", "HOME": "/root"}, "headers": [{"Authorization": "Bearer zzzzzzzzzzzzzzzzzz"}],
-           "usage": {"input_tokens": 5}, "password": "", "nested": {"refresh_token": "r1"}}
+    obj = {
+        "env": {"API_KEY": "abc", "HOME": "/root"},
+        "headers": [{"Authorization": "Bearer zzzzzzzzzzzzzzzzzz"}],
+        "usage": {"input_tokens": 5},
+        "password": "",
+        "nested": {"refresh_token": "r1"},
+    }
     out = redact_obj(obj)
     assert out["env"] == {"API_KEY": MARK, "HOME": "/root"}
     assert out["headers"][0]["Authorization"] == "Bearer " + MARK
-    assert out["usage"] == {"input_tokens": 5} and out["password"] == "" and out["nested"]["refresh_token"] == MARK
+    assert (
+        out["usage"] == {"input_tokens": 5}
+        and out["password"] == ""
+        and out["nested"]["refresh_token"] == MARK
+    )
 
 
-@pytest.mark.parametrize(("cmd", "is_test"), [
-    ("python3 -m pytest -q tests/", True), ("pytest", True), ("cd app && npm test", True), ("npm run test -- -u", True),
-    ("go test ./...", True), ("cargo test --all", True), ("make test", True), ("python -m unittest -v", True),
-    ("yarn test", True), ("./gradlew test", True), ("bundle exec rspec spec/a_spec.rb", True),
-    ("cat test_calc.py", False), ("git commit -m 'add tests'", False), ("ls tests", False), ("echo pytest", True),
-])
+@pytest.mark.parametrize(
+    ("cmd", "is_test"),
+    [
+        ("python3 -m pytest -q tests/", True),
+        ("pytest", True),
+        ("cd app && npm test", True),
+        ("npm run test -- -u", True),
+        ("go test ./...", True),
+        ("cargo test --all", True),
+        ("make test", True),
+        ("python -m unittest -v", True),
+        ("yarn test", True),
+        ("./gradlew test", True),
+        ("bundle exec rspec spec/a_spec.rb", True),
+        ("cat test_calc.py", False),
+        ("git commit -m 'add tests'", False),
+        ("ls tests", False),
+        ("echo pytest", True),
+    ],
+)
 def test_test_commands(cmd: str, is_test: bool) -> None:
     assert ev.is_test_command(cmd) is is_test
 
@@ -87,18 +132,29 @@ def test_error_signatures_ignore_what_varies() -> None:
     a = ev.normalise("FileNotFoundError: [Errno 2] No such file or directory: '/home/a/x.py'")
     b = ev.normalise("FileNotFoundError: [Errno 2] No such file or directory: '/tmp/other/y.py'")
     assert a == b
-    assert ev.normalise("KeyError at 0x7f3a2b in /srv/app/main.py line 42") == "KeyError at <hex> in <path> line <n>"
-    assert ev.error_line("ok\nTraceback (most recent call last):\n  File x\nValueError: bad 3\n") == "ValueError: bad 3"
+    assert (
+        ev.normalise("KeyError at 0x7f3a2b in /srv/app/main.py line 42")
+        == "KeyError at <hex> in <path> line <n>"
+    )
+    assert (
+        ev.error_line("ok\nTraceback (most recent call last):\n  File x\nValueError: bad 3\n")
+        == "ValueError: bad 3"
+    )
     assert ev.error_line("all fine") is None
 
 
 def test_files_from_shell_commands() -> None:
     assert ev.shell_files("sed -i 's/a/b/' src/x.py && pytest") == ["src/x.py"]
     assert ev.shell_files("cat > notes.md <<'EOF'\nhi\nEOF") == ["notes.md"]
-    assert ev.shell_files("echo 1 >> log.txt; echo 2 > /dev/null; tee -a out.txt < in.txt") == ["log.txt", "out.txt"]
+    assert ev.shell_files("echo 1 >> log.txt; echo 2 > /dev/null; tee -a out.txt < in.txt") == [
+        "log.txt",
+        "out.txt",
+    ]
     assert ev.shell_files("git mv a.py b.py") == ["a.py", "b.py"]
-    assert ev.shell_files("apply_patch <<'EOF'\n*** Begin Patch\n*** Update File: calc.py\n@@\n-a\n+b\n*** End Patch\nEOF") \
-        == ["calc.py"]
+    assert ev.shell_files(
+        "apply_patch <<'EOF'\n*** Begin Patch\n*** Update File: calc.py\n"
+        "@@\n-a\n+b\n*** End Patch\nEOF"
+    ) == ["calc.py"]
     assert ev.shell_files("ls -la && cat x.py | grep y") == []
 
 
@@ -117,7 +173,9 @@ def test_store_shares_the_runs_database(tmp_path: Path) -> None:
     db = tmp_path / "harness.db"
     with HarvestStore(db) as hs:
         d = Digest(id="claude:s1", agent="claude", session_id="s1", cwd="/p/a")
-        hs.save("claude", "/x/s1.jsonl", 10, 20, outcome="kept", session_id="s1", cwd="/p/a", digest=d)
+        hs.save(
+            "claude", "/x/s1.jsonl", 10, 20, outcome="kept", session_id="s1", cwd="/p/a", digest=d
+        )
     rs = Store(db)
     rs.create_run("r1", suite="s", agent="claude", model_mode="scripted", config={})
     rs.close()
@@ -131,3 +189,49 @@ def test_store_shares_the_runs_database(tmp_path: Path) -> None:
     assert keys[META_KEY] == "1" and "schema_version" in keys
     with pytest.raises(ConfigError, match="newer harness"):
         HarvestStore(db)
+
+
+def test_edits_as_the_tools_made_them() -> None:
+    from harness.harvest.builder import MAX_EDIT_CHARS, SessionBuilder
+    from harness.harvest.digest import StartState
+
+    b = SessionBuilder("claude", "/x.jsonl", session_id="s", cwd="/repo")
+    b.prompt("edit things")
+    b.call(
+        "1",
+        "Edit",
+        {"file_path": "/repo/a.py", "old_string": "x", "new_string": "y", "replace_all": True},
+    )
+    b.call(
+        "2",
+        "MultiEdit",
+        {
+            "file_path": "/repo/b.py",
+            "edits": [
+                {"old_string": "1", "new_string": "2"},
+                {"old_string": "3", "new_string": "4"},
+            ],
+        },
+    )
+    b.call("3", "apply_patch", {"input": "*** Begin Patch\n*** Add File: c.py\n+hi\n*** End Patch"})
+    b.call("4", "Write", {"file_path": "/elsewhere/d.py", "content": "z" * (MAX_EDIT_CHARS + 5)})
+    b.call("5", "Bash", {"command": "ls"}, "ls")
+    b.result("1", "error: string not found", is_error=True)
+    d = b.build(StartState(), "")
+    got = [(e.op, e.path, e.old, e.new, e.replace_all, e.is_error) for e in d.edits[:3]]
+    assert got == [
+        ("replace", "a.py", "x", "y", True, True),
+        ("replace", "b.py", "1", "2", False, False),
+        ("replace", "b.py", "3", "4", False, False),
+    ]
+    assert d.edits[3].op == "patch" and "c.py" in (d.edits[3].patch or "")
+    assert (d.edits[4].path, d.edits[4].truncated, len(d.edits[4].content or "")) == (
+        "/elsewhere/d.py",
+        True,
+        MAX_EDIT_CHARS,
+    )
+    assert len(d.edits) == 5 and d.files_touched == [
+        "b.py",
+        "c.py",
+        "/elsewhere/d.py",
+    ]  # the failed Edit touched nothing
