@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from harness.runner.paths import default_runs_root
 
@@ -72,7 +73,11 @@ def harvest(
     root = (runs_dir or default_runs_root()).resolve()
     with HarvestStore(root / "harness.db") as store:
         rep = run_harvest(
-            opts, store, say=(lambda m: None) if quiet else (lambda m: err.print(m, soft_wrap=True))
+            opts,
+            store,
+            say=(lambda m: None)
+            if quiet
+            else (lambda m: err.print(m, soft_wrap=True, markup=False)),
         )
     if as_json:
         sys.stdout.write(rep.model_dump_json(by_alias=True, indent=2) + "\n")
@@ -93,7 +98,7 @@ def harvest(
             d.started_at.strftime("%Y-%m-%d %H:%M") if d.started_at else "-",
             str(len(d.turns)),
             tests,
-            commit,
+            Text(commit),
         )
     if rep.digests:
         console.print(t)
@@ -104,4 +109,8 @@ def harvest(
         soft_wrap=True,
     )
     for p in rep.problems:
-        console.print(f"  {p.file}{':' + str(p.line) if p.line else ''}: {p.what}", soft_wrap=True)
+        console.print(
+            f"  {p.file}{':' + str(p.line) if p.line else ''}: {p.what}",
+            soft_wrap=True,
+            markup=False,
+        )

@@ -252,7 +252,8 @@ def _one(
         reason = "no user prompt (nothing to replay)"
     last = max(b.times) if b.times else None
     if reason is None and opts.since is not None and (last is None or last < opts.since):
-        reason = "ended before --since"
+        skip(c, "ended before --since", b.session_id, memo=False)  # another --since may want it
+        return
     if reason is not None:
         skip(c, reason, b.session_id, cwd=b.cwd)
         return

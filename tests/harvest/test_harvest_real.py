@@ -285,9 +285,24 @@ def test_project_since_and_max_sessions(cli_sessions: Generated, tmp_path: Path)
         assert few.skipped_reasons == {"over --max-sessions": 3}
         rest = harvest(_opts(lay, project=lay.repo), store)
         assert (rest.read, rest.kept, rest.unchanged) == (3, 3, 1)
+        everything = store.digests()
     from datetime import UTC, datetime, timedelta
 
     with HarvestStore(tmp_path / "r2" / "harness.db") as store:
         future = harvest(_opts(lay, since=datetime.now(UTC) + timedelta(days=3)), store)
     assert future.kept == 0 and future.skipped == future.found == 4
     assert any("in the future" in p.what for p in future.problems)
+    # a --since between the sessions' last message and their files' mtime: each file is read,
+    # found too old, and still harvested by a later run without --since
+    ended = max(d.ended_at for d in everything if d.ended_at)
+    mtime = min(
+        p.stat().st_mtime
+        for p in [*lay.claude_home.rglob("*.jsonl"), *lay.codex_home.rglob("*.jsonl")]
+    )
+    assert ended.timestamp() < mtime
+    since = datetime.fromtimestamp((ended.timestamp() + mtime) / 2, UTC)
+    with HarvestStore(tmp_path / "r3" / "harness.db") as store:
+        old = harvest(_opts(lay, since=since), store)
+        assert (old.read, old.kept, old.skipped_reasons) == (4, 0, {"ended before --since": 4})
+        later = harvest(_opts(lay), store)
+    assert (later.read, later.kept) == (4, 4)
