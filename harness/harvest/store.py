@@ -119,7 +119,16 @@ class HarvestStore:
                 )
                 if digest is not None:
                     self._db.execute(
-                        "INSERT OR REPLACE INTO harvest_sessions VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                        # one session in two files (a copy, a fork): the file that goes
+                        # on longest wins, whichever order they are read in
+                        "INSERT INTO harvest_sessions VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                        "ON CONFLICT (agent, session_id) DO UPDATE SET project=excluded.project, "
+                        "cwd=excluded.cwd, repo=excluded.repo, start_commit=excluded.start_commit, "
+                        "started_at=excluded.started_at, ended_at=excluded.ended_at, "
+                        "source_file=excluded.source_file, harvested_at=excluded.harvested_at, "
+                        "digest_json=excluded.digest_json WHERE "
+                        "excluded.source_file = harvest_sessions.source_file "
+                        "OR IFNULL(excluded.ended_at, '') >= IFNULL(harvest_sessions.ended_at, '')",
                         (
                             digest.agent,
                             digest.session_id,

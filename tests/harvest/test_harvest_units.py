@@ -235,3 +235,40 @@ def test_edits_as_the_tools_made_them() -> None:
         "c.py",
         "/elsewhere/d.py",
     ]  # the failed Edit touched nothing
+
+
+def test_one_session_in_two_files_keeps_the_longer(tmp_path: Path) -> None:
+    def digest(source: str, ended: str) -> Digest:
+        return Digest.model_validate(
+            {
+                "id": "codex:s",
+                "agent": "codex",
+                "session_id": "s",
+                "source_file": source,
+                "ended_at": ended,
+            }
+        )
+
+    with HarvestStore(tmp_path / "h.db") as hs:
+        long, short = (
+            digest("/b.jsonl", "2026-11-30T10:00:00Z"),
+            digest("/a.jsonl", "2026-11-30T09:00:00Z"),
+        )
+        hs.save("codex", "/b.jsonl", 1, 1, outcome="kept", digest=long)
+        hs.save("codex", "/a.jsonl", 1, 1, outcome="kept", digest=short)  # read later, ends earlier
+        assert hs.digest("codex", "s") == long
+        grown = digest("/b.jsonl", "2026-11-30T11:00:00Z")
+        hs.save("codex", "/b.jsonl", 2, 2, outcome="kept", digest=grown)
+        assert hs.digest("codex", "s") == grown
+
+
+def test_homes_from_the_environment(tmp_path: Path) -> None:
+    from harness.harvest import claude, codex
+
+    env = {"HOME": str(tmp_path), "CLAUDE_CONFIG_DIR": "/cfg/claude", "CODEX_HOME": "/cfg/codex"}
+    assert claude.home(None, env) == Path("/cfg/claude") and codex.home(None, env) == Path(
+        "/cfg/codex"
+    )
+    assert claude.home(None, {"HOME": str(tmp_path)}) == tmp_path / ".claude"
+    assert codex.home(None, {"HOME": str(tmp_path)}) == tmp_path / ".codex"
+    assert claude.home(Path("/x"), env) == Path("/x")
