@@ -167,7 +167,7 @@ def _replay(b: SessionBuilder, events: list[tuple[str, Any, dict[str, Any]]], so
     for kind, at, p in events:
         ptype = p.get("type")
         if source == "event" and kind == "event_msg" and ptype == "user_message":
-            b.prompt(str(p.get("message") or ""), at)
+            _prompt(b, str(p.get("message") or ""), at)
         elif (
             source == "item"
             and kind == "event_msg"
@@ -175,11 +175,10 @@ def _replay(b: SessionBuilder, events: list[tuple[str, Any, dict[str, Any]]], so
             and isinstance(p.get("item"), dict)
             and p["item"].get("type") == "UserMessage"
         ):
-            b.prompt(_text(p["item"].get("content")), at)
+            _prompt(b, _text(p["item"].get("content")), at)
         elif kind == "response_item" and ptype == "message" and p.get("role") == "user":
-            text = _text(p.get("content"))
-            if source == "response" and not text.lstrip().startswith(_CONTEXT):
-                b.prompt(text, at)
+            if source == "response":
+                _prompt(b, _text(p.get("content")), at)
         elif kind == "response_item" and ptype == "message" and p.get("role") == "assistant":
             b.answer(_text(p.get("content")))
         elif kind == "response_item" and ptype in (
@@ -235,6 +234,12 @@ def _replay(b: SessionBuilder, events: list[tuple[str, Any, dict[str, Any]]], so
         b.tokens.input = int(last_total.get("input_tokens") or 0)
         b.tokens.output = int(last_total.get("output_tokens") or 0)
         b.tokens.cached_input = int(last_total.get("cached_input_tokens") or 0)
+
+
+def _prompt(b: SessionBuilder, text: str, at: Any) -> None:
+    """A prompt, unless it is a block codex injected (environment, AGENTS.md, skills)."""
+    if text.strip() and not text.lstrip().startswith(_CONTEXT):
+        b.prompt(text, at)
 
 
 def _call(b: SessionBuilder, p: dict[str, Any]) -> None:

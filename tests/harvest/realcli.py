@@ -197,6 +197,8 @@ def make_repo(repo: Path) -> list[str]:
                     "    unittest.main()\n"
                 ),
                 "deploy.env": DEPLOY_ENV,
+                # codex injects it into the conversation as a user message: not a prompt
+                "AGENTS.md": "# Notes for agents\n\nRun the unit tests before you finish.\n",
             },
             "tests and deploy settings",
             "2026-01-06T10:00:00+00:00",

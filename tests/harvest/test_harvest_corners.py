@@ -165,3 +165,36 @@ def test_codex_archived_subagent_and_older_prompt_events(
     current = next(d for d in rep.digests if d.source_file == str(fix))
     assert older.prompts == current.prompts and len(older.prompts) == 2
     assert older.test_runs == current.test_runs
+
+
+def test_codex_prompts_from_response_items_alone(cli_sessions: Generated, tmp_path: Path) -> None:
+    """Hand-written: a real rollout without its prompt events (as a CLI that logs only the
+    model's input would write it). The prompts then come from the user messages, without the
+    blocks codex injected itself (the environment context and the repo's real AGENTS.md)."""
+    lay = cli_sessions.install(tmp_path, sessions={"claude": [], "codex": ["fix"]})
+    fix = _session_with(lay.codex_home, PROMPT_FIX)
+    rows = _rows(fix)
+    injected = [
+        r
+        for r in rows
+        if r["type"] == "response_item"
+        and r["payload"].get("role") == "user"
+        and "AGENTS.md" in json.dumps(r)
+    ]
+    assert injected, "codex did not inject the repo's AGENTS.md: the case is not exercised"
+    _write(
+        fix,
+        [
+            r
+            for r in rows
+            if not (
+                r["type"] == "event_msg"
+                and r["payload"].get("type") == "item_completed"
+                and r["payload"]["item"].get("type") == "UserMessage"
+            )
+        ],
+    )
+    with HarvestStore(tmp_path / "runs" / "harness.db") as store:
+        rep = harvest(_opts(lay), store)
+    (d,) = rep.digests
+    assert [t.prompt[:30] for t in d.turns] == [PROMPT_FIX[:30], PROMPT_SHOW[:30]]
