@@ -110,7 +110,7 @@ def discover(
             yield SessionFile(
                 p,
                 "subagent transcript (subagents/)"
-                if "subagents" in p.parts
+                if "subagents" in p.relative_to(d).parts
                 else "not a top-level session file",
                 d.name,
             )
