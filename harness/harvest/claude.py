@@ -94,11 +94,22 @@ def discover(
     if not root.is_dir():
         return
     want = slug_of(project.rstrip("/")) if project else None
-    for d in sorted(p for p in root.iterdir() if p.is_dir()):
+    try:
+        dirs = sorted(p for p in root.iterdir() if p.is_dir())
+    except OSError as exc:
+        problems.append(Problem(file=str(root), what=f"unreadable: {exc.strerror or exc}; skipped"))
+        return
+    for d in dirs:
         if want and not (d.name == want or d.name.startswith(want + "-")):
             continue
-        mains = sorted(d.glob("*.jsonl"))
-        subs = sorted(p for p in d.rglob("*.jsonl") if p.parent != d)
+        try:
+            mains = sorted(d.glob("*.jsonl"))
+            subs = sorted(p for p in d.rglob("*.jsonl") if p.parent != d)
+        except OSError as exc:
+            problems.append(
+                Problem(file=str(d), what=f"unreadable: {exc.strerror or exc}; skipped")
+            )
+            continue
         if not mains and not subs:
             problems.append(Problem(file=str(d), what="slug directory holds no sessions; skipped"))
             continue

@@ -34,6 +34,8 @@ def _git(repo: str, *args: str) -> tuple[int, str]:
             check=False,
             stdin=subprocess.DEVNULL,
         )
+    except FileNotFoundError:
+        return 127, "git is not installed"
     except (OSError, subprocess.TimeoutExpired) as exc:
         return 1, str(exc)
     return r.returncode, (r.stdout if r.returncode == 0 else r.stderr).strip()
@@ -46,6 +48,8 @@ def toplevel(cwd: str) -> tuple[str | None, str | None]:
     if not Path(cwd).is_dir():
         return None, f"cwd {cwd} no longer exists"
     code, out = _git(cwd, "rev-parse", "--show-toplevel")
+    if code == 127:
+        return None, "git is not installed (apt-get install git)"
     if code != 0:
         return None, f"cwd {cwd} is not a git repository"
     return out, None
