@@ -24,9 +24,9 @@ Why the reported interval also spans the task-only one. The posterior pulls ever
 varied set of tasks together, and then the two-level interval can come out narrower than the
 task-only one at one end. Each level sees a doubt the other misses, so the interval reported
 is the hull of both percentile intervals, computed on the same resampled tasks, and the
-p-value the larger of the two: never narrower than what the gate said before, wider where one
-attempt proves little. As attempts grow, the two coincide. The hull also contains the
-observed lift, so a report never shows a point estimate outside its own interval.
+p-value the larger of the two: never narrower than a task-only bootstrap, wider where one
+attempt proves little. As attempts grow, the two coincide. The hull is widened, if need be,
+to contain the observed lift, so a report never shows a point estimate outside its interval.
 """
 
 from __future__ import annotations
