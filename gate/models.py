@@ -17,6 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 Split = Literal["train", "heldout", "frozen"]
 Status = Literal["passed", "failed", "timeout", "agent_error", "infra_error"]
 Decision = Literal["accept", "reject", "inconclusive"]
+#: The model behind a run's Gateway; record and live are real (stochastic) models.
+ModelMode = Literal["scripted", "replay", "record", "live"]
+#: Which gate rule decided a candidate's verdict (decision.py's docstring lists them in order).
+Rule = Literal["unscorable", "reject-guard", "too-few-tasks", "lift", "min-attempts", "holm"]
 
 #: Statuses whose score means something; the others are machinery failures.
 SCORABLE_STATUSES: frozenset[str] = frozenset({"passed", "failed", "timeout"})
@@ -126,6 +130,14 @@ class TaskRow(_Model):
     baseline_unscorable: int
     candidate_unscorable: int
     regressed: bool = False
+    baseline_pass_rate: float | None = Field(
+        default=None, description="hard passes over scorable attempts"
+    )
+    baseline_pass_ci: tuple[float, float] | None = Field(
+        default=None, description="Jeffreys interval of the pass rate, at the policy's confidence"
+    )
+    candidate_pass_rate: float | None = None
+    candidate_pass_ci: tuple[float, float] | None = None
 
 
 class VariantMetrics(_Model):
@@ -153,6 +165,13 @@ class CandidateDecision(_Model):
     lift: float | None = None
     ci_low: float | None = None
     ci_high: float | None = None
+    rule: Rule | None = Field(default=None, description="the rule that decided the verdict")
+    p_value: float | None = Field(
+        default=None, description="one-sided bootstrap p-value for lift <= min_lift"
+    )
+    p_holm: float | None = Field(
+        default=None, description="Holm-adjusted p_value over the run's candidates"
+    )
     tasks: list[TaskRow] = Field(default_factory=list)
 
 

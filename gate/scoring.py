@@ -1,4 +1,4 @@
-"""Trial scores: hard, soft and their mix, plus the paired bootstrap the decision rests on.
+"""Trial scores: hard, soft and their mix, plus the task-only paired bootstrap.
 
 - hard: 1 when every check passed, else 0 (Terminal-Bench's "resolved");
 - soft: the weighted fraction of checks passed (gbrain-evals' rule-judge score);
@@ -93,6 +93,9 @@ def paired_bootstrap(
     deltas: Sequence[float], *, n_boot: int = 2000, confidence: float = 0.95, seed: int = 0
 ) -> BootstrapCI:
     """Percentile CI of the mean per-task delta, resampling tasks with replacement.
+
+    The gate itself uses :func:`gate.stats.two_level_bootstrap`, which also resamples the
+    attempts within each task and whose interval always spans a task-only one like this.
 
     Pairing is by task: each delta is (candidate mean - baseline mean) on one task, so a
     task that is hard for both variants does not widen the interval. A fixed ``seed`` makes

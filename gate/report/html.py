@@ -16,7 +16,7 @@ from html import escape
 from pathlib import Path
 
 from gate.models import CandidateDecision, GateDecision, TrialRecord
-from gate.report.markdown import fmt
+from gate.report.markdown import candidate_headline, fmt, fmt_rate
 from gate.report.player import PLAYER_NAME
 from gate.scoring import score_trial
 
@@ -212,12 +212,14 @@ def render_html(
         body.append(
             f"<h2>Candidate {escape(c.candidate)}: "
             f'<span class="badge {c.decision}">{c.decision}</span></h2>'
+            f"<p>{escape(candidate_headline(c, d.policy.get('n_boot')))}</p>"
         )
         body.append("<ul>" + "".join(f"<li>{escape(r)}</li>" for r in c.reasons) + "</ul>")
         body.append(_bar_chart(c, d.baseline))
         body.append(
             "<table><tr><th>task</th><th>split</th><th>baseline</th><th>candidate</th>"
-            "<th>delta</th><th>unscorable b/c</th></tr>"
+            "<th>delta</th><th>unscorable b/c</th><th>baseline pass rate [CI]</th>"
+            "<th>candidate pass rate [CI]</th></tr>"
         )
         for r in c.tasks:
             cls = ' class="regressed"' if r.regressed else ""
@@ -227,7 +229,9 @@ def render_html(
                 f"{fmt(r.baseline_score)}</td>"
                 f'<td class=num style="background:{_cell_color(r.candidate_score)}">'
                 f"{fmt(r.candidate_score)}</td><td class=num>{fmt(r.delta, '+.3f')}</td>"
-                f"<td class=num>{r.baseline_unscorable}/{r.candidate_unscorable}</td></tr>"
+                f"<td class=num>{r.baseline_unscorable}/{r.candidate_unscorable}</td>"
+                f"<td class=num>{fmt_rate(r.baseline_pass_rate, r.baseline_pass_ci)}</td>"
+                f"<td class=num>{fmt_rate(r.candidate_pass_rate, r.candidate_pass_ci)}</td></tr>"
             )
         body.append("</table>")
     body.append(

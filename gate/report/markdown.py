@@ -8,11 +8,37 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gate.models import GateDecision, TrialRecord, VariantMetrics
+from gate.models import CandidateDecision, GateDecision, TrialRecord, VariantMetrics
 
 
 def fmt(x: float | None, spec: str = ".3f") -> str:
     return "—" if x is None else format(x, spec)
+
+
+def fmt_rate(rate: float | None, ci: tuple[float, float] | None) -> str:
+    """A pass rate with its interval, e.g. ``0.50 [0.09, 0.91]``."""
+    if rate is None:
+        return "—"
+    return f"{rate:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+
+
+def candidate_headline(c: CandidateDecision, n_boot: object = None) -> str:
+    """The verdict, the rule that decided it, and the lift's numbers, on one line.
+
+    A p-value of 0 means no bootstrap replicate was at or below min_lift: shown as
+    ``p < 1/n_boot`` when the policy's ``n_boot`` is known, since that is all it says.
+    """
+    rule = f" ({c.rule} rule)" if c.rule else ""
+    if c.lift is None:
+        return f"{c.decision}{rule}"
+    p = "" if c.p_value is None else f", p {c.p_value:.4f}"
+    if c.p_value == 0 and isinstance(n_boot, int) and n_boot > 0:
+        p = f", p < {1 / n_boot:.4f}"
+    holm = "" if c.p_holm is None else f", Holm-adjusted p {c.p_holm:.4f}"
+    return (
+        f"{c.decision}{rule} — heldout lift {c.lift:+.3f}, CI [{fmt(c.ci_low, '+.3f')}, "
+        f"{fmt(c.ci_high, '+.3f')}]{p}{holm}"
+    )
 
 
 def _metrics_table(metrics: Sequence[VariantMetrics]) -> list[str]:
@@ -65,27 +91,29 @@ def render_markdown(decision: GateDecision, trials: Sequence[TrialRecord]) -> st
         *_metrics_table(d.metrics),
         "",
     ]
+    conf = d.policy.get("confidence")
+    rate_ci = f" [{conf:.0%} CI]" if isinstance(conf, float) else " [CI]"
+    head = (
+        "| task | split | baseline | candidate | delta | trials (b/c) | unscorable (b/c) "
+        f"| baseline pass rate{rate_ci} | candidate pass rate{rate_ci} | |"
+    )
     for c in d.candidates:
-        lift = (
-            ""
-            if c.lift is None
-            else f" — heldout lift {c.lift:+.3f}, CI [{fmt(c.ci_low, '+.3f')}, "
-            f"{fmt(c.ci_high, '+.3f')}]"
-        )
         out += [
-            f"## Candidate `{c.candidate}`: {c.decision}{lift}",
+            f"## Candidate `{c.candidate}`: {candidate_headline(c, d.policy.get('n_boot'))}",
             "",
             *[f"- {r}" for r in c.reasons],
             "",
-            "| task | split | baseline | candidate | delta | trials (b/c) | unscorable (b/c) | |",
-            "|---|---|---|---|---|---|---|---|",
+            head,
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in c.tasks:
             flag = "REGRESSED" if r.regressed else ""
             out.append(
                 f"| {r.task_id} | {r.split} | {fmt(r.baseline_score)} | {fmt(r.candidate_score)} "
                 f"| {fmt(r.delta, '+.3f')} | {r.baseline_trials}/{r.candidate_trials} "
-                f"| {r.baseline_unscorable}/{r.candidate_unscorable} | {flag} |"
+                f"| {r.baseline_unscorable}/{r.candidate_unscorable} "
+                f"| {fmt_rate(r.baseline_pass_rate, r.baseline_pass_ci)} "
+                f"| {fmt_rate(r.candidate_pass_rate, r.candidate_pass_ci)} | {flag} |"
             )
         out.append("")
     bad = [t for t in trials if not t.scorable]

@@ -133,7 +133,7 @@ def run(
             gateway.close()
     records = _rewrite_trials(store, paths)
     store.set_run_status(run_id, "complete")
-    decision = _gate(paths, records, variants, gate_policy) if len(variants) > 1 else None
+    decision = _gate(paths, records, variants, gate_policy, model) if len(variants) > 1 else None
     _summary(run_id, paths, records, decision, as_json)
     if gate:
         raise typer.Exit(decision.exit_code if decision is not None else 2)
@@ -206,7 +206,8 @@ def _rewrite_trials(store: Store, paths: RunPaths) -> list[Any]:
     return records
 
 
-def _gate(paths: RunPaths, records: list[Any], variants: list[Any], policy_file: Path | None) -> Any:
+def _gate(paths: RunPaths, records: list[Any], variants: list[Any], policy_file: Path | None,
+          model_mode: Any = None) -> Any:
     from gate.decision import decide
     from gate.io import load_policy, read_text_files
     from gate.report import write_reports
@@ -215,7 +216,7 @@ def _gate(paths: RunPaths, records: list[Any], variants: list[Any], policy_file:
              for v in variants if (paths.run_dir / "variants" / v.name).is_dir()}
     base = variants[0].name
     decision = decide(records, baseline=base, policy=load_policy(policy_file), candidate_files={k: v for k, v in files.items() if k != base} or None,
-                      baseline_files=files.get(base))
+                      baseline_files=files.get(base), model_mode=model_mode)
     write_reports(decision, records, paths.run_dir / "report", run_dir=paths.run_dir)
     return decision
 

@@ -64,7 +64,7 @@ def test_report_inconclusive_exits_2(tmp_path: Path) -> None:
 def test_policy_file_is_applied(tmp_path: Path) -> None:
     trials = [
         t.model_copy(update={"variant": "candidate"}) if t.variant == "cand" else t
-        for t in trial_set(3, base_fails=1, cand_fails=0)
+        for t in trial_set(3, base_fails=1, cand_fails=0, attempts=2)
     ]
     run = make_run(tmp_path / "run", trials)
     (tmp_path / "policy.json").write_text(json.dumps({"min_heldout_tasks": 3}))

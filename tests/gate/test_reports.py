@@ -39,6 +39,9 @@ def test_markdown_golden(decision: GateDecision) -> None:
     md = render_markdown(decision, sample_trials())
     assert "**Decision: ACCEPT** — adopt `candidate`" in md
     assert "| hd-001 | heldout |" in md and "docker engine went away" in md
+    # per-task pass rates with Jeffreys intervals; the verdict's rule and p-value in the heading
+    assert "| 2/3 | 0/1 | 0.00 [0.00, 0.67] | 1.00 [0.33, 1.00] |" in md
+    assert "## Candidate `candidate`: accept (lift rule) — heldout lift +0.736" in md
     golden("report.md", md + "\n")
 
 
@@ -48,6 +51,9 @@ def test_json_golden_and_round_trip(decision: GateDecision) -> None:
     assert doc["exit_code"] == 0 and doc["decision"]["decision"] == "accept"
     assert GateDecision.model_validate(doc["decision"]) == decision
     assert doc["decision"]["policy"]["seed"] == 0  # the policy travels with the verdict
+    hd1 = next(r for r in doc["decision"]["candidates"][0]["tasks"] if r["task_id"] == "hd-001")
+    assert hd1["candidate_pass_rate"] == 1.0 and hd1["candidate_pass_ci"][1] == 1.0
+    assert doc["decision"]["candidates"][0]["rule"] == "lift"
     golden("report.json", text)
 
 
