@@ -98,7 +98,9 @@ class DockerSandbox:
                 nano_cpus=int(lim.cpus * 1e9),
                 network_mode=cfg.network,
                 working_dir=cfg.workdir,
-                user=cfg.user,
+                # the init and its ``sleep`` run as root: an agent's ``kill -9 -1`` ends only
+                # its own processes, never the container (execs still default to cfg.user)
+                user="root",
                 environment=dict(cfg.env),
                 hostname="sandbox",
             )
