@@ -120,10 +120,12 @@ def test_unknown_permission_menu_is_agent_error_with_the_screen(rig: Rig, tmp_pa
 WRECKS = {
     "kill-all": ("kill -9 -1", "every process of the agent user is gone"),
     "kill-tmux": ("tmux kill-server", "tmux server is gone"),
-    "delete-git": ("rm -r -f .git", ".git is gone"),
-    # dash gives up when fork fails (bash would retry for minutes); the sleeps outlive it
-    "fork-bomb": ("sh -c 'i=0; while [ $i -lt 2000 ]; do sleep 900 </dev/null >/dev/null 2>&1 & "
-                  "i=$((i+1)); done' 2>/dev/null; echo forked", "pid limit is used up"),
+    # not `rm -rf`: codex refuses "rm -f style commands" before running them
+    "delete-git": ("python3 -c 'import shutil; shutil.rmtree(\".git\")'", ".git is gone"),
+    # its own session, so no tool runner can reap it with the tool's process group; dash
+    # gives up when fork fails (bash would retry for minutes); the sleeps outlive the tool
+    "fork-bomb": ("setsid sh -c 'i=0; while [ $i -lt 2000 ]; do sleep 900 & i=$((i+1)); done' "
+                  "</dev/null >/dev/null 2>&1 & sleep 3; echo forked", "pid limit is used up"),
 }
 
 
