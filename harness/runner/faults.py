@@ -17,8 +17,10 @@ open request of the trial that has sent nothing for a while) and a key the upstr
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from gate.models import Artifacts
@@ -143,6 +145,24 @@ def blame(exc: BaseException, box: Any, workdir: str, *, agent_started: bool) ->
     if found:
         return "agent", f"the agent wrecked its sandbox: {'; '.join(found)} (then: {what[:200]})"
     return "infra", what
+
+
+def copy_newest(box: Any, pattern: str) -> bytes | None:
+    """The newest file matching ``pattern`` (a glob), copied out by the engine without an
+    exec: a sandbox whose pid limit is used up cannot start ``cat`` any more."""
+    if not pattern or not hasattr(box, "copy_out"):
+        return None
+    parts = pattern.split("/")
+    fixed = next(i for i, p in enumerate(parts) if any(c in p for c in "*?[")) if \
+        any(c in pattern for c in "*?[") else len(parts) - 1
+    root, rest = "/".join(parts[:fixed]), "/".join(parts[fixed:])
+    with tempfile.TemporaryDirectory(prefix="harness-salvage-") as tmp:
+        try:
+            _within(lambda: box.copy_out(root, Path(tmp) / "root"), PROBE_SEC)
+        except Exception:  # noqa: BLE001 - nothing to salvage
+            return None
+        found = sorted(Path(tmp, "root").glob(rest), key=lambda p: p.stat().st_mtime)
+        return found[-1].read_bytes() if found else None
 
 
 def existing_artifacts(tp: TrialPaths, rel_dir: str) -> Artifacts:

@@ -328,6 +328,7 @@ def _salvage(ctl: Any, box: Any, spec: Any, tp: TrialPaths, warm: WarmSandbox, p
     steps: list[tuple[Path, Any]] = [
         (tp.pane, lambda: ctl.capture_pane(history=True)),
         (tp.transcript, lambda: _transcript(box, spec, tp, 0, wait_sec=0.0) and None),
+        (tp.transcript, lambda: faults.copy_newest(box, spec.transcript_glob)),
         (tp.diff, lambda: warm.snapper.diff(post) if post is not None else None),
     ]
     for path, read in steps:

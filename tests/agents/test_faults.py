@@ -141,4 +141,4 @@ def test_a_sandbox_wrecked_from_inside_is_agent_error(case: str, rig: Rig, own_w
     names = _listed_files_exist(tmp_path, out)
     assert "session.cast" in names  # the recording is the evidence that always survives
     if case in ("delete-git", "fork-bomb"):  # the agent lived on: its screen and session file
-        assert "pane.txt" in names
+        assert "pane.txt" in names and "transcript.jsonl" in names, names
