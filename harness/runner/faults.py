@@ -50,16 +50,26 @@ def auth_hint(mode: str, run_id: str) -> str:
     return f"the {mode} model answers 401/403: fix its policy, then `harness run --resume {run_id}`"
 
 
+def key_refused(gateway: Any, trial_id: str) -> str | None:
+    """Why the model API refused this trial's key (401/403), or None. The driver asks it
+    while a turn runs: the CLI may sit on the error until the trial timeout, and every
+    other trial would wait as long."""
+    refused = [x for x in gateway.exchanges(trial_id) if x.status in AUTH_STATUSES]
+    if not refused:
+        return None
+    x = refused[-1]
+    note = f": {x.note}" if x.note else ""
+    return f"the model API refused the key (HTTP {x.status}{note})"[:300]
+
+
 def model_fault(gateway: Any, trial_id: str, *, timed_out: bool, timeout_sec: float) -> ModelFault | None:
     """What the Gateway saw go wrong for this trial, worst first: a refused key, a reply
     that never came before the trial timeout, the last main request failing (429 / 5xx,
     what the CLI retries and then gives up on)."""
-    exchanges = gateway.exchanges(trial_id)
-    refused = [x for x in exchanges if x.status in AUTH_STATUSES]
+    refused = key_refused(gateway, trial_id)
     if refused:
-        x = refused[-1]
-        note = f": {x.note}" if x.note else ""
-        return ModelFault("auth", f"the model API refused the key (HTTP {x.status}{note})"[:300])
+        return ModelFault("auth", refused)
+    exchanges = gateway.exchanges(trial_id)
     if timed_out:
         stalled = gateway.stalled(trial_id, min(STALL_SEC, timeout_sec / 3))
         if stalled:

@@ -211,7 +211,8 @@ def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome
         if env.on_started:
             env.on_started(plan, ctl.attach_command(), ctl.view_command())
         gw = env.gateway
-        drv = AgentDriver(spec, ctl, box, activity=(lambda: len(gw.exchanges(trial_id))) if gw else None)
+        drv = AgentDriver(spec, ctl, box, activity=(lambda: len(gw.exchanges(trial_id))) if gw else None,
+                          abort=(lambda: faults.key_refused(gw, trial_id)) if gw else None)
         drv.wait_ready(timeout_sec=min(90.0, timeout))
         outcomes: list[TurnOutcome] = []
         for text in _turns(env, task, box):

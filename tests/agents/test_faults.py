@@ -97,10 +97,11 @@ def test_a_refused_key_is_infra_and_marked_for_stopping_the_run(rig: Rig, tmp_pa
     policy = {"version": 1, "rules": [
         {"name": "bad-key", "match": {"user": "tidy"},
          "fault": {"status": 401, "message": "invalid x-api-key"}, "reply": {"text": "tidy"}}]}
-    out = _trial(rig, rig.warm, tmp_path, policy, timeout_sec=90)
+    out = _trial(rig, rig.warm, tmp_path, policy, timeout_sec=300)
     assert out.record.status == "infra_error", (out.record.status, out.record.reason)
     assert "refused the key" in out.record.reason and "401" in out.record.reason, out.record.reason
     assert out.extra.get("model_fault") == "auth"
+    assert out.extra["turns"][-1]["how"] == "aborted"  # given up at once, not at the timeout
 
 
 # ---------------------------------------------------------------- the agent's own doing
