@@ -125,8 +125,8 @@ WRECKS = {
     "delete-git": ("python3 -c 'import shutil; shutil.rmtree(\".git\")'", ".git is gone"),
     # its own session, so no tool runner can reap it with the tool's process group; dash
     # gives up when fork fails (bash would retry for minutes); the sleeps outlive the tool
-    "fork-bomb": ("setsid sh -c 'i=0; while [ $i -lt 2000 ]; do sleep 900 & i=$((i+1)); done' "
-                  "</dev/null >/dev/null 2>&1 & sleep 3; echo forked", "pid limit is used up"),
+    "fork-bomb": (("setsid sh -c 'i=0; while [ $i -lt 2000 ]; do sleep 900 & i=$((i+1)); done' "
+                   "</dev/null >/dev/null 2>&1 & sleep 3; echo forked"), "pid limit is used up"),
 }
 
 

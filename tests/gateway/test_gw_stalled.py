@@ -51,9 +51,31 @@ def test_a_slow_but_flowing_stream_is_not_stalled(scripted: Callable[..., Gatewa
     seen_open, seen_stalled = False, False
     t_end = time.monotonic() + 15
     while t.is_alive() and time.monotonic() < t_end:
-        with gw._state("slow").lock:  # noqa: SLF001 - the test looks at the open requests
-            seen_open = seen_open or bool(gw._state("slow").pending)  # noqa: SLF001
+        with gw._state("slow").lock:  # the test looks at the open requests
+            seen_open = seen_open or bool(gw._state("slow").pending)
         seen_stalled = seen_stalled or gw.stalled("slow", 1.5) is not None
         time.sleep(0.05)
     assert seen_open, "the request was never seen open"
     assert not seen_stalled
+
+
+def test_a_hung_upstream_is_reported(tmp_path: object) -> None:
+    """Forwarding (record / live): an upstream that takes the request and never answers."""
+    import socket
+
+    from harness.gateway.upstream import Upstream
+
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(4)  # accepts connections (the kernel does), never reads or answers
+    up = Upstream(anthropic_url=f"http://127.0.0.1:{lst.getsockname()[1]}", anthropic_key="k",
+                  timeout_sec=5)  # also bounds how long close() waits for the handler
+    gw = Gateway("passthrough", upstream=up).start()
+    try:
+        key = gw.register_trial("up").key
+        _post_in_background(gw, key)
+        assert eventually(lambda: gw.stalled("up", 0.5) is not None, timeout_sec=10)
+        assert "upstream model API stalled" in (gw.stalled("up", 0.5) or "")
+    finally:
+        gw.close()
+        lst.close()

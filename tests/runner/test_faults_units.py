@@ -3,6 +3,7 @@ artifact list of a trial that left only some files, and the claude permission me
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ SCREENS = Path(__file__).resolve().parents[1] / "agents" / "screens"
 def test_backoff_doubles_and_outlasts_an_engine_restart() -> None:
     o = RunOptions(agent="claude", variants=[])
     waits = [backoff_sec(a, o.infra_retries, o.infra_backoff_sec) for a in range(1, o.infra_retries + 1)]
-    assert waits == sorted(waits) and all(b == pytest.approx(2 * a) for a, b in zip(waits, waits[1:]))
+    assert waits == sorted(waits) and all(b == pytest.approx(2 * a) for a, b in pairwise(waits))
     assert sum(waits) == pytest.approx(o.infra_backoff_sec)
     assert waits[0] > 1.0 and sum(waits[:3]) > 6.0  # a 6 s dockerd restart is outlasted early
     assert backoff_sec(1, 0, 30) == 0.0 and backoff_sec(1, 3, 0) == 0.0
