@@ -61,7 +61,7 @@ class RunOptions:
     infra_retries: int = 4
     #: the waits between infra retries grow and add up to this: long enough to ride out an
     #: engine restart (a dockerd restart took 6 s; three tries a second apart all fell in it)
-    infra_backoff_sec: float = 30.0
+    infra_backoff_sec: float = field(default_factory=lambda: float(os.environ.get("HARNESS_INFRA_BACKOFF_SEC", "30")))
     keep: bool = False                  # keep containers (for attach after the run)
     judge_base_url: str | None = None
 

@@ -2,8 +2,9 @@
 checks run, a ``TrialRecord`` written.
 
 Status, from least to most the agent's fault (see gate.scoring.outcome_status):
-``infra_error`` (sandbox / engine / Gateway / API failures, setup that failed),
-``agent_error`` (the CLI crashed, exited, or showed a dialog we do not know),
+``infra_error`` (sandbox / engine / Gateway / API failures, setup that failed, a model reply
+that never came, a refused key), ``agent_error`` (the CLI crashed, exited, showed a dialog
+we do not know, or wrecked its own sandbox: see ``faults``),
 ``timeout`` (the trial deadline passed; the agent was interrupted), then the checks:
 ``passed`` when all pass, else ``failed``. Infra failures are never scored as task failures.
 """
