@@ -328,13 +328,14 @@ class _AffinityQueue:
 
 
 def _infra_outcome(env: TrialEnv, plan: TrialPlan, reason: str) -> TrialOutcome:
-    from gate.models import Artifacts, TrialRecord
+    from gate.models import TrialRecord
+    from harness.runner.faults import existing_artifacts
 
     tp = env.paths.trial(*plan.key)
     tp.dir.mkdir(parents=True, exist_ok=True)
     rec = TrialRecord(run_id=env.run_id, task_id=plan.task.id, variant=plan.variant.name,
                       attempt=plan.attempt, split=plan.task.split, status="infra_error", reason=reason,
-                      artifacts=Artifacts(dir=str(tp.dir.relative_to(env.paths.run_dir))))
+                      artifacts=existing_artifacts(tp, str(tp.dir.relative_to(env.paths.run_dir))))
     tp.result.write_text(json.dumps({"record": rec.model_dump(mode="json"), "extra": {}}, indent=2))
     return TrialOutcome(rec, {})
 

@@ -272,7 +272,9 @@ def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome
             failed = [c for c in checks if not c.passed]
             reason = "; ".join(f"{c.name}: {c.reason}" for c in failed)[:500] if failed else "all checks passed"
     except AgentError as exc:
-        status_flags["agent_error"], reason = True, exc.one_line()
+        gone = faults.engine_gone(box)  # a CLI "gone" with the engine is not the agent's fault
+        status_flags["infra_error" if gone else "agent_error"] = True
+        reason = f"{gone} ({exc.one_line()})" if gone else exc.one_line()
         extra["screen"] = exc.screen[-4000:]
         if exc.screen:
             _write(tp.pane, exc.screen)
