@@ -446,21 +446,22 @@ class DockerSandbox:
         self._container.reload()
         return dict(self._container.labels)
 
-    def probe(self) -> SandboxHealth:
+    def probe(self, *, pids: bool = True) -> SandboxHealth:
         """The container's state as the engine sees it, without an exec (an agent that used
         up the pid limit leaves no room for one). Raises SandboxError when the engine does
-        not answer: the runner then blames the machinery, not the agent."""
+        not answer: the runner then blames the machinery, not the agent. ``pids=False``
+        skips the process count (the engine samples stats for ~1 s)."""
         self._require_open()
         try:
             self._container.reload()
             running = self._container.status == "running"
-            pids = limit = None
-            if running:
+            count = limit = None
+            if running and pids:
                 st = self._container.stats(stream=False, one_shot=True).get("pids_stats") or {}
-                pids, limit = st.get("current"), st.get("limit")
+                count, limit = st.get("current"), st.get("limit")
         except _docker_errors() as exc:
             raise SandboxError(f"the engine did not answer for {self.name}: {exc}") from exc
-        return SandboxHealth(running, pids, limit or self.config.limits.pids or None)
+        return SandboxHealth(running, count, limit or self.config.limits.pids or None)
 
     def is_running(self) -> bool:
         if self._closed or self._container is None:

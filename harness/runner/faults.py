@@ -106,7 +106,7 @@ def engine_gone(box: Any) -> str | None:
     if not hasattr(box, "probe"):
         return None
     try:
-        health = _within(box.probe, PROBE_SEC)
+        health = _within(lambda: box.probe(pids=False), PROBE_SEC)
     except Exception as exc:  # noqa: BLE001 - that is the finding
         return f"the Docker engine did not answer: {str(exc)[:200]}"
     return None if health.running else "the sandbox's container stopped (engine restart?)"
