@@ -64,16 +64,17 @@ def key_refused(gateway: Any, trial_id: str) -> str | None:
 
 def model_fault(gateway: Any, trial_id: str, *, timed_out: bool, timeout_sec: float) -> ModelFault | None:
     """What the Gateway saw go wrong for this trial, worst first: a refused key, a reply
-    that never came before the trial timeout, the last main request failing (429 / 5xx,
-    what the CLI retries and then gives up on)."""
+    that never came (a request still open and silent at the trial timeout, or when the CLI
+    gave up on it and ended its turn), the last main request failing (429 / 5xx, what the
+    CLI retries and then gives up on)."""
     refused = key_refused(gateway, trial_id)
     if refused:
         return ModelFault("auth", refused)
     exchanges = gateway.exchanges(trial_id)
-    if timed_out:
-        stalled = gateway.stalled(trial_id, min(STALL_SEC, timeout_sec / 3))
-        if stalled:
-            return ModelFault("stalled", stalled)
+    stalled = gateway.stalled(trial_id, min(STALL_SEC, timeout_sec / 3))
+    if stalled:
+        return ModelFault("stalled", stalled if timed_out else stalled.replace("at the trial timeout",
+                                                                               "when the turn ended"))
     mains = [x for x in exchanges if x.kind == "main"]
     if mains and (mains[-1].status == 429 or mains[-1].status >= 500):
         last = mains[-1]
