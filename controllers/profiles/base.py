@@ -6,8 +6,12 @@ answers as validated data (``ProfileSpec``) makes a version bump an edit of a ta
 lets tests check the table against the real screens. The classes stay thin.
 
 Screen reading order (``classify``): a known dialog (answered with its keys, logged) beats
-busy markers, which beat the idle prompt; a screen that looks like a menu but matches no
-known dialog is ``blocked`` (the trial ends ``agent_error`` with the screen attached).
+an unknown menu that replaced the input box (``menus``: e.g. claude's "Dangerous rm
+operation ... Do you want to proceed?"), which beats busy markers, which beat the idle
+prompt; then a screen that only hints at a question (``blocking_hints``). Either unknown kind
+is ``blocked`` (the trial ends ``agent_error`` with the screen attached). Why ``menus`` come
+before idle: the echo of the user's prompt in the scrollback (claude's ``❯ <prompt>``) reads
+as the idle prompt, and the turn was called done under an open permission menu.
 """
 
 from __future__ import annotations
@@ -72,6 +76,7 @@ class ProfileSpec:
     dialogs: tuple[Dialog, ...]
     blocking_hints: tuple[str, ...]  # regexes of menus that need an answer
     idle_masks: tuple[str, ...] = () # regexes masked before screen hashing (clocks, spinners)
+    menus: tuple[str, ...] = ()      # regexes: an unknown menu waits for an answer (beats idle)
     memory_file: str = "AGENTS.md"
     user_skills_dir: str = ""        # e.g. ~/.claude/skills
     project_skills_dir: str = ""     # e.g. .claude/skills (relative to the workspace)
@@ -79,7 +84,7 @@ class ProfileSpec:
     extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for rx in (*self.idle, *self.busy, *self.blocking_hints, *self.idle_masks):
+        for rx in (*self.idle, *self.busy, *self.blocking_hints, *self.idle_masks, *self.menus):
             re.compile(rx, re.MULTILINE)
 
     def classify(self, screen: str) -> ScreenState:
@@ -87,6 +92,10 @@ class ProfileSpec:
         for d in self.dialogs:
             if re.search(d.pattern, screen, re.MULTILINE | re.DOTALL):
                 return ScreenState(ScreenKind.DIALOG, d)
+        for rx in self.menus:
+            m = re.search(rx, screen, re.MULTILINE)
+            if m:
+                return ScreenState(ScreenKind.BLOCKED, detail=_question(screen, m.start(), m.end()))
         if any(re.search(rx, screen, re.MULTILINE) for rx in self.busy):
             return ScreenState(ScreenKind.BUSY)
         if any(re.search(rx, screen, re.MULTILINE) for rx in self.idle):
@@ -96,6 +105,15 @@ class ProfileSpec:
             if m:
                 return ScreenState(ScreenKind.BLOCKED, detail=m.group(0)[:120])
         return ScreenState(ScreenKind.STARTING)
+
+
+def _question(screen: str, start: int, end: int, above: int = 4) -> str:
+    """The menu's question for the trial's reason: the non-empty lines from ``above`` lines
+    before the match through the line after it, on one line."""
+    head = screen[:start].splitlines()[-above:]
+    body = screen[start:].splitlines()[: len(screen[start:end].splitlines()) + 1]
+    lines = [ln.strip() for ln in (*head, *body) if ln.strip() and not set(ln.strip()) <= set("─━-")]
+    return " / ".join(lines)[:200]
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,9 @@ SPEC = ProfileSpec(
         Dialog("terminal-setup", r"Use Claude Code's terminal setup\?", ("Escape",), "skip"),
     ),
     blocking_hints=(r"❯\s*1\.\s+\S.*\n.*2\.\s+\S", r"Enter to confirm", r"\(y/n\)"),
+    # a permission menu in place of the input box (e.g. "Dangerous rm operation on critical
+    # path: /tmp/* / Do you want to proceed? / ❯ 1. Yes / 2. No", seen on 2.1.197 in bypass mode)
+    menus=(r"Do you want to proceed\?\s*\n\s*❯\s*1\.\s+\S", r"^\s*❯\s*1\.\s+\S.*\n\s*2\.\s+\S.*(?:\n.*){0,3}\n.*Esc to cancel"),
     idle_masks=(r"[✻✶✳✢·*✽]\s+\S+…\s*\([^)]*\)", r"\d+s\b"),
     memory_file="CLAUDE.md",
     user_skills_dir="~/.claude/skills",

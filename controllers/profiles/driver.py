@@ -31,7 +31,8 @@ CHANNEL_OPTION = "@harness-channel"
 
 @dataclass
 class TurnOutcome:
-    """How one turn ended. ``how``: signal | screen | timeout | exited | blocked."""
+    """How one turn ended. ``how``: signal | screen | timeout | exited | blocked | aborted
+    (``abort`` said the turn cannot succeed, e.g. the model API refused the key)."""
 
     how: str
     seconds: float
@@ -54,7 +55,7 @@ class AgentDriver:
 
     def __init__(self, spec: ProfileSpec, ctl: Any, box: Sandbox, *, poll_sec: float = 0.05,
                  debounce_sec: float = 1.5, quiet_sec: float = 4.0, use_signal: bool = True,
-                 use_screen: bool = True, activity: Any = None) -> None:
+                 use_screen: bool = True, activity: Any = None, abort: Any = None) -> None:
         self.spec, self.ctl, self.box = spec, ctl, box
         self.poll_sec, self.debounce_sec, self.quiet_sec = poll_sec, debounce_sec, quiet_sec
         self.use_signal, self.use_screen = use_signal, use_screen
@@ -62,6 +63,10 @@ class AgentDriver:
         self._masks = [re.compile(m) for m in spec.idle_masks]
         self._sig: Signal | None = None
         self.activity = activity  # () -> requests the Gateway saw from this trial
+        #: () -> a reason to give up on the turn now, or None (asked every ``abort_check_sec``)
+        self.abort = abort
+        self.abort_check_sec = 0.5
+        self._abort_at = float("-inf")
         self.signal_settle_sec = 1.0
         self.turn_started = False
         self.dead_check_sec = 0.25
@@ -228,6 +233,9 @@ class AgentDriver:
             dead, status = self._dead()
             if dead:
                 return TurnOutcome("exited", now - t0, time.time(), screen, f"exit status {status}")
+            why = self._aborted(now)
+            if why:
+                return TurnOutcome("aborted", now - t0, time.time(), screen, why)
             if self._answer(screen):
                 idle_since = None
                 continue
@@ -251,6 +259,12 @@ class AgentDriver:
                 self.interrupt()
                 return TurnOutcome("timeout", now - t0, time.time(), self.ctl.capture_pane())
             self._nap(sig, self.poll_sec)
+
+    def _aborted(self, now: float) -> str | None:
+        if self.abort is None or now - self._abort_at < self.abort_check_sec:
+            return None
+        self._abort_at = now
+        return self.abort()  # type: ignore[no-any-return]
 
     def _nap(self, sig: Signal | None, sec: float) -> None:
         """Sleep ``sec`` between screen polls, but wake as soon as the signal fires (a plain

@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -79,6 +80,8 @@ class DockerSandbox:
 
         if self._client is None:
             self._client = engine.client()
+        if owner.unremoved():  # containers an engine restart kept from going: now they go
+            owner.retry_unremoved(self._client)
         cfg = self.config
         lim = cfg.limits
         try:
@@ -95,7 +98,9 @@ class DockerSandbox:
                 nano_cpus=int(lim.cpus * 1e9),
                 network_mode=cfg.network,
                 working_dir=cfg.workdir,
-                user=cfg.user,
+                # the init and its ``sleep`` run as root: an agent's ``kill -9 -1`` ends only
+                # its own processes, never the container (execs still default to cfg.user)
+                user="root",
                 environment=dict(cfg.env),
                 hostname="sandbox",
             )
@@ -146,10 +151,14 @@ class DockerSandbox:
         self._closed = True
         owner.unregister(self)
         if self._container is not None:
+            from docker.errors import NotFound
+
             try:
                 self._container.remove(force=True, v=True)
-            except Exception:  # noqa: BLE001 - gone already is fine; gc reaps the rest
+            except NotFound:
                 pass
+            except Exception:  # noqa: BLE001 - the engine is away: retried when it is back
+                owner.remember_unremoved(str(self._container.id), self.name)
         if self._own_client and self._client is not None:
             try:
                 self._client.close()
@@ -437,6 +446,23 @@ class DockerSandbox:
         self._container.reload()
         return dict(self._container.labels)
 
+    def probe(self, *, pids: bool = True) -> SandboxHealth:
+        """The container's state as the engine sees it, without an exec (an agent that used
+        up the pid limit leaves no room for one). Raises SandboxError when the engine does
+        not answer: the runner then blames the machinery, not the agent. ``pids=False``
+        skips the process count (the engine samples stats for ~1 s)."""
+        self._require_open()
+        try:
+            self._container.reload()
+            running = self._container.status == "running"
+            count = limit = None
+            if running and pids:
+                st = self._container.stats(stream=False, one_shot=True).get("pids_stats") or {}
+                count, limit = st.get("current"), st.get("limit")
+        except _docker_errors() as exc:
+            raise SandboxError(f"the engine did not answer for {self.name}: {exc}") from exc
+        return SandboxHealth(running, count, limit or self.config.limits.pids or None)
+
     def is_running(self) -> bool:
         if self._closed or self._container is None:
             return False
@@ -445,6 +471,15 @@ class DockerSandbox:
         except Exception:  # noqa: BLE001
             return False
         return bool(self._container.status == "running")
+
+
+@dataclass(frozen=True)
+class SandboxHealth:
+    """What the engine says about a container: running, and its process count and limit."""
+
+    running: bool
+    pids: int | None = None
+    pids_limit: int | None = None
 
 
 def harness_label_filter(run_id: str | None = None) -> dict[str, list[str]]:

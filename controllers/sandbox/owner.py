@@ -93,6 +93,41 @@ def release_all() -> int:
     return len(items)
 
 
+_unremoved: dict[str, str] = {}  # container id -> name, removals the engine refused
+
+
+def remember_unremoved(container_id: str, name: str) -> None:
+    """A container this process could not remove (the engine was away). The sweeper skips
+    it while this process lives, so this process retries it: ``retry_unremoved``."""
+    with _lock:
+        _unremoved[container_id] = name
+
+
+def unremoved() -> dict[str, str]:
+    with _lock:
+        return dict(_unremoved)
+
+
+def retry_unremoved(client: Any) -> list[str]:
+    """Remove the containers remembered by ``remember_unremoved``; returns the names removed
+    (or found gone). Those the engine still refuses stay for the next call. Costs no engine
+    call when nothing is pending (it runs before every container start)."""
+    from docker.errors import NotFound
+
+    done: list[str] = []
+    for cid, name in unremoved().items():
+        try:
+            client.containers.get(cid).remove(force=True, v=True)
+        except NotFound:
+            pass
+        except Exception:  # noqa: BLE001, S112 - engine still away: next time
+            continue
+        with _lock:
+            _unremoved.pop(cid, None)
+        done.append(name)
+    return done
+
+
 def install_signal_handlers() -> None:
     """On SIGINT / SIGTERM: release live sandboxes, then behave as the signal normally does.
 

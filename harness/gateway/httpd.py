@@ -16,6 +16,7 @@ import json
 import logging
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +67,9 @@ class GatewayHandler(BaseHTTPRequestHandler):
     server_version = "harness-gateway/1"
     timeout = 300  # idle keep-alive / slow client bound, seconds
     server: GatewayHTTPServer
+    #: time.monotonic() of the last byte written to the client (0.0: nothing yet); the
+    #: Gateway reads it to tell a slow answer from one that never comes
+    last_write: float = 0.0
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
@@ -126,6 +130,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
         self.wfile.flush()
+        self.last_write = time.monotonic()
 
     def start_stream(self, status: int = 200, content_type: str = "text/event-stream",
                      headers: dict[str, str] | None = None) -> None:
@@ -137,11 +142,13 @@ class GatewayHandler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         self.wfile.flush()
+        self.last_write = time.monotonic()
 
     def write_chunk(self, data: bytes) -> None:
         if data:
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             self.wfile.flush()
+            self.last_write = time.monotonic()
 
     def end_stream(self) -> None:
         self.wfile.write(b"0\r\n\r\n")

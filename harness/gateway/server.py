@@ -34,6 +34,7 @@ from .policy import Call, Fault, Policy, policy_from
 from .trials import (
     Exchange,
     GatewayEvent,
+    Pending,
     TrialKey,
     TrialState,
     Usage,
@@ -186,6 +187,24 @@ class Gateway:
                 total = total.plus(st.usage)
         return total
 
+    def stalled(self, trial_id: str, min_silent_sec: float) -> str | None:
+        """Why this trial's model reply never came, if one of its requests is still open
+        and has sent nothing for ``min_silent_sec`` (injected latency, a hung upstream);
+        else None. The runner asks at a trial timeout: a reply that never came is the
+        Gateway's or the upstream's fault, never the agent's."""
+        st = self._state(trial_id)
+        at = time.monotonic()
+        with st.lock:
+            open_ = sorted(st.pending.values(), key=lambda p: p.silent_sec(at), reverse=True)
+        if not open_ or open_[0].silent_sec(at) < min_silent_sec:
+            return None
+        p = open_[0]
+        where = "the upstream model API" if self.mode in ("record", "passthrough") else \
+            f"the {self.mode} Gateway"
+        return (f"model reply never came: a {p.api} {p.kind} request was still pending at the "
+                f"trial timeout ({at - p.started:.0f}s open, nothing sent for "
+                f"{p.silent_sec(at):.0f}s; {where} stalled)")
+
     def exchanges(self, trial_id: str) -> list[Exchange]:
         st = self._state(trial_id)
         with st.lock:
@@ -237,6 +256,19 @@ class Gateway:
         ctx = _Ctx(state, api, h.path, view, req, redact_headers(dict(h.headers)), turn,
                    started, raw)
         self._event(ctx, "request", view.kind)
+        token = id(ctx)
+        with state.lock:
+            state.pending[token] = Pending(view.kind, api, time.monotonic(), h)
+        try:
+            self._answer(h, ctx)
+        finally:
+            with state.lock:
+                state.pending.pop(token, None)
+
+    def _answer(self, h: GatewayHandler, ctx: _Ctx) -> None:
+        """Answer one accepted request in the Gateway's mode (budget first)."""
+        state = ctx.state
+        err = wire.anthropic_error if ctx.api == "anthropic" else wire.openai_error
         if self.budget_exceeded:
             msg = (f"harness gateway: run token budget {self.budget_tokens} exhausted "
                    f"({self.total_usage().total_tokens} used); no further model calls")

@@ -98,6 +98,21 @@ class GatewayEvent:
 
 
 @dataclass
+class Pending:
+    """A request of a trial the Gateway has not finished answering. ``handler`` is the
+    connection's handler: its ``last_write`` says when the client last got a byte."""
+
+    kind: str
+    api: str
+    started: float  # time.monotonic()
+    handler: Any
+
+    def silent_sec(self, at: float) -> float:
+        """Seconds since this request last sent the client anything (or since it came)."""
+        return at - max(self.started, float(getattr(self.handler, "last_write", 0.0) or 0.0))
+
+
+@dataclass
 class TrialState:
     """Mutable per-trial state, guarded by ``lock`` (handlers run on many threads)."""
 
@@ -110,6 +125,7 @@ class TrialState:
     exchanges: list[Exchange] = field(default_factory=list)
     replay_served: dict[tuple[Any, ...], int] = field(default_factory=dict)
     replay_used: set[int] = field(default_factory=set)
+    pending: dict[int, Pending] = field(default_factory=dict)
 
     def turn_for(self, view: RequestView) -> int:
         """Number the human turns: a new (count, text) of human messages starts one.

@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_fixed
+from tenacity import Retrying, retry_if_result, stop_after_attempt
 
-from controllers.sandbox import SandboxLimits
+from controllers.sandbox import SandboxLimits, owner
 from controllers.sandbox.gc import sweep
 from harness import engine, images
-from harness.errors import ConfigError, HarnessError
+from harness.errors import ConfigError, GatewayError, HarnessError
+from harness.runner.faults import auth_hint
 from harness.runner.paths import RunPaths
 from harness.runner.store import Store
 from harness.runner.trial import TrialEnv, TrialOutcome, TrialPlan, run_trial
@@ -57,7 +58,10 @@ class RunOptions:
     timeout_sec: float | None = None
     limits: SandboxLimits = field(default_factory=SandboxLimits)
     offline_tests: bool = True
-    infra_retries: int = 2
+    infra_retries: int = 4
+    #: the waits between infra retries grow and add up to this: long enough to ride out an
+    #: engine restart (a dockerd restart took 6 s; three tries a second apart all fell in it)
+    infra_backoff_sec: float = field(default_factory=lambda: float(os.environ.get("HARNESS_INFRA_BACKOFF_SEC", "30")))
     keep: bool = False                  # keep containers (for attach after the run)
     judge_base_url: str | None = None
 
@@ -93,6 +97,7 @@ class Runner:
         self._stop = threading.Event()
         self._client: Any = None
         self._task_images: dict[str, tuple[str, str]] = {}
+        self._fatal: str | None = None  # why the run stopped early (a refused model key)
 
     # ------------------------------------------------------------------ planning
 
@@ -142,7 +147,13 @@ class Runner:
             self.store.event(self.paths.run_id, "interrupted", "stopped by the user; resume with --resume")
             raise
         finally:
+            owner.retry_unremoved(self._client)  # containers an engine restart kept from going
             self._client.close()
+        if self._fatal is not None:
+            self.store.set_run_status(self.paths.run_id, "stopped")
+            self.store.event(self.paths.run_id, "stopped", self._fatal)
+            mode = self.gateway.mode if self.gateway is not None else "model"
+            raise GatewayError(self._fatal, hint=auth_hint(mode, self.paths.run_id))
         return results
 
     def _build_task_images(self, agent_image: str) -> dict[str, tuple[str, str]]:
@@ -208,6 +219,10 @@ class Runner:
                 self._record(outcome)
                 with lock:
                     results.append(outcome)
+                if outcome.extra.get("model_fault") == "auth" and self._fatal is None:
+                    # a refused key fails every trial the same way: stop at the first
+                    self._fatal = f"stopped at {plan.label}: {outcome.record.reason}"
+                    self._stop.set()
         finally:
             if warm is not None and not self.opts.keep:
                 warm.close()
@@ -242,7 +257,7 @@ class Runner:
             out = run_trial(env, plan, w)
             out.extra.update(warm=reused, sandbox_sec=round(t_ready, 4),
                              wall_sec=round(time.monotonic() - t0, 4))
-            if out.record.status == "infra_error" and state["warm"] is not None:
+            if (out.record.status == "infra_error" or out.extra.get("sandbox_wrecked")) and state["warm"] is not None:
                 state["warm"].close()  # never reuse a sandbox that failed us
                 state["warm"] = None
             return out
@@ -250,11 +265,14 @@ class Runner:
         def is_infra(o: TrialOutcome | None) -> bool:
             if o is None or o.record.status != "infra_error" or self._stop.is_set():
                 return False
+            if o.extra.get("model_fault") == "auth":
+                return False  # a refused key stays refused: the run stops instead
             self.store.event(self.paths.run_id, "infra_error", o.record.reason, plan.label)
             return True
 
         outcome: TrialOutcome | None = Retrying(
-            stop=stop_after_attempt(1 + self.opts.infra_retries), wait=wait_fixed(1),
+            stop=stop_after_attempt(1 + self.opts.infra_retries),
+            wait=lambda rs: backoff_sec(rs.attempt_number, self.opts.infra_retries, self.opts.infra_backoff_sec),
             retry=retry_if_result(is_infra), retry_error_callback=lambda rs: rs.outcome.result(),
         )(attempt)
         return outcome, state["warm"]
@@ -310,15 +328,25 @@ class _AffinityQueue:
 
 
 def _infra_outcome(env: TrialEnv, plan: TrialPlan, reason: str) -> TrialOutcome:
-    from gate.models import Artifacts, TrialRecord
+    from gate.models import TrialRecord
+    from harness.runner.faults import existing_artifacts
 
     tp = env.paths.trial(*plan.key)
     tp.dir.mkdir(parents=True, exist_ok=True)
     rec = TrialRecord(run_id=env.run_id, task_id=plan.task.id, variant=plan.variant.name,
                       attempt=plan.attempt, split=plan.task.split, status="infra_error", reason=reason,
-                      artifacts=Artifacts(dir=str(tp.dir.relative_to(env.paths.run_dir))))
+                      artifacts=existing_artifacts(tp, str(tp.dir.relative_to(env.paths.run_dir))))
     tp.result.write_text(json.dumps({"record": rec.model_dump(mode="json"), "extra": {}}, indent=2))
     return TrialOutcome(rec, {})
+
+
+def backoff_sec(attempt: int, retries: int, total_sec: float) -> float:
+    """The wait after failed try ``attempt`` (1-based): doubling each time, the ``retries``
+    waits adding up to ``total_sec`` (4 retries over 30 s: 2, 4, 8, 16)."""
+    if retries <= 0 or total_sec <= 0:
+        return 0.0
+    first = total_sec / (2 ** retries - 1)
+    return first * 2 ** (min(attempt, retries) - 1)
 
 
 def check_variants(variants: list[Any]) -> None:

@@ -21,6 +21,10 @@ from harness.errors import ConfigError
 
 SCHEMA_VERSION = 1
 FINAL_STATUSES = ("passed", "failed", "timeout", "agent_error", "infra_error")
+#: statuses ``--resume`` keeps; an ``infra_error`` trial (the machinery failed it, e.g. an
+#: engine restart outlasted the retries, or a refused key stopped the run) runs again and
+#: its new row replaces the old one under the same (run, task, variant, attempt) key
+RESUME_KEEPS = ("passed", "failed", "timeout", "agent_error")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -163,12 +167,13 @@ class Store:
         return [json.loads(r[0]) for r in rows]
 
     def completed_keys(self, run_id: str) -> set[tuple[str, str, int]]:
-        """(task, variant, attempt) of trials that finished with a final status."""
+        """(task, variant, attempt) of trials that need not run again: every final status
+        but ``infra_error`` (see RESUME_KEEPS)."""
         with self._lock:
             rows = self._db.execute(
                 f"SELECT task_id, variant, attempt FROM trials WHERE run_id=? AND status IN "
-                f"({','.join('?' * len(FINAL_STATUSES))})",
-                (run_id, *FINAL_STATUSES),
+                f"({','.join('?' * len(RESUME_KEEPS))})",
+                (run_id, *RESUME_KEEPS),
             ).fetchall()
         return {(r[0], r[1], int(r[2])) for r in rows}
 

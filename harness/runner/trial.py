@@ -2,8 +2,9 @@
 checks run, a ``TrialRecord`` written.
 
 Status, from least to most the agent's fault (see gate.scoring.outcome_status):
-``infra_error`` (sandbox / engine / Gateway / API failures, setup that failed),
-``agent_error`` (the CLI crashed, exited, or showed a dialog we do not know),
+``infra_error`` (sandbox / engine / Gateway / API failures, setup that failed, a model reply
+that never came, a refused key), ``agent_error`` (the CLI crashed, exited, showed a dialog
+we do not know, or wrecked its own sandbox: see ``faults``),
 ``timeout`` (the trial deadline passed; the agent was interrupted), then the checks:
 ``passed`` when all pass, else ``failed``. Infra failures are never scored as task failures.
 """
@@ -25,11 +26,12 @@ from controllers.profiles.driver import AgentDriver, TurnOutcome
 from controllers.profiles.shell import ORACLE_PATH
 from controllers.tmux.controller import DockerTmuxController
 from gate.checks import CheckContext, evaluate_all
-from gate.models import Artifacts, CheckResult, TrialEvidence, TrialRecord
+from gate.models import CheckResult, TrialEvidence, TrialRecord
 from gate.models import ToolCall as GateToolCall
 from gate.scoring import outcome_status
 from harness import episode as episode_mod
 from harness.errors import AgentError, HarnessError, WaitTimeout
+from harness.runner import faults
 from harness.runner.paths import RunPaths, TrialPaths
 from harness.runner.workspace import RELAY_PORT, WarmSandbox
 from harness.tasks import shims
@@ -167,6 +169,8 @@ def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome
     agent_sec = 0.0
     timing: dict[str, float] = {}
     mark = time.monotonic()
+    t_agent: float | None = None
+    post = None
 
     def lap(name: str) -> None:
         nonlocal mark
@@ -208,7 +212,8 @@ def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome
         if env.on_started:
             env.on_started(plan, ctl.attach_command(), ctl.view_command())
         gw = env.gateway
-        drv = AgentDriver(spec, ctl, box, activity=(lambda: len(gw.exchanges(trial_id))) if gw else None)
+        drv = AgentDriver(spec, ctl, box, activity=(lambda: len(gw.exchanges(trial_id))) if gw else None,
+                          abort=(lambda: faults.key_refused(gw, trial_id)) if gw else None)
         drv.wait_ready(timeout_sec=min(90.0, timeout))
         outcomes: list[TurnOutcome] = []
         for text in _turns(env, task, box):
@@ -230,6 +235,10 @@ def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome
             status_flags["agent_error"] = True
             reason = (f"{spec.name} exited mid-trial ({last.detail})" if last.how == "exited"
                       else f"{spec.name} showed a dialog the harness does not know: {last.detail!r}")
+            extra["screen"] = last.screen[-4000:]
+            gone = faults.engine_gone(box) if last.how == "exited" else None
+            if gone:  # the CLI's channel died with the engine, not by the agent's hand
+                status_flags["agent_error"], status_flags["infra_error"], reason = False, True, gone
         _write(tp.pane, ctl.capture_pane(history=True))
         globs = [spec.transcript_glob] if spec.transcript_glob else []
         diff, changes, tools_text, found = warm.snapper.report(post, shims.LOG_PATH, *globs)
@@ -240,12 +249,17 @@ def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome
             tokens = (u.input_tokens, u.output_tokens)
         else:
             tokens = (ep.usage.input_tokens, ep.usage.output_tokens)
-        api_error = _gateway_api_error(env.gateway, trial_id) if env.gateway is not None else None
-        if ep.api_errors and not status_flags["agent_error"]:
+        fault = faults.model_fault(env.gateway, trial_id, timed_out=status_flags["timed_out"],
+                                   timeout_sec=timeout) if env.gateway is not None else None
+        if fault is not None and fault.kind in ("auth", "stalled"):
+            # a refused key or a reply that never came: never the agent's doing
+            status_flags["infra_error"], reason = True, fault.reason
+            extra["model_fault"] = fault.kind
+        elif ep.api_errors and not status_flags["agent_error"]:
             status_flags["infra_error"], reason = True, f"model API error: {ep.api_errors[-1][:200]}"
-        elif api_error and not status_flags["agent_error"]:
+        elif fault is not None and not status_flags["agent_error"]:
             # codex keeps no error line in its session file: the Gateway saw it fail
-            status_flags["infra_error"], reason = True, api_error
+            status_flags["infra_error"], reason = True, fault.reason
         _write(tp.diff, diff)
         changed = [c.path for c in changes]
         _write(tp.tools_log, tools_text)
@@ -258,12 +272,14 @@ def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome
             failed = [c for c in checks if not c.passed]
             reason = "; ".join(f"{c.name}: {c.reason}" for c in failed)[:500] if failed else "all checks passed"
     except AgentError as exc:
-        status_flags["agent_error"], reason = True, exc.one_line()
+        gone = faults.engine_gone(box)  # a CLI "gone" with the engine is not the agent's fault
+        status_flags["infra_error" if gone else "agent_error"] = True
+        reason = f"{gone} ({exc.one_line()})" if gone else exc.one_line()
         extra["screen"] = exc.screen[-4000:]
         if exc.screen:
             _write(tp.pane, exc.screen)
     except HarnessError as exc:
-        status_flags["infra_error"], reason = True, exc.one_line()
+        reason = _blame(exc, reason, status_flags, extra, box, warm.workdir, t_agent is not None)
     except Exception as exc:
         log.exception("trial %s crashed", plan.label)
         status_flags["infra_error"], reason = True, f"harness error: {type(exc).__name__}: {exc}"
@@ -273,6 +289,8 @@ def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome
                 ctl.stop_recording()
             except Exception:  # noqa: BLE001
                 pass
+            if status_flags["agent_error"] and extra.get("sandbox_wrecked"):
+                _salvage(ctl, box, spec, tp, warm, post)
             ctl.close(kill_server=False)  # the warm reset or the container's removal ends it
     status = outcome_status(checks, **status_flags)
     record = TrialRecord(
@@ -282,7 +300,7 @@ def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome
         duration_sec=round(time.monotonic() - t0, 3),
         tool_turns=len(ep.tool_calls), steps_to_green=_steps_to_green(ep),
         error_signatures=_error_signatures(ep),
-        artifacts=Artifacts(dir=str(tp.dir.relative_to(env.paths.run_dir))),
+        artifacts=faults.existing_artifacts(tp, str(tp.dir.relative_to(env.paths.run_dir))),
     )
     lap("teardown")
     extra.update(started_at=started, finished_at=time.time(), agent_sec=round(agent_sec, 3), timing=timing)
@@ -290,16 +308,42 @@ def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome
     return TrialOutcome(record, extra)
 
 
-def _gateway_api_error(gateway: Any, trial_id: str) -> str | None:
-    """The model API error that ended the trial, if its last model request failed with an
-    overload / rate limit / server error (what the CLI retries, then gives up on)."""
-    mains = [x for x in gateway.exchanges(trial_id) if x.kind == "main"]
-    if not mains:
-        return None
-    last = mains[-1]
-    if last.status == 429 or last.status >= 500:
-        return f"model API error: HTTP {last.status} {last.note}".strip()[:300]
-    return None
+def _blame(exc: HarnessError, reason: str, flags: dict[str, bool], extra: dict[str, Any], box: Any,
+           workdir: str, agent_started: bool) -> str:
+    """A machinery error mid-trial: the agent's doing when it already failed (its CLI exited,
+    then the collect could not read what it left) or when the sandbox is found wrecked from
+    inside; otherwise infra (see ``faults``). Sets the flag; returns the trial's reason."""
+    if flags["agent_error"]:
+        found = faults.wreckage(box, workdir, agent_started)
+        extra["sandbox_wrecked"] = "; ".join(found) or exc.one_line()[:300]
+        return f"{reason}; {'; '.join(found)}" if found else reason
+    who, why = faults.blame(exc, box, workdir, agent_started=agent_started)
+    if who == "agent":
+        flags["agent_error"] = True
+        extra["sandbox_wrecked"] = why
+    else:
+        flags["infra_error"] = True
+    return why
+
+
+def _salvage(ctl: Any, box: Any, spec: Any, tp: TrialPaths, warm: WarmSandbox, post: Any) -> None:
+    """Keep what can still be read of a wrecked sandbox: the pane, the transcript, the diff.
+    Each piece on its own: one that cannot be read does not stop the others."""
+    steps: list[tuple[Path, Any]] = [
+        (tp.pane, lambda: ctl.capture_pane(history=True)),
+        (tp.transcript, lambda: _transcript(box, spec, tp, 0, wait_sec=0.0) and None),
+        (tp.transcript, lambda: faults.copy_newest(box, spec.transcript_glob)),
+        (tp.diff, lambda: warm.snapper.diff(post) if post is not None else None),
+    ]
+    for path, read in steps:
+        if path.exists() and path.stat().st_size:
+            continue
+        try:
+            text = read()
+        except Exception:  # noqa: BLE001, S112 - wrecked: keep what can be read
+            continue
+        if text:
+            _write(path, text)
 
 
 def _shell_turn(ctl: Any, cmd: str, timeout_sec: float) -> TurnOutcome:

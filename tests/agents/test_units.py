@@ -28,6 +28,9 @@ RULE = "─" * 80
     ("claude_idle_after", ScreenKind.IDLE),
     ("codex_busy_tool", ScreenKind.BUSY),
     ("codex_idle_after", ScreenKind.IDLE),
+    # a permission menu under the echo of the prompt ("❯ Please clean up..."), which once
+    # read as idle: the turn was called done and the trial scored `failed`
+    ("claude_dangerous_rm", ScreenKind.BLOCKED),
 ])
 def test_classify_captured(name: str, kind: ScreenKind) -> None:
     spec = SPECS[name.split("_")[0]]
