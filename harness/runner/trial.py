@@ -286,8 +286,18 @@ def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome
     )
     lap("teardown")
     extra.update(started_at=started, finished_at=time.time(), agent_sec=round(agent_sec, 3), timing=timing)
-    _write(tp.result, json.dumps({"record": record.model_dump(mode="json"), "extra": extra}, indent=2))
-    return TrialOutcome(record, extra)
+    outcome = TrialOutcome(record, extra)
+    write_result(tp, outcome)
+    return outcome
+
+
+def write_result(tp: TrialPaths, outcome: TrialOutcome) -> None:
+    """``result.json``: the record and everything measured (the complete marker). The runner
+    writes it again once it has timed the whole trial; the rename keeps it whole meanwhile."""
+    tmp = tp.result.with_name(tp.result.name + ".tmp")
+    _write(tmp, json.dumps({"record": outcome.record.model_dump(mode="json"), "extra": outcome.extra},
+                           indent=2, default=str))
+    tmp.replace(tp.result)
 
 
 def _gateway_api_error(gateway: Any, trial_id: str) -> str | None:

@@ -18,7 +18,7 @@ def harness(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "PYTHONPATH": str(REPO),
            "DOCKER_HOST": f"unix://{cwd}/no-engine.sock"}
     return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=120, env=env)
+                          cwd=cwd, timeout=120, env=env, check=False)
 
 
 @pytest.mark.parametrize(

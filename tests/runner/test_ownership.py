@@ -78,7 +78,7 @@ def test_processes_started_together_get_one_owner(tmp_path: Path) -> None:
 
 
 def test_a_killed_owner_leaves_the_run_to_the_next_process(tmp_path: Path) -> None:
-    procs, go, stop = _contenders(tmp_path, 1)
+    procs, go, _stop = _contenders(tmp_path, 1)
     go.touch()
     p = procs[0]
     assert p.stdout is not None and p.stdout.readline().startswith("won")
