@@ -14,7 +14,7 @@ import re
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -117,6 +117,40 @@ class ScreenStable(_Base):
             self._digest, self._since = digest, now
             return None
         return screen if now - self._since >= self.stable_for_sec else None
+
+
+@dataclass
+class OutputQuiet(_Base):
+    """The program finished drawing: the pane printed nothing for ``quiet_sec`` and ``ready``
+    (when given) accepts the screen, e.g. the CLI's idle prompt is back; a screen ``ready``
+    never accepts is taken after ``unready_quiet_sec`` of quiet. While the pane is recorded,
+    "printed nothing" is the recorder's last-output time (a pane that prints the same
+    lines over and over is not quiet); otherwise the screen must hold still. Returns the
+    screen."""
+
+    quiet_sec: float = 0.5
+    ready: Callable[[str], bool] | None = None
+    unready_quiet_sec: float = 2.0
+    _screen: str | None = field(default=None, init=False)
+    _since: float = field(default=0.0, init=False)
+
+    def describe(self) -> str:
+        return f"the pane to print nothing for {self.quiet_sec:g}s"
+
+    def start(self, ctl: TmuxController) -> None:
+        self._screen, self._since = None, 0.0
+
+    def check(self, ctl: TmuxController, screen: str, now: float) -> Any | None:
+        if screen != self._screen:
+            self._screen, self._since = screen, now
+        recorder = ctl.recorder  # every byte the pane printed passes it, with its time
+        last = recorder.last_output_at if recorder is not None else self._since
+        quiet = now - last
+        if quiet < self.quiet_sec:
+            return None
+        if self.ready is None or self.ready(screen) or quiet >= self.unready_quiet_sec:
+            return screen
+        return None
 
 
 @dataclass

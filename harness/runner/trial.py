@@ -30,6 +30,7 @@ from gate.models import ToolCall as GateToolCall
 from gate.scoring import outcome_status
 from harness import episode as episode_mod
 from harness.errors import AgentError, HarnessError, WaitTimeout
+from harness.runner.evidence import write_pane
 from harness.runner.paths import RunPaths, TrialPaths
 from harness.runner.workspace import RELAY_PORT, WarmSandbox
 from harness.tasks import shims
@@ -230,7 +231,8 @@ def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome
             status_flags["agent_error"] = True
             reason = (f"{spec.name} exited mid-trial ({last.detail})" if last.how == "exited"
                       else f"{spec.name} showed a dialog the harness does not know: {last.detail!r}")
-        _write(tp.pane, ctl.capture_pane(history=True))
+        finished = last is None or last.how in ("signal", "screen")
+        extra["pane"] = write_pane(ctl, spec, tp.pane, finished=finished)  # settled, wipe-proof
         globs = [spec.transcript_glob] if spec.transcript_glob else []
         diff, changes, tools_text, found = warm.snapper.report(post, shims.LOG_PATH, *globs)
         ep = _episode_from(found[0] if found else "", box, spec, tp, len(outcomes))
