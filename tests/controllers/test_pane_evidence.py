@@ -68,3 +68,16 @@ def test_pane_is_taken_after_the_program_finished_drawing(make_ctl: Factory, tmp
     text = (tmp_path / "pane.txt").read_text()
     assert info["settled"] is True, info
     assert missing(text) == [] and text.split("\n")[-2:] == ["all-drawn", "$"], text[-200:]
+
+
+def test_a_silent_busy_program_under_an_idle_looking_screen_is_waited_for(
+        make_ctl: Factory, tmp_path: Path) -> None:
+    """What claude was seen to do on a busy machine: the screen shows a prompt, nothing is
+    printed for a while, but the process computes; the answer comes after. The pane is
+    taken once the pane's processes are idle too."""
+    ctl = shell(make_ctl, tmp_path)
+    ctl.send_keys("clear; printf '$ \\n'; timeout 2 sh -c 'while :; do :; done'; echo answer-drawn", enter=True)
+    info = write_pane(ctl, SHELL.spec, tmp_path / "pane.txt", finished=True)
+    text = (tmp_path / "pane.txt").read_text()
+    assert info["settled"] is True, info
+    assert text.split("\n")[-2:] == ["answer-drawn", "$"], text[-300:]
