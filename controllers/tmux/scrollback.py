@@ -102,7 +102,8 @@ def render_output(chunks: list[str], width: int, height: int) -> str:
     screen = _keeping_screen(width, height)
     stream = pyte.Stream(screen)
     stream.feed(_UNPARSED.sub("", "".join(chunks)))
-    rows = [*screen.scrollback, *(_line_text(screen.buffer[y], screen.columns) for y in range(screen.lines))]
+    rows = [*screen.scrollback,
+            *(_line_text(screen.buffer[y], screen.columns) for y in range(screen.lines))]
     while rows and not rows[-1].strip():
         rows.pop()
     return "\n".join(rows[-MAX_LINES:])

@@ -92,7 +92,8 @@ def pane_cpu_sec(ctl: Any) -> float | None:
     engine call), or None when that cannot be read."""
     tmux = " ".join(shlex.quote(a) for a in (ctl.tmux_bin, "-S", ctl.socket_path))
     try:
-        ctl.tmux(["run-shell", "-t", ctl.pane_id, f"{tmux} set -g {CPU_OPTION} \"$({_SESSION_TICKS})\""])
+        job = f"{tmux} set -g {CPU_OPTION} \"$({_SESSION_TICKS})\""
+        ctl.tmux(["run-shell", "-t", ctl.pane_id, job])
         out = ctl.tmux(["show-options", "-gqv", CPU_OPTION], idempotent=True)
     except ControllerError:
         return None

@@ -268,7 +268,8 @@ class Runner:
             with contextlib.suppress(Exception):  # the container is what was asked for
                 warm.relay.close()
         owner.unregister(warm.box)
-        self.store.event(self.paths.run_id, "kept", f"container {warm.box.name} kept (--keep)", warm.task_id)
+        self.store.event(self.paths.run_id, "kept", f"container {warm.box.name} kept (--keep)",
+                         warm.task_id)
 
     def _record(self, outcome: TrialOutcome) -> None:
         rec = outcome.record

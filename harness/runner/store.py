@@ -55,9 +55,10 @@ _ADDED = (
     (2, "trials", "wall_sec REAL"),       # the whole trial, sandbox included
     (2, "trials", "timing_json TEXT"),    # the trial's laps: install_and_snapshot, collect, ...
 )
-_TRIAL_COLUMNS = ("run_id", "task_id", "variant", "attempt", "split", "status", "reason", "started_at",
-                  "finished_at", "duration_sec", "agent_sec", "input_tokens", "output_tokens",
-                  "artifacts", "result_json", "warm", "sandbox_sec", "wall_sec", "timing_json")
+_TRIAL_COLUMNS = ("run_id", "task_id", "variant", "attempt", "split", "status", "reason",
+                  "started_at", "finished_at", "duration_sec", "agent_sec", "input_tokens",
+                  "output_tokens", "artifacts", "result_json", "warm", "sandbox_sec", "wall_sec",
+                  "timing_json")
 
 
 class Store:
@@ -179,7 +180,8 @@ class Store:
                     result.get("agent_sec"), tokens.get("input"), tokens.get("output"),
                     result.get("artifacts"), json.dumps(result, sort_keys=True, default=str),
                     None if warm is None else int(bool(warm)), result.get("sandbox_sec"),
-                    result.get("wall_sec"), None if timing is None else json.dumps(timing, sort_keys=True),
+                    result.get("wall_sec"),
+                    None if timing is None else json.dumps(timing, sort_keys=True),
                 ),
             )
             for i, ch in enumerate(result.get("checks") or []):

@@ -297,8 +297,8 @@ def write_result(tp: TrialPaths, outcome: TrialOutcome) -> None:
     """``result.json``: the record and everything measured (the complete marker). The runner
     writes it again once it has timed the whole trial; the rename keeps it whole meanwhile."""
     tmp = tp.result.with_name(tp.result.name + ".tmp")
-    _write(tmp, json.dumps({"record": outcome.record.model_dump(mode="json"), "extra": outcome.extra},
-                           indent=2, default=str))
+    data = {"record": outcome.record.model_dump(mode="json"), "extra": outcome.extra}
+    _write(tmp, json.dumps(data, indent=2, default=str))
     tmp.replace(tp.result)
 
 
