@@ -249,3 +249,22 @@ def test_data_folders_are_not_tasks(tmp_path: Path) -> None:
     write(tmp_path, "pages/front.yaml", "title: not a task\n")
     write(tmp_path, "elsewhere/node_modules/y.yaml", "a: [unclosed\n")
     assert load_suite(tmp_path).ids == ["t"]
+
+
+def test_the_suites_policy_is_validated_once_with_its_lines(tmp_path: Path) -> None:
+    """suite.yaml's policy file (shared by every task, and named again by one of them) and a
+    suite-level inline policy are checked by the Gateway's rules, each error once."""
+    from harness.tasks import check_suite
+
+    write(tmp_path, "s/suite.yaml", "name: s\npolicy: p.yaml\n")
+    write(tmp_path, "s/p.yaml", "rules:\n  - match: {user: '('}\n    reply: {text: hi, extra: 1}\n")
+    write(tmp_path, "s/a.yaml", "- {id: a, prompt: x}\n- {id: b, prompt: y, policy: p.yaml}\n")
+    _, errors = check_suite(tmp_path / "s")
+    assert [str(e).split(": ", 2)[:2] for e in errors] == [
+        [f"{tmp_path}/s/p.yaml:2", "rules.0.match.user"], [f"{tmp_path}/s/p.yaml:3", "rules.0.reply.extra"]]
+    write(tmp_path, "s/suite.yaml", "name: s\npolicy:\n  rules: []\n  defaults: {text: hi}\n")
+    write(tmp_path, "s/a.yaml", "- {id: a, prompt: x}\n")
+    (tmp_path / "s/p.yaml").unlink()
+    _, errors = check_suite(tmp_path / "s")
+    assert [str(e) for e in errors] == [
+        f"{tmp_path}/s/suite.yaml:4: suite.policy.defaults: unknown field 'defaults'"]
