@@ -9,12 +9,17 @@ as the bytes arrive. The controller's own command channel carries them when it h
 The file starts with an event that draws the screen as it was when recording began (from
 ``capture-pane -e``), so replaying the events reproduces the final screen even when the
 recording starts after the program did.
+
+The recorder also notes when the pane last printed (``last_output_at``: "has the program
+finished drawing?") and how often it printed a sequence that erases tmux's history
+(``wipes``): then the pane's evidence is rebuilt from this file (:mod:`.scrollback`).
 """
 
 from __future__ import annotations
 
 import codecs
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +28,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from controllers.tmux.control import OutputListener
+
+#: output that erases a pane's scrollback in tmux 3.3a: ED 3 ("erase saved lines"); a reset
+#: is counted too (some terminals drop the history on it; tmux keeps it)
+WIPES = re.compile(r"\x1b\[3;?J|\x1bc")
+_WIPE_TAIL = 4  # the longest wipe less one character: what a chunk boundary can split
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,11 @@ class AsciicastRecorder:
         self.path = Path(path)
         self.pane_id = pane_id
         self.events = 0
+        #: sequences seen that erase tmux's history (the pane's capture lost lines)
+        self.wipes = 0
+        #: time.monotonic() of the pane's last output (its start, before any)
+        self.last_output_at = time.monotonic()
+        self._tail = ""
         self._lock = threading.Lock()
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -114,7 +129,12 @@ class AsciicastRecorder:
         if pane != self.pane_id:
             return
         with self._lock:
-            self._write(max(at - self._t0, 0.0), self._decoder.decode(data))
+            text = self._decoder.decode(data)
+            self.last_output_at = max(self.last_output_at, at)
+            seen = self._tail + text
+            self.wipes += sum(1 for m in WIPES.finditer(seen) if m.end() > len(self._tail))
+            self._tail = seen[-_WIPE_TAIL:]
+            self._write(max(at - self._t0, 0.0), text)
 
     def stop(self) -> Path:
         """Stop the output feed and close the file."""

@@ -14,7 +14,7 @@ import re
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -117,6 +117,63 @@ class ScreenStable(_Base):
             self._digest, self._since = digest, now
             return None
         return screen if now - self._since >= self.stable_for_sec else None
+
+
+@dataclass
+class OutputQuiet(_Base):
+    """The program finished drawing: the pane printed nothing for ``quiet_sec`` and ``ready``
+    (when given) accepts the screen, e.g. the CLI's idle prompt is back; a screen ``ready``
+    never accepts is taken after ``unready_quiet_sec`` of quiet. While the pane is recorded,
+    "printed nothing" is the recorder's last-output time (a pane that prints the same
+    lines over and over is not quiet); otherwise the screen must hold still.
+
+    ``cpu_probe`` (CPU seconds the pane's processes used so far, or None when unknown) adds
+    "and they used at most ``max_cpu_share`` of a core over the last ``cpu_window_sec``": a
+    CLI that is still laying out a long answer prints nothing for seconds on a busy machine
+    while its idle prompt from before the turn is still on screen. Returns the screen."""
+
+    quiet_sec: float = 0.5
+    ready: Callable[[str], bool] | None = None
+    unready_quiet_sec: float = 2.0
+    cpu_probe: Callable[[], float | None] | None = None
+    cpu_window_sec: float = 0.3
+    max_cpu_share: float = 0.25
+    _screen: str | None = field(default=None, init=False)
+    _since: float = field(default=0.0, init=False)
+    _cpu: tuple[float, float] | None = field(default=None, init=False)
+
+    def describe(self) -> str:
+        return f"the pane to print nothing for {self.quiet_sec:g}s"
+
+    def start(self, ctl: TmuxController) -> None:
+        self._screen, self._since, self._cpu = None, 0.0, None
+
+    def _cpu_idle(self, now: float) -> bool:
+        """Two samples at least a window apart, the later one kept for the next window."""
+        if self.cpu_probe is None:
+            return True
+        if self._cpu is not None and now - self._cpu[0] < self.cpu_window_sec:
+            return False
+        used = self.cpu_probe()
+        if used is None:
+            self.cpu_probe = None  # cannot be read here: quiet output alone decides
+            return True
+        before, self._cpu = self._cpu, (now, used)
+        return before is not None and (used - before[1]) <= self.max_cpu_share * (now - before[0])
+
+    def check(self, ctl: TmuxController, screen: str, now: float) -> Any | None:
+        if self._cpu is None and self.cpu_probe is not None:
+            self._cpu_idle(now)  # the first sample, so one window may pass while output ends
+        if screen != self._screen:
+            self._screen, self._since = screen, now
+        recorder = ctl.recorder  # every byte the pane printed passes it, with its time
+        last = recorder.last_output_at if recorder is not None else self._since
+        quiet = now - last
+        if quiet < self.quiet_sec:
+            return None
+        if self.ready is None or self.ready(screen) or quiet >= self.unready_quiet_sec:
+            return screen if self._cpu_idle(now) else None
+        return None
 
 
 @dataclass

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.errors import ConfigError
+from harness.runner.ownership import RunLock
 from harness.runner.paths import RunPaths, default_runs_root
 from harness.runner.store import Store
 
@@ -39,6 +40,7 @@ def _store(runs_dir: Path | None) -> tuple[Path, Store]:
 
 @app.command()
 def run(
+    ctx: typer.Context,
     suite: Annotated[Path | None, typer.Argument(help="Suite folder or file (not needed with --resume).")] = None,
     agent: Annotated[str | None, typer.Option(help="claude, codex, oracle, noop (default: suite.yaml's, else claude).")] = None,
     variant: Annotated[list[str] | None, typer.Option("--variant", "-v", help="NAME=PATH; the first (or one named 'baseline') is the baseline. Default: suite.yaml's variants.")] = None,
@@ -80,6 +82,11 @@ def run(
         trials, model, model_name = cfg["trials"], cfg["model"], cfg["model_name"]
         split, task, timeout = cfg.get("split"), cfg.get("tasks"), cfg.get("timeout")
         cassette = Path(cfg["cassette"]) if cfg.get("cassette") else None
+        # one run, one owner: refused while the owner lives, before anything starts
+        ctx.call_on_close(RunLock(RunPaths(root, resume).run_dir, resume).acquire().release)
+    if timeout is not None and not 0 < timeout < float("inf"):
+        raise ConfigError(f"--timeout must be a number of seconds > 0, got {timeout:g}",
+                          hint="e.g. --timeout 300, or leave it out to use each task's timeout_sec")
     if suite is None:
         raise ConfigError("no suite given", hint="harness run SUITE_PATH ...")
     if gate_policy is not None:
@@ -112,6 +119,7 @@ def run(
               "timeout": timeout, "cassette": str(cassette.resolve()) if cassette else None,
               "concurrency": opts.concurrency}
     if not resume:
+        ctx.call_on_close(RunLock(paths.run_dir, run_id).acquire().release)
         store.create_run(run_id, suite=config["suite"], agent=agent, model_mode=model, config=config)
     store.event(run_id, "start", f"{len(loaded.tasks)} tasks x {len(variants)} variants x {trials}")
     from controllers.sandbox import owner

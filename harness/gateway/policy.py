@@ -295,6 +295,28 @@ def policy_from(source: Policy | str | Path | dict[str, Any] | None, *,
     return _validate(source, where, None)
 
 
+def check_policy(source: str | Path | dict[str, Any], *, where: str | None = None,
+                 node: yaml.Node | None = None) -> list[LocatedError]:
+    """Every problem of a policy file or inline mapping at once (empty when it is valid): for
+    validators that collect errors before anything runs (``harness tasks validate``, ``run``).
+    ``where`` is how to name the file (or the file an inline mapping is in); ``node`` is the
+    inline mapping's YAML node, so its errors get lines of that file."""
+    try:
+        if isinstance(source, dict):
+            _validate(source, where or "<inline policy>", node)
+        elif where is None:
+            load_policy(source)
+        else:
+            try:
+                text = Path(source).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                return [LocatedError(where, f"cannot read the policy: {exc}")]
+            parse_policy(text, where=where)
+    except ValidationFailed as exc:
+        return list(exc.errors)
+    return []
+
+
 def _validate(data: Any, where: str, node: yaml.Node | None) -> Policy:
     """Pydantic validation with each error placed at a line (files) or a field (mappings)."""
     if not isinstance(data, dict):
@@ -309,6 +331,8 @@ def _validate(data: Any, where: str, node: yaml.Node | None) -> Policy:
             loc = tuple(k for k in e["loc"] if not (isinstance(k, str) and "[" in k))
             field_path = ".".join(str(k) for k in loc)
             msg = e["msg"].removeprefix("Value error, ")
+            if e["type"] == "extra_forbidden":
+                msg = f"unknown field {loc[-1]!r}" if loc else "unknown field"
             at = f"{where}:{_node_line(node, loc)}" if node is not None else where
             errors.append(LocatedError(at, f"{field_path}: {msg}"))
         raise ValidationFailed(f"policy {where}", errors) from exc

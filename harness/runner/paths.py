@@ -6,6 +6,7 @@
     ├── harness.db                     SQLite store: runs, trials, checks, events
     └── <run-id>/
         ├── run.json                   the run's config (secrets redacted)
+        ├── owner.lock                 flock'ed by the process running it (pid, start, host)
         ├── report.md / report.json / report.html / junit.xml
         ├── gateway.jsonl              every model exchange (scripted/record/replay)
         └── <task-id>/<variant>/<attempt>/

@@ -11,6 +11,7 @@ Nothing is lost when the process dies: a trial is complete once its row is in th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -31,7 +32,7 @@ from harness.errors import ConfigError, GatewayError, HarnessError
 from harness.runner.faults import auth_hint
 from harness.runner.paths import RunPaths
 from harness.runner.store import Store
-from harness.runner.trial import TrialEnv, TrialOutcome, TrialPlan, run_trial
+from harness.runner.trial import TrialEnv, TrialOutcome, TrialPlan, run_trial, write_result
 from harness.runner.variants import variant_files
 from harness.runner.workspace import WarmSandbox, prepare
 
@@ -224,8 +225,8 @@ class Runner:
                     self._fatal = f"stopped at {plan.label}: {outcome.record.reason}"
                     self._stop.set()
         finally:
-            if warm is not None and not self.opts.keep:
-                warm.close()
+            if warm is not None:
+                self._let_go(warm)
 
     def _one(self, env: TrialEnv, plan: TrialPlan, image: str,
              warm: WarmSandbox | None) -> tuple[TrialOutcome | None, WarmSandbox | None]:
@@ -240,7 +241,7 @@ class Runner:
             try:
                 if not reused:
                     if w is not None:
-                        w.close()
+                        self._let_go(w)
                     state["warm"] = None
                     timage, workdir = self._task_images.get(plan.task.id, (image, "/workspace"))
                     w = state["warm"] = prepare(
@@ -252,13 +253,11 @@ class Runner:
                 if state["warm"] is not None:
                     state["warm"].close()
                 state["warm"] = None
-                return _infra_outcome(env, plan, exc.one_line())
+                return _timed(env, plan, _infra_outcome(env, plan, exc.one_line()), False, None, t0)
             t_ready = time.monotonic() - t0
-            out = run_trial(env, plan, w)
-            out.extra.update(warm=reused, sandbox_sec=round(t_ready, 4),
-                             wall_sec=round(time.monotonic() - t0, 4))
+            out = _timed(env, plan, run_trial(env, plan, w), reused, t_ready, t0)
             if (out.record.status == "infra_error" or out.extra.get("sandbox_wrecked")) and state["warm"] is not None:
-                state["warm"].close()  # never reuse a sandbox that failed us
+                self._let_go(state["warm"])  # never reuse a sandbox that failed us (--keep: kept)
                 state["warm"] = None
             return out
 
@@ -277,13 +276,29 @@ class Runner:
         )(attempt)
         return outcome, state["warm"]
 
+    def _let_go(self, warm: WarmSandbox) -> None:
+        """Done with a sandbox: removed; with --keep left running to attach to or inspect (its
+        relay ends, and neither exit nor Ctrl-C removes it; `harness gc` does, later)."""
+        if not self.opts.keep:
+            warm.close()
+            return
+        if warm.relay is not None:
+            with contextlib.suppress(Exception):  # the container is what was asked for
+                warm.relay.close()
+        owner.unregister(warm.box)
+        self.store.event(self.paths.run_id, "kept", f"container {warm.box.name} kept (--keep)",
+                         warm.task_id)
+
     def _record(self, outcome: TrialOutcome) -> None:
         rec = outcome.record
         row = rec.model_dump(mode="json")
+        extra = outcome.extra
         row.update(checks=[c.model_dump(mode="json") for c in rec.check_results],
                    tokens={"input": rec.tokens.input, "output": rec.tokens.output},
-                   artifacts=rec.artifacts.dir, agent_sec=outcome.extra.get("agent_sec"),
-                   started_at=outcome.extra.get("started_at"), finished_at=outcome.extra.get("finished_at"))
+                   artifacts=rec.artifacts.dir, agent_sec=extra.get("agent_sec"),
+                   started_at=extra.get("started_at"), finished_at=extra.get("finished_at"),
+                   warm=extra.get("warm"), sandbox_sec=extra.get("sandbox_sec"),
+                   wall_sec=extra.get("wall_sec"), timing=extra.get("timing"))
         self.store.record_trial(self.paths.run_id, row)
         with (self.paths.run_dir / "trials.jsonl").open("a") as fh:
             fh.write(rec.model_dump_json() + "\n")
@@ -327,6 +342,15 @@ class _AffinityQueue:
             return plans.pop(0)
 
 
+def _timed(env: TrialEnv, plan: TrialPlan, out: TrialOutcome, reused: bool, ready_sec: float | None,
+           t0: float) -> TrialOutcome:
+    """The runner's own timings of a trial into its outcome and its ``result.json``."""
+    out.extra.update(warm=reused, sandbox_sec=None if ready_sec is None else round(ready_sec, 4),
+                     wall_sec=round(time.monotonic() - t0, 4))
+    write_result(env.paths.trial(*plan.key), out)
+    return out
+
+
 def _infra_outcome(env: TrialEnv, plan: TrialPlan, reason: str) -> TrialOutcome:
     from gate.models import TrialRecord
     from harness.runner.faults import existing_artifacts
@@ -336,8 +360,9 @@ def _infra_outcome(env: TrialEnv, plan: TrialPlan, reason: str) -> TrialOutcome:
     rec = TrialRecord(run_id=env.run_id, task_id=plan.task.id, variant=plan.variant.name,
                       attempt=plan.attempt, split=plan.task.split, status="infra_error", reason=reason,
                       artifacts=existing_artifacts(tp, str(tp.dir.relative_to(env.paths.run_dir))))
-    tp.result.write_text(json.dumps({"record": rec.model_dump(mode="json"), "extra": {}}, indent=2))
-    return TrialOutcome(rec, {})
+    out = TrialOutcome(rec, {})
+    write_result(tp, out)
+    return out
 
 
 def backoff_sec(attempt: int, retries: int, total_sec: float) -> float:

@@ -15,11 +15,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from harness.errors import ConfigError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FINAL_STATUSES = ("passed", "failed", "timeout", "agent_error", "infra_error")
 #: statuses ``--resume`` keeps; an ``infra_error`` trial (the machinery failed it, e.g. an
 #: engine restart outlasted the retries, or a refused key stopped the run) runs again and
@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS trials (
   attempt INTEGER NOT NULL, split TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL,
   started_at REAL, finished_at REAL, duration_sec REAL, agent_sec REAL,
   input_tokens INTEGER, output_tokens INTEGER, artifacts TEXT, result_json TEXT NOT NULL,
+  warm INTEGER, sandbox_sec REAL, wall_sec REAL, timing_json TEXT,
   PRIMARY KEY (run_id, task_id, variant, attempt)
 );
 CREATE TABLE IF NOT EXISTS checks (
@@ -50,6 +51,18 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_run ON events(run_id, ts);
 """
+
+#: columns added after version 1, in the order a fresh database has them: (version, table, column)
+_ADDED = (
+    (2, "trials", "warm INTEGER"),        # the trial reused a warm sandbox (1) or started one (0)
+    (2, "trials", "sandbox_sec REAL"),    # sandbox ready (fresh container, or reused at once)
+    (2, "trials", "wall_sec REAL"),       # the whole trial, sandbox included
+    (2, "trials", "timing_json TEXT"),    # the trial's laps: install_and_snapshot, collect, ...
+)
+_TRIAL_COLUMNS = ("run_id", "task_id", "variant", "attempt", "split", "status", "reason",
+                  "started_at", "finished_at", "duration_sec", "agent_sec", "input_tokens",
+                  "output_tokens", "artifacts", "result_json", "warm", "sandbox_sec", "wall_sec",
+                  "timing_json")
 
 
 class Store:
@@ -66,20 +79,39 @@ class Store:
         self._db.execute("PRAGMA busy_timeout=30000")
         with self._lock:
             self._db.executescript(_SCHEMA)
-        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if row is None:
-            self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        elif int(row[0]) > SCHEMA_VERSION:
-            raise ConfigError(
-                f"{path} was written by a newer harness (schema {row[0]} > {SCHEMA_VERSION})",
-                hint="upgrade the harness, or use another --runs-dir",
-            )
+        try:
+            self._migrate(path)
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _migrate(self, path: Path) -> None:
+        """Bring an older schema to this version in one transaction (two processes opening
+        the same old store at once: the second finds the columns there and adds nothing)."""
+        with self._tx() as c:
+            row = c.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is None:
+                c.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                return
+            version = int(row[0])
+            if version > SCHEMA_VERSION:
+                raise ConfigError(
+                    f"{path} was written by a newer harness (schema {version} > {SCHEMA_VERSION})",
+                    hint="upgrade the harness, or use another --runs-dir",
+                )
+            if version == SCHEMA_VERSION:
+                return
+            for since, table, column in _ADDED:
+                have = {r[1] for r in c.execute(f"PRAGMA table_info({table})")}
+                if since > version and column.split()[0] not in have:
+                    c.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+            c.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -140,15 +172,20 @@ class Store:
         """Write one finished trial and its checks atomically (replaces a previous attempt row)."""
         key = (run_id, result["task_id"], result["variant"], int(result["attempt"]))
         tokens = result.get("tokens") or {}
+        warm, timing = result.get("warm"), result.get("timing")
         with self._tx() as c:
             c.execute("DELETE FROM checks WHERE run_id=? AND task_id=? AND variant=? AND attempt=?", key)
             c.execute(
-                "INSERT OR REPLACE INTO trials VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT OR REPLACE INTO trials ({', '.join(_TRIAL_COLUMNS)}) "
+                f"VALUES ({','.join('?' * len(_TRIAL_COLUMNS))})",
                 (
                     *key, result.get("split", "heldout"), result["status"], result.get("reason", ""),
                     result.get("started_at"), result.get("finished_at"), result.get("duration_sec"),
                     result.get("agent_sec"), tokens.get("input"), tokens.get("output"),
                     result.get("artifacts"), json.dumps(result, sort_keys=True, default=str),
+                    None if warm is None else int(bool(warm)), result.get("sandbox_sec"),
+                    result.get("wall_sec"),
+                    None if timing is None else json.dumps(timing, sort_keys=True),
                 ),
             )
             for i, ch in enumerate(result.get("checks") or []):

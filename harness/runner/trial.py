@@ -32,6 +32,7 @@ from gate.scoring import outcome_status
 from harness import episode as episode_mod
 from harness.errors import AgentError, HarnessError, WaitTimeout
 from harness.runner import faults
+from harness.runner.evidence import write_pane
 from harness.runner.paths import RunPaths, TrialPaths
 from harness.runner.workspace import RELAY_PORT, WarmSandbox
 from harness.tasks import shims
@@ -239,7 +240,8 @@ def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome
             gone = faults.engine_gone(box) if last.how == "exited" else None
             if gone:  # the CLI's channel died with the engine, not by the agent's hand
                 status_flags["agent_error"], status_flags["infra_error"], reason = False, True, gone
-        _write(tp.pane, ctl.capture_pane(history=True))
+        finished = last is None or last.how in ("signal", "screen")
+        extra["pane"] = write_pane(ctl, spec, tp.pane, finished=finished)  # settled, wipe-proof
         globs = [spec.transcript_glob] if spec.transcript_glob else []
         diff, changes, tools_text, found = warm.snapper.report(post, shims.LOG_PATH, *globs)
         ep = _episode_from(found[0] if found else "", box, spec, tp, len(outcomes))
@@ -304,8 +306,18 @@ def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome
     )
     lap("teardown")
     extra.update(started_at=started, finished_at=time.time(), agent_sec=round(agent_sec, 3), timing=timing)
-    _write(tp.result, json.dumps({"record": record.model_dump(mode="json"), "extra": extra}, indent=2))
-    return TrialOutcome(record, extra)
+    outcome = TrialOutcome(record, extra)
+    write_result(tp, outcome)
+    return outcome
+
+
+def write_result(tp: TrialPaths, outcome: TrialOutcome) -> None:
+    """``result.json``: the record and everything measured (the complete marker). The runner
+    writes it again once it has timed the whole trial; the rename keeps it whole meanwhile."""
+    tmp = tp.result.with_name(tp.result.name + ".tmp")
+    data = {"record": outcome.record.model_dump(mode="json"), "extra": outcome.extra}
+    _write(tmp, json.dumps(data, indent=2, default=str))
+    tmp.replace(tp.result)
 
 
 def _blame(exc: HarnessError, reason: str, flags: dict[str, bool], extra: dict[str, Any], box: Any,

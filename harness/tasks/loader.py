@@ -81,7 +81,8 @@ def check_suite(path: str | os.PathLike[str]) -> tuple[Suite | None, list[Locate
     if root.is_dir() and not raws and not errors:
         errors.append(LocatedError(str(given), "no task files found"))
     if errors:
-        return None, sorted(errors, key=_order)
+        unique = {str(e): e for e in errors}  # a policy file shared by suite and task: once
+        return None, sorted(unique.values(), key=_order)
     return Suite(root=root, tasks=tuple(tasks), config=config), []
 
 
@@ -111,6 +112,8 @@ def _load_config(file: Path, shown: Path, errors: list[LocatedError]) -> SuiteCo
     if isinstance(cfg.policy, str) and not (file.parent / cfg.policy).exists():
         errors.append(LocatedError(raw.where(("policy",)), f"policy file {cfg.policy} "
                                                              "does not exist"))
+    elif cfg.policy is not None:
+        errors.extend(_policy_errors(cfg.policy, file.parent, raw, "suite", set()))
     return cfg
 
 
@@ -216,6 +219,7 @@ def _validate(
     so one run shows all the problems of a file."""
     tasks: list[Task] = []
     seen: dict[str, str] = {}
+    policies: set[Path] = set()
     for raw in raws:
         if not isinstance(raw.data, dict):
             errors.append(LocatedError(raw.where(), f"a task must be a mapping, got "
@@ -242,8 +246,28 @@ def _validate(
             task.policy = str(suite_dir / task.policy)
         task.bind(raw.file.parent, raw.where())
         errors.extend(_check_paths(task, raw, skip_policy=from_suite))
+        if not from_suite and task.policy is not None:  # a suite's policy is checked once
+            errors.extend(_policy_errors(task.policy, task.base_dir, raw, label, policies))
         tasks.append(task)
     return tasks
+
+
+def _policy_errors(policy: str | dict[str, Any], base: Path, raw: _Raw, label: str,
+                   seen: set[Path]) -> list[LocatedError]:
+    """The scripted model's rules, validated by the Gateway that owns their format: a file
+    once however many tasks share it (its errors at its own lines), an inline mapping at
+    the lines of the file it is written in. A missing file is reported by _check_paths."""
+    from harness.gateway.policy import check_policy  # the Gateway package is heavy to import
+
+    if isinstance(policy, dict):
+        node = yamlpos.value_node(raw.node, ("policy",))
+        return [LocatedError(e.where, f"{label}.policy.{e.message}")
+                for e in check_policy(policy, where=raw.shown, node=node)]
+    path = (base / policy).resolve()
+    if path in seen or not path.is_file():
+        return []
+    seen.add(path)
+    return check_policy(path, where=os.path.normpath(Path(raw.shown).parent / policy))
 
 
 def _raw_checks(data: dict[str, Any], raw: _Raw, label: str) -> list[LocatedError]:

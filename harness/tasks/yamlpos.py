@@ -78,6 +78,20 @@ def line_of(node: yaml.Node | None, path: Sequence[Any]) -> int:
     return line
 
 
+def value_node(node: yaml.Node | None, path: Sequence[Any]) -> yaml.Node | None:
+    """The node at ``path`` (mapping keys, sequence indexes), or None when it is absent."""
+    cur = node
+    for part in path:
+        if isinstance(cur, yaml.MappingNode):
+            cur = next((v for k, v in cur.value
+                        if isinstance(k, yaml.ScalarNode) and k.value == str(part)), None)
+        elif isinstance(cur, yaml.SequenceNode) and isinstance(part, int):
+            cur = child(cur, part)
+        else:
+            return None
+    return cur
+
+
 def child(node: yaml.Node | None, index: int) -> yaml.Node | None:
     """The ``index``-th item of a sequence node (None when there is no such node)."""
     if isinstance(node, yaml.SequenceNode) and 0 <= index < len(node.value):

@@ -13,8 +13,12 @@ DEMO = REPO / "tasks" / "examples"
 
 
 def harness(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The CLI of this checkout, with an engine address that leads nowhere: input that is
+    rejected before anything starts never notices."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "PYTHONPATH": str(REPO),
+           "DOCKER_HOST": f"unix://{cwd}/no-engine.sock"}
     return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=120, env={"PATH": "/usr/bin:/bin", "HOME": str(cwd)})
+                          cwd=cwd, timeout=120, env=env, check=False)
 
 
 @pytest.mark.parametrize(
@@ -27,6 +31,9 @@ def harness(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         (["--model", "live"], "needs the real API key"),
         (["--model", "telepathy"], "--model 'telepathy' unknown"),
         (["--gate-policy", "/no/such.yaml"], "cannot read policy"),
+        (["--timeout", "0"], "--timeout must be a number of seconds > 0, got 0"),
+        (["--timeout", "-5"], "--timeout must be a number of seconds > 0, got -5"),
+        (["--timeout", "nan"], "--timeout must be a number of seconds > 0, got nan"),
     ],
 )
 def test_one_line_errors(tmp_path: Path, args: list[str], expect: str) -> None:
@@ -51,3 +58,60 @@ def test_broken_suite_lists_every_error_with_its_place(tmp_path: Path) -> None:
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     r = harness("--debug", "run", str(DEMO), "--agent", "gemini", cwd=tmp_path)
     assert r.returncode != 0 and "Traceback" in r.stderr
+
+
+BAD_POLICY = """version: 1
+rules:
+  - name: greet
+    match: {usr: hello, user: "(unclosed"}
+    reply: {text: hi}
+  - match: {turn: "[", tool_result: ""}
+    reply: {txt: done}
+default: {text: ok, colour: red}
+"""
+
+
+def _suite_with_bad_policies(tmp_path: Path) -> Path:
+    """Two tasks share a broken policy file; a third has a broken inline one."""
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "policy.yaml").write_text(BAD_POLICY)
+    for tid in ("a", "b"):
+        (suite / f"{tid}.yaml").write_text(f"schema: harness.task/v1\nid: {tid}\nprompt: hi\npolicy: policy.yaml\n")
+    (suite / "c.yaml").write_text("schema: harness.task/v1\nid: c\nprompt: hi\npolicy:\n  rules:\n"
+                                  "    - match: {system: '[a-'}\n      reply: {shell: ls, fault: 1}\n")
+    return suite
+
+
+EXPECTED_POLICY_ERRORS = [
+    "suite/c.yaml:6: c.policy.rules.0.match.system: bad regex '[a-'",
+    "suite/c.yaml:7: c.policy.rules.0.reply.fault: unknown field 'fault'",
+    "suite/policy.yaml:4: rules.0.match.user: bad regex '(unclosed'",
+    "suite/policy.yaml:4: rules.0.match.usr: unknown field 'usr'",
+    "suite/policy.yaml:6: rules.1.match.turn: bad regex '['",
+    "suite/policy.yaml:7: rules.1.reply.txt: unknown field 'txt'",
+    "suite/policy.yaml:8: default.colour: unknown field 'colour'",
+]
+
+
+def test_tasks_validate_checks_the_scripted_models_rules(tmp_path: Path) -> None:
+    """Every error of every policy at once, each with its file, line and field, a shared
+    file's errors once."""
+    _suite_with_bad_policies(tmp_path)
+    r = harness("tasks", "validate", "suite", cwd=tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == len(EXPECTED_POLICY_ERRORS) + 1, r.stderr
+    for line, want in zip(lines, EXPECTED_POLICY_ERRORS, strict=False):
+        assert line.startswith(want), (line, want)
+    assert lines[-1].startswith("error: suite suite: 7 errors")
+
+
+def test_run_rejects_bad_policies_before_anything_starts(tmp_path: Path) -> None:
+    _suite_with_bad_policies(tmp_path)
+    r = harness("run", "suite", "--variant", "baseline=none", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    for want in EXPECTED_POLICY_ERRORS:
+        assert want in r.stderr, (want, r.stderr)
+    assert "engine" not in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").glob("*/run.json"))

@@ -101,3 +101,28 @@ def test_ctrl_c_stops_cleanly_and_leaves_a_resumable_run(tmp_path: Path, docker_
     r = harness_cli("run", "--resume", run_id, "--runs-dir", str(runs), "--json")
     s = summary(r)
     assert len(s["trials"]) == 4 and {t["status"] for t in s["trials"]} <= {"passed", "failed"}, s["trials"]
+
+
+def test_resume_is_refused_while_the_owner_runs_then_takes_over(tmp_path: Path, docker_client: Any) -> None:
+    """One run, one owner: `--resume` of a run whose process is alive is refused in one line
+    naming its pid (exit 2, nothing started); once that process is killed, it resumes."""
+    runs = tmp_path / "runs"
+    p = _start_run(runs)
+    try:
+        run_id, _ = _wait_completed(p, runs, 1)
+        assert run_id is not None
+        refused = harness_cli("run", "--resume", run_id, "--runs-dir", str(runs), "--json", timeout=120)
+        assert p.poll() is None, "the owner ended before the refusal could be seen"
+        with Store(runs / "harness.db") as st:
+            starts = [e for e in st.events(run_id) if e["kind"] == "start"]
+    finally:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait(timeout=30)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    lines = [ln for ln in refused.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and f"still running in process {p.pid}" in lines[0], refused.stderr
+    assert not refused.stdout.strip()
+    assert len(starts) == 1  # the refused process did not start the run a second time
+    s = summary(harness_cli("run", "--resume", run_id, "--runs-dir", str(runs), "--json"))
+    assert s["run_id"] == run_id and len(s["trials"]) == 4
+    assert {t["status"] for t in s["trials"]} <= {"passed", "failed"}, s["trials"]

@@ -45,6 +45,57 @@ def test_store_refuses_a_newer_schema(tmp_path: Path) -> None:
         Store(tmp_path / "h.db")
 
 
+#: the schema of the first stores (version 1), as they exist on users' disks
+V1_TRIALS = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO meta VALUES ('schema_version', '1');
+CREATE TABLE runs (
+  id TEXT PRIMARY KEY, created_at REAL NOT NULL, finished_at REAL, status TEXT NOT NULL,
+  suite TEXT NOT NULL, agent TEXT NOT NULL, model_mode TEXT NOT NULL, config_json TEXT NOT NULL);
+CREATE TABLE trials (
+  run_id TEXT NOT NULL REFERENCES runs(id), task_id TEXT NOT NULL, variant TEXT NOT NULL,
+  attempt INTEGER NOT NULL, split TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL,
+  started_at REAL, finished_at REAL, duration_sec REAL, agent_sec REAL,
+  input_tokens INTEGER, output_tokens INTEGER, artifacts TEXT, result_json TEXT NOT NULL,
+  PRIMARY KEY (run_id, task_id, variant, attempt));
+INSERT INTO runs VALUES ('old', 1.0, NULL, 'interrupted', 's', 'claude', 'scripted', '{}');
+INSERT INTO trials VALUES ('old', 't1', 'baseline', 0, 'heldout', 'passed', 'ok', 1.0, 2.0, 1.0, 0.5,
+  3, 4, 't1/baseline/0', '{"status": "passed", "task_id": "t1"}');
+"""
+
+
+def test_store_migrates_a_version_1_store_and_keeps_its_trials(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "h.db")
+    db.executescript(V1_TRIALS)
+    db.close()
+    with Store(tmp_path / "h.db") as s, Store(tmp_path / "h.db"):  # a second opener adds nothing
+        assert s.completed_keys("old") == {("t1", "baseline", 0)}
+        assert s.trials("old") == [{"status": "passed", "task_id": "t1"}]
+        s.record_trial("old", {**_result("t1", "candidate", 0, "failed"), "warm": True, "sandbox_sec": 0.05,
+                               "wall_sec": 7.5, "timing": {"collect": 0.2}})
+    db = sqlite3.connect(tmp_path / "h.db")
+    assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+    rows = db.execute("SELECT variant, warm, sandbox_sec, wall_sec, timing_json FROM trials ORDER BY variant")
+    assert rows.fetchall() == [("baseline", None, None, None, None),
+                               ("candidate", 1, 0.05, 7.5, '{"collect": 0.2}')]
+    db.close()
+
+
+def test_a_fresh_store_has_the_same_columns_as_a_migrated_one(tmp_path: Path) -> None:
+    old = sqlite3.connect(tmp_path / "old.db")
+    old.executescript(V1_TRIALS)
+    old.close()
+    Store(tmp_path / "old.db").close()
+    Store(tmp_path / "new.db").close()
+
+    def columns(name: str) -> list[tuple[str, str]]:
+        with sqlite3.connect(tmp_path / name) as c:
+            return [(r[1], r[2]) for r in c.execute("PRAGMA table_info(trials)")]
+
+    assert columns("old.db") == columns("new.db")
+    assert ("wall_sec", "REAL") in columns("new.db")
+
+
 def test_paths_are_safe_and_stable(tmp_path: Path) -> None:
     p = RunPaths(tmp_path, "run-1")
     t = p.trial("../evil/task", "cand idate", 2)

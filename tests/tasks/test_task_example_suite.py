@@ -17,7 +17,7 @@ def test_example_suite_loads_with_every_field() -> None:
 
     fix = suite.get("fix-add")
     assert fix.workspace_source().path == (EXAMPLE / "repo").resolve()
-    assert fix.policy_source() == {"script": "fix-add"}  # inline beats the suite's file
+    assert fix.policy_source()["rules"][0]["name"] == "fix-add"  # inline beats the suite's file
     assert fix.timeout_for("claude") == 600 and fix.timeout_for("codex") == 900
     assert [c["op"] for c in fix.checks_for("codex")][-1] == "max_tokens"
     assert sorted(render_tool_shims(fix)) == ["deploy", "now", "search", "ticket"]

@@ -22,7 +22,7 @@ def write(root: Path, rel: str, text: str) -> Path:
 def good_suite(tmp_path: Path) -> Path:
     write(tmp_path, "suite.yaml", "name: demo\nagent: claude\ntimeout_sec: 120\nsplit: heldout\n"
           "tags: [demo]\npolicy: policies/p.yaml\nvariants:\n  baseline: skills/live\n")
-    write(tmp_path, "policies/p.yaml", "not: a task, a policy the Gateway reads\n")
+    write(tmp_path, "policies/p.yaml", "rules: []  # not a task: a policy the Gateway reads\n")
     write(tmp_path, "skills/live/SKILL.md", "# live\n")
     write(tmp_path, "skills/live/extra.yaml", "id: not-a-task\n")
     write(tmp_path, "repo/README.md", "hi\n")
@@ -33,7 +33,7 @@ def good_suite(tmp_path: Path) -> Path:
     write(tmp_path, "tasks/many.yaml", "- id: a\n  prompt: one\n- id: b\n  turns: [x, y]\n"
           "  timeout_sec: 5\n  tags: [extra]\n")
     write(tmp_path, "tasks/c.json", json.dumps({"id": "c", "prompt": "json task",
-                                                "split": "frozen", "policy": {"inline": True}}))
+                                                "split": "frozen", "policy": {"rules": []}}))
     return tmp_path
 
 
@@ -47,7 +47,7 @@ def test_load_folder_with_defaults(good_suite: Path) -> None:
     assert a.timeout_sec == 120 and b.timeout_sec == 5
     assert b.tags == ["demo", "extra"]
     assert a.policy_source() == (good_suite / "policies/p.yaml").resolve()
-    assert c.policy_source() == {"inline": True}
+    assert c.policy_source() == {"rules": []}
     assert fix.workspace_source().path == (good_suite / "repo").resolve()
     assert b.prompt_turns() == ["x", "y"]
     assert a.source.endswith("many.yaml:1") and b.source.endswith("many.yaml:3")
@@ -249,3 +249,22 @@ def test_data_folders_are_not_tasks(tmp_path: Path) -> None:
     write(tmp_path, "pages/front.yaml", "title: not a task\n")
     write(tmp_path, "elsewhere/node_modules/y.yaml", "a: [unclosed\n")
     assert load_suite(tmp_path).ids == ["t"]
+
+
+def test_the_suites_policy_is_validated_once_with_its_lines(tmp_path: Path) -> None:
+    """suite.yaml's policy file (shared by every task, and named again by one of them) and a
+    suite-level inline policy are checked by the Gateway's rules, each error once."""
+    from harness.tasks import check_suite
+
+    write(tmp_path, "s/suite.yaml", "name: s\npolicy: p.yaml\n")
+    write(tmp_path, "s/p.yaml", "rules:\n  - match: {user: '('}\n    reply: {text: hi, extra: 1}\n")
+    write(tmp_path, "s/a.yaml", "- {id: a, prompt: x}\n- {id: b, prompt: y, policy: p.yaml}\n")
+    _, errors = check_suite(tmp_path / "s")
+    assert [str(e).split(": ", 2)[:2] for e in errors] == [
+        [f"{tmp_path}/s/p.yaml:2", "rules.0.match.user"], [f"{tmp_path}/s/p.yaml:3", "rules.0.reply.extra"]]
+    write(tmp_path, "s/suite.yaml", "name: s\npolicy:\n  rules: []\n  defaults: {text: hi}\n")
+    write(tmp_path, "s/a.yaml", "- {id: a, prompt: x}\n")
+    (tmp_path / "s/p.yaml").unlink()
+    _, errors = check_suite(tmp_path / "s")
+    assert [str(e) for e in errors] == [
+        f"{tmp_path}/s/suite.yaml:4: suite.policy.defaults: unknown field 'defaults'"]
