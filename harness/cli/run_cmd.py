@@ -44,7 +44,7 @@ def run(
     suite: Annotated[Path | None, typer.Argument(help="Suite folder or file (not needed with --resume).")] = None,
     agent: Annotated[str | None, typer.Option(help="claude, codex, oracle, noop (default: suite.yaml's, else claude).")] = None,
     variant: Annotated[list[str] | None, typer.Option("--variant", "-v", help="NAME=PATH; the first (or one named 'baseline') is the baseline. Default: suite.yaml's variants.")] = None,
-    trials: Annotated[int, typer.Option("--trials", "-k", min=1, help="Attempts per task and variant.")] = 1,
+    trials: Annotated[int | None, typer.Option("--trials", "-k", min=1, help="Attempts per task and variant (default: suite.yaml's, else 1).")] = None,
     concurrency: Annotated[int | None, typer.Option("--concurrency", "-j", min=1, help="Trials at once [cores].")] = None,
     model: Annotated[str, typer.Option(help="scripted | record | replay | live.")] = "scripted",
     model_name: Annotated[str | None, typer.Option(help="Model name the CLI asks for.")] = None,
@@ -97,6 +97,7 @@ def run(
         raise ConfigError(f"--model {model!r} unknown", hint=f"use one of {', '.join(MODEL_MODES)}")
     loaded = load_suite(suite)
     agent = agent or loaded.agent or "claude"
+    trials = trials or loaded.trials or 1
     profile = get_profile(agent)
     if split:
         loaded = loaded.by_split(split)

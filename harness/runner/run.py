@@ -33,7 +33,7 @@ from harness.runner.faults import auth_hint
 from harness.runner.paths import RunPaths
 from harness.runner.store import Store
 from harness.runner.trial import TrialEnv, TrialOutcome, TrialPlan, run_trial, write_result
-from harness.runner.variants import variant_files
+from harness.runner.variants import variant_bytes
 from harness.runner.workspace import WarmSandbox, prepare
 
 log = logging.getLogger(__name__)
@@ -114,10 +114,10 @@ class Runner:
         self.paths.run_dir.mkdir(parents=True, exist_ok=True)
         self.paths.config.write_text(json.dumps(config, indent=2, sort_keys=True, default=str))
         for v in self.opts.variants:
-            for rel, text in variant_files(v).items():
+            for rel, data in variant_bytes(v).items():
                 dest = self.paths.run_dir / "variants" / v.name / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                dest.write_text(text)
+                dest.write_bytes(data)
 
     # ------------------------------------------------------------------ running
 

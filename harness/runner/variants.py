@@ -73,12 +73,17 @@ def load_variant(name: str, path: str | Path) -> Variant:
     return Variant(name, tuple(skills), memory, source=str(p))
 
 
-def variant_files(v: Variant) -> dict[str, str]:
-    """Relative path -> text, as the gate's structural check and `harness stage` read them."""
-    out: dict[str, str] = {}
+def variant_bytes(v: Variant) -> dict[str, bytes]:
+    """Relative path -> bytes, exactly as installed: what the run folder keeps and what
+    `harness stage` copies (a binary file in ``references/`` must survive adopt)."""
+    out: dict[str, bytes] = {}
     for s in v.skills:
         for rel, data in s.files.items():
-            out[f"skills/{s.name}/{rel}"] = data.decode(errors="replace")
-    for k, data in v.memory.items():
-        out[k] = data.decode(errors="replace")
+            out[f"skills/{s.name}/{rel}"] = data
+    out.update(v.memory)
     return out
+
+
+def variant_files(v: Variant) -> dict[str, str]:
+    """Relative path -> text, as the gate's structural check reads them."""
+    return {rel: data.decode(errors="replace") for rel, data in variant_bytes(v).items()}

@@ -336,6 +336,9 @@ class SuiteConfig(_Model):
     description: str = ""
     agent: str | None = None
     variants: dict[str, str] = Field(default_factory=dict)
+    #: attempts per task and variant when ``--trials`` is not given (the gate wants 2+ to see
+    #: attempt noise; one attempt per task is said plainly in its decision)
+    trials: int | None = Field(None, ge=1)
     policy: str | dict[str, Any] | None = None
     timeout_sec: int | None = Field(None, gt=0)
     split: Split | None = None

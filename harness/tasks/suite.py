@@ -34,6 +34,11 @@ class Suite:
         return self.config.agent
 
     @property
+    def trials(self) -> int | None:
+        """Attempts per task and variant named by ``suite.yaml`` (``--trials`` wins over it)."""
+        return self.config.trials
+
+    @property
     def variants(self) -> dict[str, Path]:
         """Variant name -> folder of skill/memory files, resolved against suite.yaml."""
         base = self.root if self.root.is_dir() else self.root.parent
