@@ -43,7 +43,7 @@ class Mined:
     notes: list[str] = field(default_factory=list)
 
 
-def test_segment(cmd: str) -> str | None:
+def runner_part(cmd: str) -> str | None:
     """The test part of a compound command (``sed -i .. && pytest -q`` → ``pytest -q``),
     with any ``cd`` before it kept; None when no part runs tests."""
     parts = [p for p in _SEGMENT.split(cmd.strip()) if p]
@@ -64,14 +64,14 @@ def changed_files(d: Digest) -> set[str]:
 def tests_check(sessions: list[Digest], prefix: str) -> tuple[dict[str, Any] | None, bool, str]:
     """The most common test command that passed at a session's end, as a check; whether a
     session saw it fail first (so a no-op fails it); a note."""
-    ends = [test_segment(d.test_runs[-1].cmd) for d in sessions if d.tests_passed_at_end]
+    ends = [runner_part(d.test_runs[-1].cmd) for d in sessions if d.tests_passed_at_end]
     ends = [e for e in ends if e]
     if not ends:
         ran = any(d.test_runs for d in sessions)
         return None, False, ("tests ran but did not pass at the end" if ran else "no tests ran")
     cmd = Counter(ends).most_common(1)[0][0]
     failed_first = any(
-        r.outcome == "failed" and test_segment(r.cmd) == cmd for d in sessions for r in d.test_runs
+        r.outcome == "failed" and runner_part(r.cmd) == cmd for d in sessions for r in d.test_runs
     )
     full = f"cd {prefix} && {cmd}" if prefix else cmd
     if re.search(r"\bpy\.?test\b", cmd):

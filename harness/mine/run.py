@@ -130,7 +130,8 @@ def _task(g: Group, sessions: list[Digest], opts: MineOptions) -> tuple[Built | 
         return None, "no check from evidence (" + "; ".join(mined.notes) + \
             "; no file changed, no stable answer shape)"
     if not mined.discriminating:
-        return None, ("its checks would pass with no work (" + "; ".join(mined.notes) + ")")
+        ops = ", ".join(c["op"] for c in mined.checks)
+        return None, f"its checks ({ops}) would pass with no work (" + "; ".join(mined.notes) + ")"
     # the oracle: the latest session that ended green (when tests are checked) and whose
     # edits can be redone
     want_green = any(c["name"] == "mined tests" for c in mined.checks)
