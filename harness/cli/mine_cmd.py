@@ -32,6 +32,36 @@ def _skill(path: Path) -> tuple[str, Path]:
     return _skill_name(md, md.parent.name), md.parent
 
 
+def _judge(built: list, mode: str, policy: Path | None, cassette: Path | None, name: str) -> None:
+    """Rubrics for ``built`` from a model behind a Gateway we start and close here."""
+    import os
+
+    from harness.gateway.server import Gateway
+    from harness.mine.judge import write_rubrics
+
+    if mode == "scripted":
+        if policy is None:
+            raise ConfigError("--judge rubric --model scripted needs --policy FILE")
+        gw = Gateway("scripted", policy=policy)
+    elif mode == "replay":
+        if cassette is None or not cassette.is_file():
+            raise ConfigError("--judge rubric --model replay needs --cassette FILE (an existing one)")
+        gw = Gateway("replay", cassette=cassette)
+    elif mode in ("record", "live"):
+        if not os.environ.get("ANTHROPIC_API_KEY"):
+            raise ConfigError(f"--judge rubric --model {mode} needs the real key in ANTHROPIC_API_KEY",
+                              hint="it stays in the Gateway; or use --model scripted/replay")
+        if mode == "record" and cassette is None:
+            raise ConfigError("--judge rubric --model record needs --cassette FILE to write")
+        gw = Gateway("record", cassette=cassette) if mode == "record" else Gateway("passthrough")
+    else:
+        raise ConfigError(f"--model {mode!r} is not one of scripted, replay, record, live")
+    with gw.start():
+        key = gw.register_trial("mine-judge")
+        for note in write_rubrics(built, base_url=gw.url, api_key=key.key, model=name):
+            console.print(f"  {note}", soft_wrap=True, markup=False)
+
+
 @app.command()
 def mine(
     out: Annotated[Path, typer.Option(help="Folder to write the mined suite to.")],
@@ -47,6 +77,11 @@ def mine(
     max_tasks: Annotated[int | None, typer.Option(min=1, help="At most N tasks (recurring and target-skill ones first).")] = None,
     name: Annotated[str | None, typer.Option(help="Suite name [the --out folder's name].")] = None,
     runs_dir: Annotated[Path | None, typer.Option("--runs-dir", help="Where the store lives [./runs or $HARNESS_RUNS_DIR].")] = None,
+    judge: Annotated[str, typer.Option(help="none | rubric: a model writes a rubric check per task, through the Gateway.")] = "none",
+    model: Annotated[str, typer.Option(help="The rubric judge's Gateway mode: scripted | replay | record | live.")] = "live",
+    policy: Annotated[Path | None, typer.Option(help="Scripted judge: the Gateway policy (YAML).")] = None,
+    cassette: Annotated[Path | None, typer.Option(help="Judge cassette for record (written) / replay (read).")] = None,
+    model_name: Annotated[str, typer.Option(help="The judge's model name.")] = "claude-sonnet-4-5",
     as_json: Annotated[bool, typer.Option("--json", help="Print the mine report as JSON.")] = False,
 ) -> None:
     """Turn harvested sessions into a replayable suite at each session's start commit."""
@@ -55,6 +90,8 @@ def mine(
     from harness.mine import mine as run_mine
     from harness.mine.writer import write_suite
 
+    if judge not in ("none", "rubric"):
+        raise ConfigError(f"--judge {judge!r} is not one of none, rubric")
     if source not in ("claude", "codex", "auto"):
         raise ConfigError(f"--source {source!r} is not one of claude, codex, auto")
     skill_name, variants = None, None
@@ -76,6 +113,8 @@ def mine(
                        holdout_fraction=holdout_fraction, seed=seed, frozen=ids,
                        target_skill=skill_name, allow_no_repo=allow_no_repo, max_tasks=max_tasks)
     rep, built = run_mine(digests, opts, project=proj)
+    if judge == "rubric" and built:
+        _judge(built, model, policy, cassette, model_name)
     out = out.expanduser().resolve()
     write_suite(out, built, rep, name=name or out.name, variants=variants)
     if as_json:
@@ -85,7 +124,7 @@ def mine(
                   f"intent(s) ({rep.recurring_groups} recurring) → {out}", soft_wrap=True)
     for t in rep.tasks:
         console.print(f"  {t.id} [{t.split}] {'recurring' if t.recurring else 'once'} · "
-                      f"{', '.join(t.checks)} · oracle {'yes' if t.oracle else 'no'} · "
+                      f"{', '.join(c + (' (model-written)' if c in t.model_checks else '') for c in t.checks)} · oracle {'yes' if t.oracle else 'no'} · "
                       f"from {', '.join(t.sessions)}", soft_wrap=True, markup=False)
     for d in rep.dropped:
         console.print(f"  dropped {', '.join(d.sessions)}: {d.reason}", soft_wrap=True, markup=False)

@@ -53,6 +53,7 @@ class MinedTask(_Model):
     recurring: bool
     checks: list[str]
     oracle: bool
+    model_checks: list[str] = Field(default_factory=list)  # checks a model wrote (rubric)
     notes: list[str] = Field(default_factory=list)
 
 
@@ -176,6 +177,7 @@ def _task(g: Group, sessions: list[Digest], opts: MineOptions) -> tuple[Built | 
         } for d in sessions],
         "workdir_prefix": prefix,
         "evidence": mined.notes,
+        "answers": [d.final_answer for d in sessions if d.final_answer][-1:],
         "oracle": onote,
     }}
     first_at = min((d.started_at for d in sessions if d.started_at),

@@ -5,6 +5,7 @@ sessions the real CLIs wrote is in test_mine_replay.py."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -224,3 +225,38 @@ def test_written_suite_loads_unreviewed_and_run_refuses_live(repo: tuple[Path, s
                        capture_output=True, text=True, timeout=120, check=False,
                        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert "not reviewed" not in r.stderr and "API key" in r.stderr  # past the review gate
+
+
+def test_mine_cli_with_a_scripted_rubric_judge(repo: tuple[Path, str], tmp_path: Path) -> None:
+    """`harness mine --judge rubric` as a user runs it, the judge scripted on a real Gateway:
+    the rubric lands in the task as a model-written check and the report says so."""
+    from harness.harvest import HarvestStore
+
+    fix = [FileEdit(turn=0, tool="Edit", op="replace", path="calc.py", old="a - b", new="a + b")]
+    d = _d("r1", ["fix add() please"], repo=repo, files=["calc.py"], edits=fix,
+           answer="Fixed add().")
+    runs = tmp_path / "runs"
+    with HarvestStore(runs / "harness.db") as store:
+        store.save("claude", "/x.jsonl", 1, 1, outcome="kept", session_id="r1", cwd=d.cwd, digest=d)
+    rubric = "- add(1, 2) returns 3\\n- the answer names the bug"
+    (tmp_path / "judge.yaml").write_text(
+        "version: 1\nrules:\n  - match: {user: 'fix add\\(\\) please'}\n"
+        f'    reply: {{text: "{rubric}"}}\n')
+    out = tmp_path / "suite"
+
+    def mine_cli(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "harness.cli", "mine", "--out", str(out),
+                               "--runs-dir", str(runs), "--judge", "rubric", *extra],
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    r = mine_cli("--model", "scripted", "--policy", str(tmp_path / "judge.yaml"), "--json")
+    assert r.returncode == 0, r.stderr
+    [task] = json.loads(r.stdout)["tasks"]
+    assert task["model_checks"] == ["rubric"] and task["checks"][-1] == "rubric"
+    data = yaml.safe_load(next(out.glob("tasks/*/task.yaml")).read_text())
+    assert data["checks"][-1] == {"op": "rubric", "name": "mined rubric (model-written)",
+                                  "rubric": "- add(1, 2) returns 3\n- the answer names the bug"}
+    assert load_suite(out).tasks[0].checks[-1]["op"] == "rubric"
+    r = mine_cli("--model", "scripted")
+    assert r.returncode == 2 and r.stderr.strip() == (
+        "error: --judge rubric --model scripted needs --policy FILE")
