@@ -97,14 +97,16 @@ def test_noop_fails_and_oracle_passes_at_the_start_commit(cli_sessions: Generate
     oracle = _run(suite, runs, "oracle")
     assert oracle["status"] == "passed", oracle["reason"]
     assert all(c["passed"] for c in oracle["check_results"]) and len(oracle["check_results"]) == 3
-    # the sandbox holds the start commit with its history (not the user's later commit)
+    # the sandbox holds the start commit with its history, and nothing after it
     copy = tmp_path / "suite"
     shutil.copytree(suite, copy)
     [tf] = copy.glob("tasks/*/task.yaml")
     data = yaml.safe_load(tf.read_text())
     head = cli_sessions.commits[-1]
     data["checks"].append({"op": "command", "name": "at start commit", "cmd": (
-        f'test "$(git rev-parse HEAD)" = {head} && test "$(git rev-list --count HEAD)" = 3')})
+        f'test "$(git rev-parse HEAD)" = {head} && test "$(git rev-list --count HEAD)" = 3 && '
+        # the user's later commit is not there to read the answer from
+        '! git log --all --oneline | grep -q "later work" && test -z "$(git remote)"')})
     tf.write_text(yaml.safe_dump(data, sort_keys=False))
     at = _run(copy, runs, "oracle")
     assert {c["name"]: c["passed"] for c in at["check_results"]}["at start commit"], at["reason"]

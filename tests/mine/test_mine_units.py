@@ -96,6 +96,11 @@ def test_checks_from_evidence(repo: tuple[Path, str]) -> None:
     m3 = mine_checks([s3], files, "")
     assert [c["op"] for c in m3.checks] == ["command", "diff_not_touches"]
     assert not m3.discriminating
+    # a session that ran in a sub-folder of the repo: paths and the test command follow it
+    sub = mine_checks([s1], ["pkg/calc.py", "pkg/tests/test_x.py", "tests/test_calc.py"], "pkg")
+    assert {c["op"]: c.get("cmd", c.get("paths")) for c in sub.checks} == {
+        "tests": "cd pkg && pytest -q", "diff_touches": ["pkg/NOTES.md", "pkg/calc.py"],
+        "diff_not_touches": ["pkg/tests/test_x.py"]}
     # a session that edited the tests: no diff_not_touches on them
     s4 = _d("4", ["fix"], repo=repo, files=["tests/test_calc.py"])
     assert "diff_not_touches" not in [c["op"] for c in mine_checks([s4], files, "").checks]
@@ -260,3 +265,16 @@ def test_mine_cli_with_a_scripted_rubric_judge(repo: tuple[Path, str], tmp_path:
     r = mine_cli("--model", "scripted")
     assert r.returncode == 2 and r.stderr.strip() == (
         "error: --judge rubric --model scripted needs --policy FILE")
+
+
+def test_target_skill_comes_first(repo: tuple[Path, str]) -> None:
+    fix = [FileEdit(turn=0, tool="Edit", op="replace", path="calc.py", old="a - b", new="a + b")]
+    plain = [_d(f"p{i}", ["fix add() in calc.py"], repo=repo, files=["calc.py"], edits=fix,
+                minutes=i) for i in range(2)]
+    skilled = _d("s", ["explain and fix mul"], repo=repo, files=["calc.py"], edits=fix, minutes=5)
+    skilled.skills = ["calc-explainer"]
+    _rep, built = mine([*plain, skilled], MineOptions())
+    assert [b.summary.sessions for b in built] == [["claude:p0", "claude:p1"], ["claude:s"]]  # type: ignore[union-attr]
+    _rep, built = mine([*plain, skilled], MineOptions(target_skill="calc-explainer", max_tasks=1))
+    assert [b.summary.sessions for b in built] == [["claude:s"]]  # type: ignore[union-attr]
+    assert "target-skill" in built[0].data["tags"]
