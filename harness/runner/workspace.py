@@ -174,17 +174,17 @@ def _clone(url: str, ref: str | None, dest: Path) -> None:
 
 
 def _drop_later_refs(repo: Path) -> subprocess.CompletedProcess[str]:
-    """After checking out a ``ref``: forget what came after it (the remote, branches and tags
-    that are not ancestors of HEAD, the reflogs), so a replay at a past commit cannot read
-    the answer off a later commit with ``git log --all``."""
+    """After checking out a ``ref``: forget what came after it (branches, remote-tracking
+    refs and tags that are not ancestors of HEAD, the reflogs), so a replay at a past commit
+    cannot read the answer off a later commit with ``git log --all``. The remote's URL stays
+    (the CLIs record it)."""
     git = ["git", "-C", str(repo)]
-    subprocess.run([*git, "remote", "remove", "origin"], capture_output=True, timeout=120, check=False)
     later = subprocess.run([*git, "for-each-ref", "--no-merged", "HEAD", "--format=delete %(refname)",
-                            "refs/heads", "refs/tags"], capture_output=True, text=True, timeout=120,
-                           check=False)
+                            "refs/heads", "refs/remotes", "refs/tags"], capture_output=True, text=True,
+                           timeout=120, check=False)
     if later.returncode != 0:
         return later
-    r = subprocess.run([*git, "update-ref", "--stdin"], input=later.stdout, capture_output=True,
+    r = subprocess.run([*git, "update-ref", "--no-deref", "--stdin"], input=later.stdout, capture_output=True,
                        text=True, timeout=120, check=False)
     if r.returncode != 0:
         return r
