@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -28,11 +28,11 @@ def _skill(path: Path) -> tuple[str, Path]:
     md = p if p.name == "SKILL.md" else p / "SKILL.md"
     if not md.is_file():
         raise ConfigError(f"--target-skill {path}: no SKILL.md there",
-                          hint="give a skill folder (with SKILL.md) or the SKILL.md itself")
+                          hint="give a skill folder holding SKILL.md, or the SKILL.md itself")
     return _skill_name(md, md.parent.name), md.parent
 
 
-def _judge(built: list, mode: str, policy: Path | None, cassette: Path | None, name: str) -> None:
+def _judge(built: list[Any], mode: str, policy: Path | None, cassette: Path | None, name: str) -> None:
     """Rubrics for ``built`` from a model behind a Gateway we start and close here."""
     import os
 
@@ -102,7 +102,7 @@ def mine(
     root = (runs_dir or default_runs_root()).resolve()
     if not (root / "harness.db").is_file():
         raise ConfigError(f"no harvest store at {root / 'harness.db'}",
-                          hint="run `harness harvest` first (with the same --runs-dir)")
+                          hint="run `harness harvest` first, with the same --runs-dir")
     with HarvestStore(root / "harness.db") as store:
         digests = store.digests(project=proj or None, agent=None if source == "auto" else source)
     if not digests:

@@ -26,7 +26,7 @@ def write_suite(out: Path, built: list[Built], rep: MineReport, *, name: str,
         raise ConfigError(f"--out {out} is a file", hint="give a folder for the mined suite")
     if out.is_dir() and any(out.iterdir()) and not (out / REPORT_FILE).is_file():
         raise ConfigError(f"--out {out} holds files and is not a mined suite",
-                          hint="give an empty or new folder (re-mining replaces its tasks)")
+                          hint="give an empty or new folder; re-mining replaces a mined suite's tasks")
     out.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(out / "tasks", ignore_errors=True)
     suite: dict[str, Any] = {
