@@ -96,6 +96,9 @@ def run(
     if model not in MODEL_MODES:
         raise ConfigError(f"--model {model!r} unknown", hint=f"use one of {', '.join(MODEL_MODES)}")
     loaded = load_suite(suite)
+    if model in ("record", "live") and not loaded.config.reviewed:
+        raise ConfigError(f"suite {suite} was mined and not reviewed: --model {model} refused",
+                          hint="read its tasks, then set `reviewed: true` in its suite.yaml")
     agent = agent or loaded.agent or "claude"
     trials = trials or loaded.trials or 1
     profile = get_profile(agent)

@@ -165,10 +165,31 @@ def _clone(url: str, ref: str | None, dest: Path) -> None:
         if r.returncode == 0 and ref:
             r = subprocess.run(["git", "-C", str(dest), "checkout", "--quiet", ref],
                                capture_output=True, text=True, timeout=120, check=False)
+            if r.returncode == 0:
+                r = _drop_later_refs(dest)
     except subprocess.TimeoutExpired as exc:
         raise SetupFailed(f"cloning {url} timed out") from exc
     if r.returncode != 0:
         raise SetupFailed(f"cloning {url}{'@' + ref if ref else ''} failed: {r.stderr.strip()[:200]}")
+
+
+def _drop_later_refs(repo: Path) -> subprocess.CompletedProcess[str]:
+    """After checking out a ``ref``: forget what came after it (branches, remote-tracking
+    refs and tags that are not ancestors of HEAD, the reflogs), so a replay at a past commit
+    cannot read the answer off a later commit with ``git log --all``. The remote's URL stays
+    (the CLIs record it)."""
+    git = ["git", "-C", str(repo)]
+    later = subprocess.run([*git, "for-each-ref", "--no-merged", "HEAD", "--format=delete %(refname)",
+                            "refs/heads", "refs/remotes", "refs/tags"], capture_output=True, text=True,
+                           timeout=120, check=False)
+    if later.returncode != 0:
+        return later
+    r = subprocess.run([*git, "update-ref", "--no-deref", "--stdin"], input=later.stdout, capture_output=True,
+                       text=True, timeout=120, check=False)
+    if r.returncode != 0:
+        return r
+    return subprocess.run([*git, "reflog", "expire", "--expire=now", "--all"], capture_output=True,
+                          text=True, timeout=120, check=False)
 
 
 def prepare(task: Any, *, image: str, client: Any, run_id: str, limits: SandboxLimits,

@@ -345,3 +345,6 @@ class SuiteConfig(_Model):
     tags: list[str] = Field(default_factory=list)
     include: list[str] = Field(default_factory=lambda: ["**/*.yaml", "**/*.yml", "**/*.json"])
     exclude: list[str] = Field(default_factory=list)
+    #: False for a suite ``harness mine`` wrote: record/live runs refuse it until a person
+    #: has read its tasks and set this to true (hand-written suites need not say)
+    reviewed: bool = True
