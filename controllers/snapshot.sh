@@ -7,6 +7,7 @@
 #
 # State lives in $GIT_DIR/harness/snapshots/<id>/ (HEAD, refs, index, stash.log) and the
 # tree in refs/harness/snapshots/<id>, which also keeps its objects safe from `git gc`.
+# With HARNESS_SNAP_PRIVATE set, $GIT_DIR is the harness's private copy there (see pristine.sh).
 set -eu
 op=${1:?op}; id=${2:?id}; shift 2
 ignored=""
@@ -18,10 +19,17 @@ fi
 export GIT_AUTHOR_NAME=harness GIT_AUTHOR_EMAIL=harness@harness.invalid
 export GIT_COMMITTER_NAME=harness GIT_COMMITTER_EMAIL=harness@harness.invalid
 export GIT_TERMINAL_PROMPT=0 GIT_OPTIONAL_LOCKS=0
-g() { git -c core.fileMode=true -c core.symlinks=true -c core.autocrlf=false -c core.safecrlf=false \
+g() { git -c core.fsmonitor=false -c core.hooksPath=/dev/null -c core.fileMode=true -c core.symlinks=true -c core.autocrlf=false -c core.safecrlf=false \
         -c advice.addEmbeddedRepo=false -c gc.auto=0 -c maintenance.auto=false "$@"; }
 
 here=$(pwd -P)
+if [ -n "${HARNESS_SNAP_PRIVATE:-}" ]; then
+  # sealed mode (a warm sandbox, run as root): the harness's own copy of the pristine .git
+  # and objects under $HARNESS_SNAP_PRIVATE (0700); the agent's .git is never read or written
+  p=$HARNESS_SNAP_PRIVATE
+  export GIT_DIR="$p/git" GIT_WORK_TREE="$here" GIT_OBJECT_DIRECTORY="${GIT_OBJECT_DIRECTORY:-$p/objects}"
+  export GIT_CONFIG_GLOBAL=/dev/null
+fi
 top=$(git rev-parse --show-toplevel 2>/dev/null || true)
 if [ "$top" != "$here" ]; then
   [ "$op" = snapshot ] || { echo "no git repository at $here" >&2; exit 3; }

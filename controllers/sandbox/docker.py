@@ -10,6 +10,7 @@ tmux transports, because the docker CLI follows DOCKER_HOST and contexts by itse
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
@@ -95,7 +96,9 @@ class DockerSandbox:
                 nano_cpus=int(lim.cpus * 1e9),
                 network_mode=cfg.network,
                 working_dir=cfg.workdir,
-                user=cfg.user,
+                # the container's own process is root's: a reset kills every process of the
+                # exec user (``cfg.user``, the default for every exec) and must not end it
+                user="root",
                 environment=dict(cfg.env),
                 hostname="sandbox",
             )
@@ -114,6 +117,19 @@ class DockerSandbox:
                 raise SandboxError(f"could not start a container from {cfg.image}: {exc}") from exc
             raise
         return self
+
+    def renew(self) -> DockerSandbox:
+        """A new container from the same config in place of this one (which is removed).
+
+        Why the same object: what holds the sandbox (a trial's tmux controller) follows it,
+        so a warm container found unfit can be replaced in the middle of a trial's start."""
+        self._require_open()
+        old, self._container = self._container, None
+        with contextlib.suppress(Exception):  # gone already is fine; gc reaps the rest
+            old.remove(force=True, v=True)
+        self._oom_kills = 0
+        self.name = f"{self.config.name_prefix}-{self.config.run_id}-{uuid.uuid4().hex[:8]}"[:63]
+        return self.start()
 
     def _wait_ready(self) -> None:
         """Until the engine reports the container running. An inspect, not an exec: an exec

@@ -52,6 +52,7 @@ def run(
     task: Annotated[list[str] | None, typer.Option("--task", help="Only these task ids.")] = None,
     timeout: Annotated[float | None, typer.Option(help="Per-trial timeout in seconds (overrides tasks).")] = None,
     keep: Annotated[bool, typer.Option(help="Keep containers after the run (to attach / inspect).")] = False,
+    fresh_sandbox: Annotated[bool, typer.Option("--fresh-sandbox", help="A new container for every trial (no warm reuse of a task's container; slower).")] = False,
     gate: Annotated[bool, typer.Option("--gate", help="Decide and exit 0 accept, 1 reject, 2 inconclusive.")] = False,
     gate_policy: Annotated[Path | None, typer.Option(help="Gate thresholds (YAML/JSON), e.g. max_token_ratio, min_heldout_tasks.")] = None,
     resume: Annotated[str | None, typer.Option(help="Finish run RUN (re-runs only incomplete trials).")] = None,
@@ -80,6 +81,7 @@ def run(
         trials, model, model_name = cfg["trials"], cfg["model"], cfg["model_name"]
         split, task, timeout = cfg.get("split"), cfg.get("tasks"), cfg.get("timeout")
         cassette = Path(cfg["cassette"]) if cfg.get("cassette") else None
+        fresh_sandbox = fresh_sandbox or bool(cfg.get("fresh_sandbox"))
     if suite is None:
         raise ConfigError("no suite given", hint="harness run SUITE_PATH ...")
     if gate_policy is not None:
@@ -106,11 +108,12 @@ def run(
     paths = RunPaths(root, run_id)
     opts = RunOptions(agent=agent, variants=variants, trials=trials,
                       concurrency=concurrency or default_concurrency(),
-                      model=model_name or DEFAULT_MODEL.get(agent, "model"), timeout_sec=timeout, keep=keep)
+                      model=model_name or DEFAULT_MODEL.get(agent, "model"), timeout_sec=timeout, keep=keep,
+                      fresh_sandbox=fresh_sandbox)
     config = {"suite": str(Path(suite).resolve()), "agent": agent, "variants": {k: str(Path(v).resolve()) if v != "none" else "none" for k, v in vspecs.items()},
               "trials": trials, "model": model, "model_name": opts.model, "split": split, "tasks": task,
               "timeout": timeout, "cassette": str(cassette.resolve()) if cassette else None,
-              "concurrency": opts.concurrency}
+              "concurrency": opts.concurrency, "fresh_sandbox": fresh_sandbox}
     if not resume:
         store.create_run(run_id, suite=config["suite"], agent=agent, model_mode=model, config=config)
     store.event(run_id, "start", f"{len(loaded.tasks)} tasks x {len(variants)} variants x {trials}")

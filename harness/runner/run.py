@@ -59,6 +59,7 @@ class RunOptions:
     offline_tests: bool = True
     infra_retries: int = 2
     keep: bool = False                  # keep containers (for attach after the run)
+    fresh_sandbox: bool = False         # a new container per trial (no warm reuse)
     judge_base_url: str | None = None
 
 
@@ -221,7 +222,11 @@ class Runner:
                 return None
             w = state["warm"]
             t0 = time.monotonic()
-            reused = w is not None and w.task_id == plan.task.id
+            # why not reuse the warm container: asked not to, or its reset cannot be trusted
+            fresh_why = ""
+            if w is not None and w.task_id == plan.task.id:
+                fresh_why = "--fresh-sandbox" if self.opts.fresh_sandbox else w.no_reuse
+            reused = w is not None and w.task_id == plan.task.id and not fresh_why
             try:
                 if not reused:
                     if w is not None:
@@ -240,6 +245,11 @@ class Runner:
                 return _infra_outcome(env, plan, exc.one_line())
             t_ready = time.monotonic() - t0
             out = run_trial(env, plan, w)
+            if w.fresh_reason:  # the warm reset failed: begin replaced the container
+                reused, fresh_why, w.fresh_reason = False, w.fresh_reason, ""
+                self.store.event(self.paths.run_id, "fresh_sandbox", fresh_why, plan.label)
+            if fresh_why:
+                out.extra["fresh_reason"] = fresh_why
             out.extra.update(warm=reused, sandbox_sec=round(t_ready, 4),
                              wall_sec=round(time.monotonic() - t0, 4))
             if out.record.status == "infra_error" and state["warm"] is not None:
