@@ -21,19 +21,17 @@ WS=${HARNESS_WS:?workspace}
 H=/var/lib/harness
 S=$H/state        # 0700 root: the .git copy, the private git dir, listings, tars
 STORE=$H/objects  # 0755 root, files read-only: the pristine objects, shared with the agent
-uid=$(id -u "$AG") gid=$(id -g "$AG")
-home=$(getent passwd "$AG" | cut -d: -f6)
-g() { GIT_CONFIG_GLOBAL=/dev/null GIT_TERMINAL_PROMPT=0 GIT_OPTIONAL_LOCKS=0 git -c core.fsmonitor=false -c core.hooksPath=/dev/null -c core.untrackedCache=false \
-        -c core.fileMode=true -c core.symlinks=true -c core.autocrlf=false -c core.safecrlf=false \
+# a reset is on every warm trial's path: it reads the agent's ids from the seal, and spawns
+# a process only for work to do (each costs ~10 ms on a busy machine)
+if [ "$op" = reset ] && [ -f "$S/user" ]; then read -r uid gid home <"$S/user"
+else uid=$(id -u "$AG"); gid=$(id -g "$AG"); home=$(getent passwd "$AG" | cut -d: -f6); fi
+g() { GIT_CONFIG_GLOBAL=/dev/null GIT_TERMINAL_PROMPT=0 GIT_OPTIONAL_LOCKS=0 git -c core.fsmonitor=false \
+        -c core.hooksPath=/dev/null -c core.untrackedCache=false -c core.fileMode=true -c core.symlinks=true -c core.autocrlf=false -c core.safecrlf=false \
         -c advice.addEmbeddedRepo=false -c gc.auto=0 -c maintenance.auto=false "$@"; }
 as_agent() { setpriv --reuid="$uid" --regid="$gid" --clear-groups env HOME="$home" "$@"; }
 fail() { code=$1; shift; echo "error: $*" >&2; exit "$code"; }
 stamp() {  # 50 ms early: file times come from a coarse clock; a write in the same tick counts
-  local t; t=$(( $(date +%s%N) - 50000000 )); touch -d "@${t:0:-9}.${t: -9}" "$S/stamp"
-}
-changed() {  # $1 path: created, removed, written or chmod-ed since the last reset
-  [ -e "$1" ] || [ -L "$1" ] || return 0
-  [ -n "$(find "$1" -xdev -cnewer "$S/stamp" -print -quit 2>/dev/null)" ]
+  local t=${EPOCHREALTIME/[.,]/}; t=$((t - 50000)); touch -d "@${t:0:-6}.${t: -6}" "$S/stamp"
 }
 listing() {  # the workspace as type, mode, owner and path, NUL-separated, sorted
   find "$WS" -path "$WS/.git" -prune -o -printf '%y %m %U:%G %P\0' | LC_ALL=C sort -z
@@ -52,6 +50,7 @@ seal() {
   done
   for d in /harness/tools/bin /harness/tools/data; do [ -d "$d" ] && chown -R root:root "$d"; done
   rm -rf "$H"; mkdir -p "$S/fs" "$S/objects/info"; chmod 755 "$H"; chmod 700 "$S"
+  echo "$uid $gid $home" >"$S/user"
   # 1. objects: into the store; the workspace keeps an empty objects dir that borrows from it
   mv "$WS/.git/objects" "$STORE"
   mkdir -p "$WS/.git/objects/info" "$WS/.git/objects/pack"
@@ -68,12 +67,15 @@ seal() {
     && sh -c "$snap_sh" sh snapshot pristine) || fail 10 "cannot snapshot $WS"
   chown -R root:root "$STORE"; chmod -R a-w,a+rX "$STORE"
   listing >"$S/ws.list"
-  # 3. every other place the agent can write (found as the agent): a tar each
-  : >"$S/roots"
-  { as_agent find / -xdev \( -path /proc -o -path /sys -o -path "$WS" -o -path "$H" \) -prune \
-      -o \( -type d -writable -print0 -prune \) -o \( -type f -writable -print0 \) 2>/dev/null || true
+  # 3. every other place the agent can write or own (found as the agent; the same for every
+  #    sandbox of an image, so a caller may pass the list it got before): a tar each
+  if [ -n "${HARNESS_ROOTS_B64:-}" ]; then
+    printf '%s' "$HARNESS_ROOTS_B64" | base64 -d >"$S/roots"
+  else { as_agent find / -xdev \( -path /proc -o -path /sys -o -path "$WS" -o -path "$H" \) -prune \
+      -o \( -type d \( -writable -o -user "$uid" \) -print0 -prune \) \
+      -o \( -type f \( -writable -o -user "$uid" \) -print0 \) 2>/dev/null || true
     for d in /dev/shm /dev/mqueue; do as_agent test -w "$d" 2>/dev/null && printf '%s\0' "$d"; done
-  } | LC_ALL=C sort -zu >"$S/roots"
+  } | LC_ALL=C sort -zu >"$S/roots"; fi
   local i=0 p
   while IFS= read -r -d '' p; do
     i=$((i + 1))
@@ -83,18 +85,31 @@ seal() {
       || fail 10 "cannot archive $p"
   done <"$S/roots"
   stamp
+  echo "roots $(base64 -w0 <"$S/roots")"
   echo "$commit"
+}
+
+agent_alive() {  # any process whose real, effective or saved uid is the agent's (no spawn)
+  local f k r e v
+  for f in /proc/[0-9]*/status; do
+    while IFS=$'\t' read -r k r e v _; do
+      [ "$k" = Uid: ] || continue
+      [ "$r" = "$uid" ] || [ "$e" = "$uid" ] || [ "$v" = "$uid" ] && return 0
+      break
+    done 2>/dev/null <"$f" || true
+  done
+  return 1
 }
 
 kill_agent() {  # every process of the agent, whatever it is called or however it detached
   local i
-  for i in $(seq 1 100); do
-    pgrep -U "$uid" >/dev/null || pgrep -u "$uid" >/dev/null || return 0
+  for ((i = 0; i < 150; i++)); do
+    agent_alive || return 0
     # kill(-1) as the agent: every process it may signal, in one pass (no fork escapes it)
     setpriv --reuid="$uid" --regid="$gid" --clear-groups kill -9 -1 2>/dev/null || true
     sleep 0.02
   done
-  fail 20 "processes of $AG survive SIGKILL: $(ps -o pid=,stat=,args= -U "$uid" | head -n 5 | tr '\n' ';')"
+  fail 20 "processes of $AG survive SIGKILL: $(ps -o pid=,stat=,args= -U "$uid" -u "$uid" | head -n 5 | tr '\n' ';')"
 }
 
 restore_worktree() {  # git's one-way merge (only what differs is written), then the listing
@@ -134,28 +149,50 @@ restore_worktree() {  # git's one-way merge (only what differs is written), then
 reset() {
   [ -f "$S/stamp" ] && [ -d "$S/dotgit" ] || fail 22 "the pristine state of this sandbox is gone"
   kill_agent
+  local -a ipc roots=() q
   # SysV shared memory, semaphores and queues left behind: their owner may remove them (root
   # in a container lacks CAP_IPC_OWNER)
-  as_agent ipcrm --all >/dev/null 2>&1 || true
-  local i=0 p
+  for p in /proc/sysvipc/shm /proc/sysvipc/sem /proc/sysvipc/msg; do
+    mapfile -t ipc <"$p" 2>/dev/null || ipc=()
+    if [ ${#ipc[@]} -gt 1 ]; then as_agent ipcrm --all >/dev/null 2>&1 || true; break; fi
+  done
+  # what changed since the last reset, in one walk: a changed directory is printed, not entered
+  mapfile -d '' roots <"$S/roots"
+  local p r i git_changed="" ws_changed=""
+  declare -A dirty=()
   while IFS= read -r -d '' p; do
-    i=$((i + 1))
-    [ "$p" = /dev/mqueue ] || changed "$p" || continue
-    if [ -d "$p" ] && [ ! -L "$p" ]; then find "$p" -xdev -mindepth 1 -maxdepth 1 -exec rm -rf {} +; fi
-    [ "$p" = /dev/mqueue ] && continue
-    tar -C / --numeric-owner -xpf "$S/fs/$i.tar" || fail 23 "cannot restore $p"
-  done <"$S/roots"
-  if [ ! -d "$WS/.git" ] || [ -L "$WS/.git" ] || changed "$WS/.git"; then
+    case $p in
+      "$WS"/.git|"$WS"/.git/*) git_changed=1 ;;
+      "$WS") git_changed=1; ws_changed=1 ;;
+      "$WS"/*) ws_changed=1 ;;
+      *) for r in "${roots[@]}"; do case $p in "$r"|"$r"/*) dirty[$r]=1 ;; esac; done ;;
+    esac
+  done < <(find "${roots[@]}" "$WS" -xdev -cnewer "$S/stamp" -print0 -prune 2>/dev/null || true)
+  [ -d "$WS/.git" ] && [ ! -L "$WS/.git" ] || git_changed=1
+  shopt -s nullglob dotglob
+  for i in "${!roots[@]}"; do
+    p=${roots[$i]}
+    if [ "$p" = /dev/mqueue ]; then  # queues leave no ctime trace: emptied every time
+      q=(/dev/mqueue/*); [ ${#q[@]} -eq 0 ] || rm -f "${q[@]}"; continue
+    fi
+    [ -n "${dirty[$p]+x}" ] || continue
+    if [ -d "$p" ] && [ ! -L "$p" ]; then
+      q=("$p"/*); [ ${#q[@]} -eq 0 ] || rm -rf "${q[@]}"
+    fi
+    tar -C / --numeric-owner -xpf "$S/fs/$((i + 1)).tar" || fail 23 "cannot restore $p"
+  done
+  if [ -n "$git_changed" ]; then
     rm -rf "$WS/.git" && cp -a "$S/dotgit" "$WS/.git" || fail 22 "cannot restore $WS/.git"
   fi
-  if [ -n "$(find "$WS" -path "$WS/.git" -prune -o -cnewer "$S/stamp" -print -quit)" ]; then
-    restore_worktree
-  fi
+  [ -z "$ws_changed" ] || restore_worktree
   # this trial's snapshots and the objects its diffs hashed: gone with it
   for p in "$S"/git/harness/snapshots/*; do
     case ${p##*/} in pristine|full) ;; *) rm -rf "$p" "$S/git/refs/harness/snapshots/${p##*/}" ;; esac
   done
-  find "$S/objects" -mindepth 1 -maxdepth 1 ! -name info -exec rm -rf {} +
+  q=()
+  for p in "$S"/objects/*; do [ "$p" = "$S/objects/info" ] || q+=("$p"); done
+  [ ${#q[@]} -eq 0 ] || rm -rf "${q[@]}"
+  shopt -u nullglob dotglob
   stamp
 }
 

@@ -64,6 +64,12 @@ class DockerSandbox:
         self._require_open()
         return str(self._container.id)
 
+    @property
+    def image_id(self) -> str:
+        """The id of the image this container runs ("" when unknown)."""
+        self._require_open()
+        return str(self._container.attrs.get("Image") or "")
+
     def __enter__(self) -> DockerSandbox:
         self.start()
         return self

@@ -46,6 +46,10 @@ PRISTINE_SH = (Path(__file__).resolve().parents[2] / "controllers" / "pristine.s
 PRIVATE_DIR = "/var/lib/harness/state"
 #: pristine.sh exit codes: the workspace cannot be sealed / a reset cannot be trusted
 UNSEALABLE, RESET_FAILED = 10, range(20, 30)
+#: image id -> the places the agent can write there (base64 of pristine.sh's list): finding
+#: them walks the whole image (~2 s), and sandboxes of one image differ only in what the
+#: harness owns or the agent already could write
+_ROOTS: dict[str, str] = {}
 
 
 class SetupFailed(SandboxError):
@@ -155,8 +159,10 @@ class WarmSandbox:
     def seal(self) -> None:
         """Record the pristine state out of the agent's reach (once, after setup): see
         ``pristine.sh``. A workspace that cannot be sealed is run, but never reused."""
+        image = self.box.image_id
+        env = {**self._seal_env(), **({"HARNESS_ROOTS_B64": _ROOTS[image]} if image in _ROOTS else {})}
         r = self.box.exec(["bash", "-c", PRISTINE_SH, "pristine", "seal", SNAPSHOT_SH], user="root",
-                          cwd="/", timeout_sec=600, env=self._seal_env())
+                          cwd="/", timeout_sec=600, env=env)
         for line in r.stderr.splitlines():
             if line.startswith("warning:"):
                 self.notes.append(line)
@@ -169,7 +175,11 @@ class WarmSandbox:
         if not r.ok:
             raise SandboxError(f"cannot record the pristine state of {self.box.name}: {_why(r)}")
         self.snapper = GitSnapshotter(self.box, self.workdir, user="root", private_dir=PRIVATE_DIR)
-        commit = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
+        lines = r.stdout.strip().splitlines()
+        roots = [ln.split(" ", 1)[1] for ln in lines if ln.startswith("roots ")]
+        if image and roots:
+            _ROOTS[image] = roots[-1]
+        commit = lines[-1] if lines else ""
         self.pristine = Snapshot("pristine", commit, self.workdir, False)
 
     def renew(self, why: str) -> None:

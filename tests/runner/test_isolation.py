@@ -8,6 +8,7 @@ container's. A reset that cannot be trusted must replace the container instead.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -215,3 +216,39 @@ def test_untrusted_reset_falls_back_to_a_fresh_container(task: Any, docker_clien
         assert old not in [c.id for c in docker_client.containers.list(all=True)], "the old one is removed"
     finally:
         w.close()
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_runner_records_warm_reuse_and_fresh_sandbox(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
+                                                      task: Any, fresh: bool) -> None:
+    """The runner reuses a task's container (``warm: true``) unless told ``fresh_sandbox``,
+    and says why a trial ran in a new container (``fresh_reason``)."""
+    from controllers.profiles import get_profile
+    from controllers.profiles.base import Variant
+    from harness.runner.paths import RunPaths
+    from harness.runner.run import Runner, RunOptions
+    from harness.runner.store import Store
+
+    runs = tmp_path_factory.mktemp("runs")
+    with Store(runs / "harness.db") as store:
+        store.create_run("iso-run", suite="iso", agent="noop", model_mode="scripted", config={})
+        opts = RunOptions(agent="noop", variants=[Variant("baseline")], trials=2, concurrency=1,
+                          fresh_sandbox=fresh)
+        outs = Runner(load_suite(tmp_path), opts, RunPaths(runs, "iso-run"), store, gateway=None,
+                      profile=get_profile("noop")).run()
+    extras = [o.extra for o in sorted(outs, key=lambda o: o.record.attempt)]
+    assert [o.record.status for o in outs] != ["infra_error"] * 2, [o.record.reason for o in outs]
+    assert [e["warm"] for e in extras] == [False, not fresh]
+    assert [e.get("fresh_reason") for e in extras] == [None, "--fresh-sandbox" if fresh else None]
+
+
+def test_cli_fresh_sandbox_is_kept_for_resume(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
+                                              task: Any) -> None:
+    from tests.runner.conftest import harness_cli
+
+    runs = tmp_path_factory.mktemp("runs")
+    r = harness_cli("run", str(tmp_path), "--agent", "noop", "--variant", "baseline=none", "-k", "1",
+                    "-j", "1", "--runs-dir", str(runs), "--fresh-sandbox", "--json", timeout=600)
+    configs = list(runs.glob("*/run.json"))
+    assert configs, f"rc={r.returncode}\n{r.stdout[-1500:]}\n{r.stderr[-1500:]}"
+    assert json.loads(configs[0].read_text())["fresh_sandbox"] is True
