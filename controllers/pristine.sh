@@ -39,16 +39,16 @@ listing() {  # the workspace as type, mode, owner and path, NUL-separated, sorte
 
 seal() {
   local snap_sh=${1:?snapshot.sh}
-  if [ ! -e "$WS/.git" ]; then
-    as_agent git -C "$WS" init -q && echo "note: initialised a git repository in $WS" >&2
-  fi
-  [ -d "$WS/.git" ] && [ ! -L "$WS/.git" ] \
-    || fail 10 "$WS/.git is not a directory (a linked worktree or submodule): no warm reuse"
   # harness files the agent must not change: shims and their data root-owned; the log stays its
   for d in /harness /harness/tools /harness/tools/bin /harness/tools/data; do
     [ -d "$d" ] && chown root:root "$d" && chmod 755 "$d"
   done
   for d in /harness/tools/bin /harness/tools/data; do [ -d "$d" ] && chown -R root:root "$d"; done
+  if [ ! -e "$WS/.git" ]; then
+    as_agent git -C "$WS" init -q && echo "note: initialised a git repository in $WS" >&2
+  fi
+  [ -d "$WS/.git" ] && [ ! -L "$WS/.git" ] \
+    || fail 10 "$WS/.git is not a directory (a linked worktree or submodule): no warm reuse"
   rm -rf "$H"; mkdir -p "$S/fs" "$S/objects/info"; chmod 755 "$H"; chmod 700 "$S"
   echo "$uid $gid $home" >"$S/user"
   # 1. objects: into the store; the workspace keeps an empty objects dir that borrows from it
@@ -118,7 +118,10 @@ restore_worktree() {  # git's one-way merge (only what differs is written), then
   ( cd "$WS" && export GIT_DIR="$S/git" GIT_WORK_TREE="$WS" GIT_OBJECT_DIRECTORY="$S/objects" \
       GIT_INDEX_FILE="$S/reset.index"
     cp "$S/git/harness/snapshots/full/work.index" "$S/reset.index"
-    g add -A -f -- . >/dev/null 2>"$S/reset.err" && g read-tree --reset -u "$full^{tree}" 2>>"$S/reset.err"
+    # what cannot be added (a nested repo without a commit) is not in the index: the listing
+    # below removes it; a changed file that is in it is rewritten by read-tree either way
+    g add -A -f --ignore-errors -- . >/dev/null 2>"$S/reset.err" || true
+    g read-tree --reset -u "$full^{tree}" 2>>"$S/reset.err"
   ) || fail 21 "cannot restore $WS: $(tail -n 2 "$S/reset.err" | tr '\n' ' ')"
   # what git does not hold: owners, modes, directories, special files
   listing >"$S/now.list"

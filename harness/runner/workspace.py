@@ -44,8 +44,9 @@ RELAY_PORT = 48100
 PRISTINE_SH = (Path(__file__).resolve().parents[2] / "controllers" / "pristine.sh").read_text()
 #: the sealed state (root, 0700) and the pristine object store (root, read-only)
 PRIVATE_DIR = "/var/lib/harness/state"
-#: pristine.sh exit codes: the workspace cannot be sealed / a reset cannot be trusted
-UNSEALABLE, RESET_FAILED = 10, range(20, 30)
+#: pristine.sh exit codes: the workspace cannot be sealed / a reset cannot be trusted; and
+#: the postlude's: the trial's files could not be unpacked / its CLI did not start
+UNSEALABLE, RESET_FAILED, POSTLUDE_FAILED = 10, range(20, 30), (6, 7)
 #: image id -> the places the agent can write there (base64 of pristine.sh's list): finding
 #: them walks the whole image (~2 s), and sandboxes of one image differ only in what the
 #: harness owns or the agent already could write
@@ -145,10 +146,10 @@ class WarmSandbox:
                               cwd="/", timeout_sec=300, env={**(env or {}), **self._seal_env()})
         except HarnessError as exc:
             raise ResetFailed(f"the reset of {self.box.name} failed: {exc.one_line()}") from exc
-        if not r.ok and (r.exit_code in RESET_FAILED or r.timed_out or "error:" not in r.stderr):
-            raise ResetFailed(f"the reset of {self.box.name} cannot be trusted: {_why(r)}")
-        if not r.ok:
+        if not r.ok and r.exit_code in POSTLUDE_FAILED and not r.timed_out:
             raise SandboxError(f"cannot start the trial in {self.box.name}: {_why(r)}")
+        if not r.ok:  # RESET_FAILED, or the script died some other way: not to be trusted
+            raise ResetFailed(f"the reset of {self.box.name} cannot be trusted: {_why(r)}")
         self.trials += 1
         self.dirty = False
         return r.stdout

@@ -55,6 +55,7 @@ echo stash-me >> README.md && git -c core.fsmonitor= -c core.hooksPath=/dev/null
 for d in /tmp /var/tmp /dev/shm ~ ~/.cache; do mkdir -p "$d" && echo stray > "$d/stray"; done
 echo lock > /run/lock/stray
 echo junk > build/new.log && echo junk > top.log && mkdir -p empty/dir && mkfifo fifo
+git init -q nested && ln -s /etc escape && echo 'print("v2")' > app.py
 chmod 600 .gitignore && chmod 700 build && rm build/keep.txt
 echo '{"tool":"fake"}' >> /harness/tools/tools.log
 ipcmk -M 4096 >/dev/null
@@ -218,28 +219,48 @@ def test_untrusted_reset_falls_back_to_a_fresh_container(task: Any, docker_clien
         w.close()
 
 
-@pytest.mark.parametrize("fresh", [False, True])
-def test_runner_records_warm_reuse_and_fresh_sandbox(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
-                                                      task: Any, fresh: bool) -> None:
-    """The runner reuses a task's container (``warm: true``) unless told ``fresh_sandbox``,
-    and says why a trial ran in a new container (``fresh_reason``)."""
+def _run_noop(suite_dir: Path, runs: Path, fresh: bool = False) -> tuple[list[dict[str, Any]], list[Any]]:
+    """Two noop trials of the suite's task on one worker: their extras and the run's events."""
     from controllers.profiles import get_profile
     from controllers.profiles.base import Variant
     from harness.runner.paths import RunPaths
     from harness.runner.run import Runner, RunOptions
     from harness.runner.store import Store
 
-    runs = tmp_path_factory.mktemp("runs")
     with Store(runs / "harness.db") as store:
         store.create_run("iso-run", suite="iso", agent="noop", model_mode="scripted", config={})
         opts = RunOptions(agent="noop", variants=[Variant("baseline")], trials=2, concurrency=1,
                           fresh_sandbox=fresh)
-        outs = Runner(load_suite(tmp_path), opts, RunPaths(runs, "iso-run"), store, gateway=None,
+        outs = Runner(load_suite(suite_dir), opts, RunPaths(runs, "iso-run"), store, gateway=None,
                       profile=get_profile("noop")).run()
-    extras = [o.extra for o in sorted(outs, key=lambda o: o.record.attempt)]
-    assert [o.record.status for o in outs] != ["infra_error"] * 2, [o.record.reason for o in outs]
+        events = store.events("iso-run")
+    assert all(o.record.status == "passed" for o in outs), [o.record.reason for o in outs]
+    return [o.extra for o in sorted(outs, key=lambda o: o.record.attempt)], events
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_runner_records_warm_reuse_and_fresh_sandbox(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
+                                                      task: Any, fresh: bool) -> None:
+    """The runner reuses a task's container (``warm: true``) unless told ``fresh_sandbox``,
+    and says why a trial ran in a new container (``fresh_reason``)."""
+    extras, _ = _run_noop(tmp_path, tmp_path_factory.mktemp("runs"), fresh)
     assert [e["warm"] for e in extras] == [False, not fresh]
     assert [e.get("fresh_reason") for e in extras] == [None, "--fresh-sandbox" if fresh else None]
+
+
+def test_runner_records_a_reset_that_fell_back(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
+                                               task: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """How the runner reports a warm reset that failed (the failures themselves are proven
+    above): the trial ran in a new container, ``warm: false``, why, and an event."""
+
+    def fail(self: ws.WarmSandbox, **_: Any) -> str:
+        raise ws.ResetFailed("simulated: a process survives SIGKILL")
+
+    monkeypatch.setattr(ws.WarmSandbox, "reset", fail)
+    extras, events = _run_noop(tmp_path, tmp_path_factory.mktemp("runs"))
+    assert [e["warm"] for e in extras] == [False, False]
+    assert extras[1]["fresh_reason"] == "simulated: a process survives SIGKILL"
+    assert [(e["kind"], e["trial"]) for e in events if e["kind"] == "fresh_sandbox"] == [("fresh_sandbox", "iso-1/baseline/1")]
 
 
 def test_cli_fresh_sandbox_is_kept_for_resume(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
@@ -252,3 +273,40 @@ def test_cli_fresh_sandbox_is_kept_for_resume(tmp_path: Path, tmp_path_factory: 
     configs = list(runs.glob("*/run.json"))
     assert configs, f"rc={r.returncode}\n{r.stdout[-1500:]}\n{r.stderr[-1500:]}"
     assert json.loads(configs[0].read_text())["fresh_sandbox"] is True
+
+
+def test_a_trial_snapshot_is_private_and_gone_after_the_reset(task: Any, docker_client: Any, base_image: str) -> None:
+    """A variant that writes into the workspace gets its own baseline snapshot (as the
+    runner takes it): kept in the private state, diffed from there, dropped by the reset."""
+    w = _prepare(task, docker_client, base_image)
+    try:
+        w.begin({**_files(), f"{ws.WORKDIR}/CLAUDE.md": ("# memory\n", 0o644, "agent")},
+                roots=(AGENT_HOME, ws.WORKDIR))
+        post = w.snapper.snapshot(f"t{w.trials}")
+        _sh(w, "echo more >> README.md")
+        assert [(c.status, c.path) for c in w.snapper.changed(post)] == [("M", "README.md")]
+        assert {(c.status, c.path) for c in w.snapper.changed(w.pristine)} == {("A", "CLAUDE.md"), ("M", "README.md")}
+        snaps = f"ls {ws.PRIVATE_DIR}/git/harness/snapshots {ws.PRIVATE_DIR}/git/refs/harness/snapshots"
+        assert _sh(w, snaps, user="root").split().count(post.id) == 2
+        w.begin(_files(), roots=(AGENT_HOME, ws.WORKDIR))
+        assert post.id not in _sh(w, snaps, user="root").split()
+        assert _sh(w, "ls CLAUDE.md 2>/dev/null; git status --porcelain") == ""
+    finally:
+        w.close()
+
+
+def test_a_workspace_that_cannot_be_sealed_is_never_reused(tmp_path: Path, docker_client: Any,
+                                                          base_image: str) -> None:
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "a.txt").write_text("a\n")
+    spec = {"schema": "harness.task/v1", "id": "iso-2", "prompt": "hi", "workspace": {"path": "repo"},
+            "split": "heldout", "checks": CHECKS,
+            "setup": ["git init -q --separate-git-dir=/home/agent/gitdir . && git add -A && git commit -qm i"]}
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(spec))
+    w = _prepare(load_suite(tmp_path).tasks[0], docker_client, base_image)
+    try:
+        assert "not a directory" in w.no_reuse, w.no_reuse
+        _sh(w, "echo b > a.txt")
+        assert [c.path for c in w.snapper.changed(w.pristine)] == ["a.txt"], "diffs still work"
+    finally:
+        w.close()
