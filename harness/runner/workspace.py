@@ -47,10 +47,10 @@ PRIVATE_DIR = "/var/lib/harness/state"
 #: pristine.sh exit codes: the workspace cannot be sealed / a reset cannot be trusted; and
 #: the postlude's: the trial's files could not be unpacked / its CLI did not start
 UNSEALABLE, RESET_FAILED, POSTLUDE_FAILED = 10, range(20, 30), (6, 7)
-#: image id -> the places the agent can write there (base64 of pristine.sh's list): finding
-#: them walks the whole image (~2 s), and sandboxes of one image differ only in what the
-#: harness owns or the agent already could write
-_ROOTS: dict[str, str] = {}
+#: (image id, workdir) -> the places the agent can write there (base64 of pristine.sh's
+#: list): finding them walks the whole image (~2 s), and sandboxes of one image and workdir
+#: differ only in what the harness owns or the agent already could write
+_ROOTS: dict[tuple[str, str], str] = {}
 
 
 class SetupFailed(SandboxError):
@@ -160,7 +160,7 @@ class WarmSandbox:
     def seal(self) -> None:
         """Record the pristine state out of the agent's reach (once, after setup): see
         ``pristine.sh``. A workspace that cannot be sealed is run, but never reused."""
-        image = self.box.image_id
+        image = (self.box.image_id, self.workdir)
         env = {**self._seal_env(), **({"HARNESS_ROOTS_B64": _ROOTS[image]} if image in _ROOTS else {})}
         r = self.box.exec(["bash", "-c", PRISTINE_SH, "pristine", "seal", SNAPSHOT_SH], user="root",
                           cwd="/", timeout_sec=600, env=env)
@@ -178,7 +178,7 @@ class WarmSandbox:
         self.snapper = GitSnapshotter(self.box, self.workdir, user="root", private_dir=PRIVATE_DIR)
         lines = r.stdout.strip().splitlines()
         roots = [ln.split(" ", 1)[1] for ln in lines if ln.startswith("roots ")]
-        if image and roots:
+        if image[0] and roots:
             _ROOTS[image] = roots[-1]
         commit = lines[-1] if lines else ""
         self.pristine = Snapshot("pristine", commit, self.workdir, False)
