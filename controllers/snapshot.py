@@ -51,10 +51,17 @@ class Change:
 class GitSnapshotter:
     """Snapshots of one workspace inside one sandbox; each operation is a single exec."""
 
-    def __init__(self, sandbox: Sandbox, workdir: str | None = None, *, timeout_sec: float = 300.0) -> None:
+    def __init__(self, sandbox: Sandbox, workdir: str | None = None, *, timeout_sec: float = 300.0,
+                 user: str | None = None, private_dir: str | None = None) -> None:
+        """``private_dir`` (with ``user="root"``): sealed mode, for a workspace sealed by
+        ``pristine.sh``: snapshots and diffs use the harness's private git dir there, so
+        nothing the agent put in its ``.git`` (config, hooks, excludes, refs) is read, and
+        the snapshot refs are out of its reach."""
         self.sandbox = sandbox
         self.workdir = workdir or sandbox.workdir
         self.timeout_sec = timeout_sec
+        self.user = user
+        self.env = {"HARNESS_SNAP_PRIVATE": private_dir} if private_dir else {}
         self.warnings: list[str] = []
 
     def _run(self, op: str, snap_id: str, *flags: str, prelude: str = "", postlude: str = "",
@@ -71,7 +78,8 @@ class GitSnapshotter:
             ["sh", "-c", script, "sh", op, snap_id, *flags],
             cwd=self.workdir,
             timeout_sec=self.timeout_sec,
-            env=env,
+            env={**self.env, **(env or {})} or None,
+            user=self.user,
         )
         for line in r.stderr.splitlines():
             if line.startswith("warning:"):

@@ -7,6 +7,7 @@
 #
 # State lives in $GIT_DIR/harness/snapshots/<id>/ (HEAD, refs, index, stash.log) and the
 # tree in refs/harness/snapshots/<id>, which also keeps its objects safe from `git gc`.
+# With HARNESS_SNAP_PRIVATE set, $GIT_DIR is the harness's private copy there (see pristine.sh).
 set -eu
 op=${1:?op}; id=${2:?id}; shift 2
 ignored=""
@@ -18,10 +19,17 @@ fi
 export GIT_AUTHOR_NAME=harness GIT_AUTHOR_EMAIL=harness@harness.invalid
 export GIT_COMMITTER_NAME=harness GIT_COMMITTER_EMAIL=harness@harness.invalid
 export GIT_TERMINAL_PROMPT=0 GIT_OPTIONAL_LOCKS=0
-g() { git -c core.fileMode=true -c core.symlinks=true -c core.autocrlf=false -c core.safecrlf=false \
+g() { git -c core.fsmonitor=false -c core.hooksPath=/dev/null -c core.fileMode=true -c core.symlinks=true -c core.autocrlf=false -c core.safecrlf=false \
         -c advice.addEmbeddedRepo=false -c gc.auto=0 -c maintenance.auto=false "$@"; }
 
 here=$(pwd -P)
+if [ -n "${HARNESS_SNAP_PRIVATE:-}" ]; then
+  # sealed mode (a warm sandbox, run as root): the harness's own copy of the pristine .git
+  # and objects under $HARNESS_SNAP_PRIVATE (0700); the agent's .git is never read or written
+  p=$HARNESS_SNAP_PRIVATE
+  export GIT_DIR="$p/git" GIT_WORK_TREE="$here" GIT_OBJECT_DIRECTORY="${GIT_OBJECT_DIRECTORY:-$p/objects}"
+  export GIT_CONFIG_GLOBAL=/dev/null
+fi
 top=$(git rev-parse --show-toplevel 2>/dev/null || true)
 if [ "$top" != "$here" ]; then
   [ "$op" = snapshot ] || { echo "no git repository at $here" >&2; exit 3; }
@@ -36,7 +44,14 @@ seed_index() {  # $1 = temp index path: start from the real index (stat cache), 
 }
 worktree_tree() {  # $1 = temp index path; prints the tree of the working tree as it is now
   seed_index "$1"
-  GIT_INDEX_FILE="$1" g add -A $ignored -- . >/dev/null 2>"$d/add.err" || { cat "$d/add.err" >&2; exit 4; }
+  if [ -n "${HARNESS_SNAP_PRIVATE:-}" ]; then
+    # sealed mode reads every file (root): what still cannot be added (an agent's nested repo
+    # without a commit) is left out with a warning, not a failed trial
+    GIT_INDEX_FILE="$1" g add -A $ignored --ignore-errors -- . >/dev/null 2>"$d/add.err" \
+      || sed -n 's/^\(error\|fatal\): /warning: not in the diff: /p' "$d/add.err" | head -n 3 >&2
+  else
+    GIT_INDEX_FILE="$1" g add -A $ignored -- . >/dev/null 2>"$d/add.err" || { cat "$d/add.err" >&2; exit 4; }
+  fi
   GIT_INDEX_FILE="$1" g write-tree
 }
 

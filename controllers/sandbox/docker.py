@@ -10,6 +10,7 @@ tmux transports, because the docker CLI follows DOCKER_HOST and contexts by itse
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
@@ -64,6 +65,12 @@ class DockerSandbox:
         self._require_open()
         return str(self._container.id)
 
+    @property
+    def image_id(self) -> str:
+        """The id of the image this container runs ("" when unknown)."""
+        self._require_open()
+        return str(self._container.attrs.get("Image") or "")
+
     def __enter__(self) -> DockerSandbox:
         self.start()
         return self
@@ -98,8 +105,8 @@ class DockerSandbox:
                 nano_cpus=int(lim.cpus * 1e9),
                 network_mode=cfg.network,
                 working_dir=cfg.workdir,
-                # the init and its ``sleep`` run as root: an agent's ``kill -9 -1`` ends only
-                # its own processes, never the container (execs still default to cfg.user)
+                # the init and its ``sleep`` run as root: an agent's ``kill -9 -1`` (or a reset,
+                # which kills every process of the exec user) ends only the agent's processes
                 user="root",
                 environment=dict(cfg.env),
                 hostname="sandbox",
@@ -119,6 +126,19 @@ class DockerSandbox:
                 raise SandboxError(f"could not start a container from {cfg.image}: {exc}") from exc
             raise
         return self
+
+    def renew(self) -> DockerSandbox:
+        """A new container from the same config in place of this one (which is removed).
+
+        Why the same object: what holds the sandbox (a trial's tmux controller) follows it,
+        so a warm container found unfit can be replaced in the middle of a trial's start."""
+        self._require_open()
+        old, self._container = self._container, None
+        with contextlib.suppress(Exception):  # gone already is fine; gc reaps the rest
+            old.remove(force=True, v=True)
+        self._oom_kills = 0
+        self.name = f"{self.config.name_prefix}-{self.config.run_id}-{uuid.uuid4().hex[:8]}"[:63]
+        return self.start()
 
     def _wait_ready(self) -> None:
         """Until the engine reports the container running. An inspect, not an exec: an exec

@@ -64,6 +64,7 @@ class RunOptions:
     #: engine restart (a dockerd restart took 6 s; three tries a second apart all fell in it)
     infra_backoff_sec: float = field(default_factory=lambda: float(os.environ.get("HARNESS_INFRA_BACKOFF_SEC", "30")))
     keep: bool = False                  # keep containers (for attach after the run)
+    fresh_sandbox: bool = False         # a new container per trial (no warm reuse)
     judge_base_url: str | None = None
 
 
@@ -237,7 +238,11 @@ class Runner:
                 return None
             w = state["warm"]
             t0 = time.monotonic()
-            reused = w is not None and w.task_id == plan.task.id
+            # why not reuse the warm container: asked not to, or its reset cannot be trusted
+            fresh_why = ""
+            if w is not None and w.task_id == plan.task.id:
+                fresh_why = "--fresh-sandbox" if self.opts.fresh_sandbox else w.no_reuse
+            reused = w is not None and w.task_id == plan.task.id and not fresh_why
             try:
                 if not reused:
                     if w is not None:
@@ -255,7 +260,13 @@ class Runner:
                 state["warm"] = None
                 return _timed(env, plan, _infra_outcome(env, plan, exc.one_line()), False, None, t0)
             t_ready = time.monotonic() - t0
-            out = _timed(env, plan, run_trial(env, plan, w), reused, t_ready, t0)
+            out = run_trial(env, plan, w)
+            if w.fresh_reason:  # the warm reset failed: begin replaced the container
+                reused, fresh_why, w.fresh_reason = False, w.fresh_reason, ""
+                self.store.event(self.paths.run_id, "fresh_sandbox", fresh_why, plan.label)
+            if fresh_why:
+                out.extra["fresh_reason"] = fresh_why
+            out = _timed(env, plan, out, reused, t_ready, t0)
             if (out.record.status == "infra_error" or out.extra.get("sandbox_wrecked")) and state["warm"] is not None:
                 self._let_go(state["warm"])  # never reuse a sandbox that failed us (--keep: kept)
                 state["warm"] = None

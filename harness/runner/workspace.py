@@ -1,9 +1,12 @@
-"""Preparing a sandbox for a Task: workspace in, setup run, tool shims, pristine snapshot.
+"""Preparing a sandbox for a Task: workspace in, setup run, tool shims, pristine state sealed.
 
-A ``WarmSandbox`` is one prepared container for one task. After a trial it is restored to
-the pristine snapshot (workspace, HEAD, refs, index, stash) and the agent's home state is
-wiped, so the next trial of the same task starts from the same bytes without paying for a
-new container, a new copy and a new setup.
+A ``WarmSandbox`` is one prepared container for one task. After a trial it is reset
+(``controllers/pristine.sh``, as root): every process of the agent killed, and the whole
+``.git``, the workspace (ignored files too) and every other place the agent can write
+(home, /tmp, /var/tmp, /dev/shm, ...) put back to the pristine state, so the next trial of
+the same task starts as in a fresh container without paying for a new container, a new copy
+and a new setup. The pristine copies live where the agent cannot reach them. A reset that
+cannot be trusted is not used: the container is replaced (``fresh_reason`` says why).
 """
 
 from __future__ import annotations
@@ -15,15 +18,17 @@ import subprocess
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from controllers.profiles.base import AGENT_HOME, HOOK_PATH
+from controllers.profiles.base import HOOK_PATH
 from controllers.profiles.common import hook_files
 from controllers.sandbox import DockerSandbox, DockerSandboxConfig, SandboxLimits
+from controllers.snapshot import SCRIPT as SNAPSHOT_SH
 from controllers.snapshot import GitSnapshotter, Snapshot
-from harness.errors import SandboxError
+from harness.errors import HarnessError, SandboxError
 from harness.gateway.relay import (
     IN_CONTAINER_PATH,
     IN_CONTAINER_PY,
@@ -36,11 +41,25 @@ from harness.tasks import shims
 
 WORKDIR = "/workspace"
 RELAY_PORT = 48100
-HOME_STATE = (".claude", ".claude.json", ".codex", ".agents", ".harness", ".cache", ".config", ".local", ".npm")
+PRISTINE_SH = (Path(__file__).resolve().parents[2] / "controllers" / "pristine.sh").read_text()
+#: the sealed state (root, 0700) and the pristine object store (root, read-only)
+PRIVATE_DIR = "/var/lib/harness/state"
+#: pristine.sh exit codes: the workspace cannot be sealed / a reset cannot be trusted; and
+#: the postlude's: the trial's files could not be unpacked / its CLI did not start
+UNSEALABLE, RESET_FAILED, POSTLUDE_FAILED = 10, range(20, 30), (6, 7)
+#: (image id, workdir) -> the places the agent can write there (base64 of pristine.sh's
+#: list): finding them walks the whole image (~2 s), and sandboxes of one image and workdir
+#: differ only in what the harness owns or the agent already could write
+_ROOTS: dict[tuple[str, str], str] = {}
 
 
 class SetupFailed(SandboxError):
     """A task's setup command failed: the task (not the agent) is broken; infra_error."""
+
+
+class ResetFailed(SandboxError):
+    """A used sandbox could not be brought back to its pristine state (a process of the agent
+    survived, the workspace could not be restored): it must not run another trial."""
 
 
 FileMap = dict[str, tuple[bytes | str, int, str]]
@@ -64,6 +83,13 @@ class WarmSandbox:
     static: FileMap = field(default_factory=dict)
     #: a trial ran here since the pristine state: the next ``begin`` resets first
     dirty: bool = False
+    #: why this sandbox must not be reused at all ("" when a reset can be trusted)
+    no_reuse: str = ""
+    #: set when ``begin`` found the reset untrustworthy and replaced the container (the
+    #: runner records it, then clears it)
+    fresh_reason: str = ""
+    #: provisions ``box`` again from scratch (workspace, setup, seal, relay) after a renew
+    reprovision: Callable[[WarmSandbox], None] | None = None
 
     def close(self) -> None:
         if self.relay is not None:
@@ -77,9 +103,10 @@ class WarmSandbox:
         """Ready for a trial: back to pristine if a trial ran here, ``files`` written, then
         ``then`` run (the agent's tmux server started); returns what ``then`` printed.
 
-        In the common case this is one exec: the agent's home wiped, the workspace restored,
-        the files (the agent's own) unpacked from the exec's environment, the CLI started.
-        Why: every exec or copy costs the engine ~45 ms of CPU and as much wall time."""
+        In the common case this is one exec: the reset, the files (the agent's own) unpacked
+        from the exec's environment, the CLI started. Why: every exec or copy costs the engine
+        ~45 ms of CPU and as much wall time. A reset that fails replaces the container (a
+        fresh one, prepared as for a new task) and the trial starts there."""
         todo = {p: f for p, f in files.items() if self.static.get(p) != f}
         inline = {p: f for p, f in todo.items() if f[2] == self.box.config.user}
         env = _inline_env(inline)
@@ -87,10 +114,13 @@ class WarmSandbox:
             inline, env = {}, {}
         rest = {p: f for p, f in todo.items() if p not in inline}
         tail = _then_script(then) if then and not rest else ""
-        out = ""
+        out, done = "", False
         if self.dirty:
-            out = self.reset(env=env, tail=tail)
-        elif inline or tail:
+            try:
+                out, done = self.reset(env=env, tail=tail), True
+            except ResetFailed as exc:
+                self.renew(exc.one_line())
+        if not done and (inline or tail):
             out = self._shell(f"{_unpack_script(env)}\n{tail}", env)
         if rest:
             self.box.write_files(rest, roots=roots)
@@ -106,18 +136,72 @@ class WarmSandbox:
         return r.stdout
 
     def reset(self, env: dict[str, str] | None = None, tail: str = "") -> str:
-        """Back to the pristine task state: the agent's home wiped and the workspace restored
-        in one exec; with ``env`` from ``_inline_env`` its files unpacked, and ``tail`` (shell)
-        run, in the same exec. Returns the exec's output."""
-        wipe = " ".join(f'"{AGENT_HOME}/{p}"' for p in HOME_STATE)
-        # the last trial's tmux server (left running to save a round trip) ends here too
-        prelude = (f"pkill -TERM -x tmux 2>/dev/null; rm -rf {wipe} {shims.LOG_PATH} && : > {shims.LOG_PATH} "
-                   "|| { echo \"error: cannot reset the agent's home\" >&2; exit 3; }")
+        """Back to the pristine task state in one exec (as root): the agent's processes
+        killed, what it changed put back; with ``env`` from ``_inline_env`` its files
+        unpacked, and ``tail`` (shell) run, as the agent, in the same exec. Returns the
+        exec's output. ResetFailed when the sandbox cannot be trusted for another trial."""
         postlude = "\n".join(x for x in (_unpack_script(env or {}), tail) if x)
-        out = self.snapper.restore(self.pristine, prelude=prelude, postlude=postlude, env=env or None)
+        try:
+            r = self.box.exec(["bash", "-c", PRISTINE_SH, "pristine", "reset", postlude], user="root",
+                              cwd="/", timeout_sec=300, env={**(env or {}), **self._seal_env()})
+        except HarnessError as exc:
+            raise ResetFailed(f"the reset of {self.box.name} failed: {exc.one_line()}") from exc
+        if not r.ok and r.exit_code in POSTLUDE_FAILED and not r.timed_out:
+            raise SandboxError(f"cannot start the trial in {self.box.name}: {_why(r)}")
+        if not r.ok:  # RESET_FAILED, or the script died some other way: not to be trusted
+            raise ResetFailed(f"the reset of {self.box.name} cannot be trusted: {_why(r)}")
         self.trials += 1
         self.dirty = False
-        return out
+        return r.stdout
+
+    def _seal_env(self) -> dict[str, str]:
+        return {"HARNESS_WS": self.workdir, "HARNESS_AGENT_USER": self.box.config.user}
+
+    def seal(self) -> None:
+        """Record the pristine state out of the agent's reach (once, after setup): see
+        ``pristine.sh``. A workspace that cannot be sealed is run, but never reused."""
+        image = (self.box.image_id, self.workdir)
+        env = {**self._seal_env(), **({"HARNESS_ROOTS_B64": _ROOTS[image]} if image in _ROOTS else {})}
+        r = self.box.exec(["bash", "-c", PRISTINE_SH, "pristine", "seal", SNAPSHOT_SH], user="root",
+                          cwd="/", timeout_sec=600, env=env)
+        for line in r.stderr.splitlines():
+            if line.startswith("warning:"):
+                self.notes.append(line)
+        if r.exit_code == UNSEALABLE:
+            self.no_reuse = _why(r)
+            self.notes.append(f"no warm reuse: {self.no_reuse}")
+            self.snapper = GitSnapshotter(self.box, self.workdir)
+            self.pristine = self.snapper.snapshot("pristine")
+            return
+        if not r.ok:
+            raise SandboxError(f"cannot record the pristine state of {self.box.name}: {_why(r)}")
+        self.snapper = GitSnapshotter(self.box, self.workdir, user="root", private_dir=PRIVATE_DIR)
+        lines = r.stdout.strip().splitlines()
+        roots = [ln.split(" ", 1)[1] for ln in lines if ln.startswith("roots ")]
+        if image[0] and roots:
+            _ROOTS[image] = roots[-1]
+        commit = lines[-1] if lines else ""
+        self.pristine = Snapshot("pristine", commit, self.workdir, False)
+
+    def renew(self, why: str) -> None:
+        """Replace the container by a freshly prepared one (same object: see
+        ``DockerSandbox.renew``), because ``why``; the next trial runs there."""
+        if self.reprovision is None:
+            raise ResetFailed(why)
+        self.fresh_reason = why
+        self.notes.append(f"fresh container: {why}")
+        if self.relay is not None:
+            self.relay.close()
+            self.relay = None
+        self.box.renew()
+        self.dirty = False
+        self.reprovision(self)
+
+
+def _why(r: Any) -> str:
+    """The ``error:`` line of a failed exec, else its description."""
+    errs = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    return errs[-1][len("error:"):].strip()[:300] if errs else r.describe()
 
 
 THEN_MARKER = "@@harness-then@@"
@@ -194,52 +278,60 @@ def _drop_later_refs(repo: Path) -> subprocess.CompletedProcess[str]:
 
 def prepare(task: Any, *, image: str, client: Any, run_id: str, limits: SandboxLimits,
             with_relay: bool, gateway_url: str | None, workdir: str = WORKDIR) -> WarmSandbox:
-    """A started container holding the task's workspace, set up and snapshotted."""
+    """A started container holding the task's workspace, set up and sealed."""
     box = DockerSandbox(
         DockerSandboxConfig(image=image, run_id=run_id, workdir=workdir, limits=limits), client=client
     ).start()
-    relay: Relay | None = None
+
+    def provision(w: WarmSandbox) -> None:
+        _provision(w, task, with_relay and bool(gateway_url), gateway_url)
+
+    w = WarmSandbox(task.id, box, None, None, workdir=workdir, reprovision=provision)  # type: ignore[arg-type]
     try:
-        # the workspace, the tool shims, their data, the empty tool log, the hook and the
-        # relay: one engine call, no exec (each costs the engine ~45 ms of CPU)
-        static = _harness_files(task, with_relay and bool(gateway_url))
-        roots = ("/opt/harness",)
-        src = task.workspace_source()
-        if src.kind == "dir" and src.path is not None:
-            box.copy_in(src.path, workdir, files=static, roots=roots)
-        elif src.kind == "git" and src.url:
-            with tempfile.TemporaryDirectory(prefix="harness-clone-") as tmp:
-                _clone(src.url, getattr(src, "ref", None), Path(tmp) / "repo")
-                box.copy_in(Path(tmp) / "repo", workdir, files=static, roots=roots)
-        else:
-            box.write_files(static, roots=roots)
-        for i, cmd in enumerate(task.setup):
-            r = box.exec(["bash", "-c", cmd], cwd=workdir, timeout_sec=600)
-            if not r.ok:
-                raise SetupFailed(f"setup[{i}] `{cmd[:80]}` failed: {r.describe()}")
-        snapper = GitSnapshotter(box, workdir)
-        pristine = snapper.snapshot("pristine")
-        if with_relay and gateway_url:
-            relay = Relay(box.host_argv(in_container_argv("127.0.0.1", RELAY_PORT), interactive=True),
-                          gateway_url).start()
-        return WarmSandbox(task.id, box, snapper, pristine, relay, workdir, notes=list(snapper.warnings),
-                           static=static)
+        provision(w)
+        return w
     except BaseException:
-        if relay is not None:
-            relay.close()
-        box.close()
+        w.close()
         raise
+
+
+def _provision(w: WarmSandbox, task: Any, with_relay: bool, gateway_url: str | None) -> None:
+    """Workspace in, setup run, pristine state sealed, relay started: into ``w.box``."""
+    box, workdir = w.box, w.workdir
+    # the workspace, the tool shims, their data, the empty tool log, the hook and the
+    # relay: one engine call, no exec (each costs the engine ~45 ms of CPU)
+    static = _harness_files(task, with_relay)
+    roots = ("/opt/harness",)
+    src = task.workspace_source()
+    if src.kind == "dir" and src.path is not None:
+        box.copy_in(src.path, workdir, files=static, roots=roots)
+    elif src.kind == "git" and src.url:
+        with tempfile.TemporaryDirectory(prefix="harness-clone-") as tmp:
+            _clone(src.url, getattr(src, "ref", None), Path(tmp) / "repo")
+            box.copy_in(Path(tmp) / "repo", workdir, files=static, roots=roots)
+    else:
+        box.write_files(static, roots=roots)
+    for i, cmd in enumerate(task.setup):
+        r = box.exec(["bash", "-c", cmd], cwd=workdir, timeout_sec=600)
+        if not r.ok:
+            raise SetupFailed(f"setup[{i}] `{cmd[:80]}` failed: {r.describe()}")
+    w.static = static
+    w.seal()
+    if with_relay and gateway_url:
+        # as root: the reset kills every process of the agent, and the relay must live on
+        w.relay = Relay(box.host_argv(in_container_argv("127.0.0.1", RELAY_PORT), interactive=True,
+                                      user="root"), gateway_url).start()
 
 
 def _harness_files(task: Any, relay: bool) -> FileMap:
     """What the harness puts in every sandbox of ``task``: its tool shims (on PATH), their
     data, an empty tool log the shims append to, the completion hook, and the Gateway
-    relay's script. None of it is under what a reset wipes or restores."""
+    relay's script. Only the log is the agent's (a reset empties it): the rest is root's."""
     files: FileMap = {shims.LOG_PATH: (b"", 0o644, "agent"), HOOK_PATH: hook_files()[HOOK_PATH]}
     for name, script in shims.render_tool_shims(task).items():
-        files[f"{shims.SHIM_DIR}/{name}"] = (script, 0o755, "agent")
+        files[f"{shims.SHIM_DIR}/{name}"] = (script, 0o755, "root")
     for rel, src in shims.tool_data(task).items():
-        files[f"{shims.DATA_DIR}/{rel}"] = (src.read_bytes(), 0o644, "agent")
+        files[f"{shims.DATA_DIR}/{rel}"] = (src.read_bytes(), 0o644, "root")
     if relay:
         files[IN_CONTAINER_PATH] = (RELAY_JS.read_bytes(), 0o644, "root")
         files[IN_CONTAINER_PY] = (RELAY_PY.read_bytes(), 0o644, "root")
