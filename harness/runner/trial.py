@@ -373,7 +373,7 @@ def _turns(env: TrialEnv, task: Any, box: Any) -> list[str]:
         script = task.oracle_script()
         if script is None:
             raise AgentError(f"task {task.id} has no oracle (solution) script to type")
-        box.write_file(ORACLE_PATH, script, mode=0o755)
+        box.write_file(ORACLE_PATH, script, mode=0o755, user="root")  # not the agent's to change
         return [f"bash {ORACLE_PATH}"]
     if env.agent == "noop":
         return []
