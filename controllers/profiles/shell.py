@@ -63,7 +63,7 @@ class OracleProfile(ShellProfile):
         if script is None:
             raise AgentError(f"task {getattr(task, 'id', '?')} has no oracle (solution) script to type",
                              hint="add `oracle: solution.sh` to the task, or run another agent")
-        box.write_file(ORACLE_PATH, script, mode=0o755)
+        box.write_file(ORACLE_PATH, script, mode=0o755, user="root")  # not the agent's to change
         return [f"bash {ORACLE_PATH}"]
 
 
