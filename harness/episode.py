@@ -15,6 +15,7 @@ token usage and API errors; the screen is for people and for done-detection. For
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -225,7 +226,29 @@ def parse_codex(path: Path) -> Episode:
     return ep
 
 
-PARSERS = {"claude": parse_claude, "codex": parse_codex}
+class _Parsers(Mapping[str, Callable[[Path], Episode]]):
+    """agent -> transcript parser, read from the agent registry: each profile registers its
+    own (``parse_transcript``), so a new agent adds no line here. Kept under the old name."""
+
+    def __getitem__(self, agent: str) -> Callable[[Path], Episode]:
+        from controllers.profiles import REGISTRY, get_profile
+
+        if agent not in REGISTRY and ":" not in agent:
+            raise KeyError(agent)
+        return get_profile(agent).parse_transcript
+
+    def __iter__(self) -> Iterator[str]:
+        from controllers.profiles import REGISTRY
+
+        return iter(list(REGISTRY))
+
+    def __len__(self) -> int:
+        from controllers.profiles import REGISTRY
+
+        return len(REGISTRY)
+
+
+PARSERS: Mapping[str, Callable[[Path], Episode]] = _Parsers()
 
 
 def parse(agent: str, path: Path) -> Episode:

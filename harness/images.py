@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,13 +36,47 @@ HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 CA_ENV = "HARNESS_EXTRA_CA_BUNDLE"
 BUILD_TIMEOUT_SEC = 1800
 
-# name -> (parent image name or None, default build args)
-IMAGES: dict[str, tuple[str | None, dict[str, str]]] = {
+# the harness's own images: name -> (parent image name or None, default build args)
+CORE_IMAGES: dict[str, tuple[str | None, dict[str, str]]] = {
     "base": (None, {}),
-    "claude": ("base", {"CLAUDE_CODE_VERSION": "2.1.197"}),
-    "codex": ("base", {"CODEX_VERSION": "0.169.0"}),
     "dind": ("base", {}),
 }
+
+
+def agent_images() -> dict[str, Any]:
+    """image name -> ``ImageBuild``, as each agent's module declares it (the agent registry)."""
+    from controllers.profiles import image_builds
+
+    return dict(image_builds())
+
+
+class _Images(Mapping[str, tuple[str | None, dict[str, str]]]):
+    """name -> (parent, default build args): the core images, then every agent's image as its
+    profile declares it. A view, read on each access, so a newly registered agent is planned."""
+
+    def _all(self) -> dict[str, tuple[str | None, dict[str, str]]]:
+        agents = {n: (b.parent, dict(b.build_args)) for n, b in agent_images().items()}
+        return {**CORE_IMAGES, **agents}
+
+    def __getitem__(self, name: str) -> tuple[str | None, dict[str, str]]:
+        return self._all()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+IMAGES: Mapping[str, tuple[str | None, dict[str, str]]] = _Images()
+
+
+def context_dir(name: str) -> Path:
+    """The folder holding ``name``'s Dockerfile: the agent's own when its profile names one,
+    else ``images/<name>`` (or ``$HARNESS_IMAGES_DIR/<name>``)."""
+    build = agent_images().get(name)
+    ctx = getattr(build, "context", None)
+    return Path(ctx) if ctx is not None else IMAGES_DIR / name
 
 Say = Callable[[str], None]
 
@@ -104,10 +138,11 @@ class BuildPlan:
 
 
 def plan(name: str, *, ca_bundle: Path | None, build_args: dict[str, str] | None = None) -> BuildPlan:
-    if name not in IMAGES:
-        raise ConfigError(f"unknown image {name!r}", hint=f"known: {', '.join(IMAGES)}")
-    parent, defaults = IMAGES[name]
-    ctx = IMAGES_DIR / name
+    table = dict(IMAGES)
+    if name not in table:
+        raise ConfigError(f"unknown image {name!r}", hint=f"known: {', '.join(table)}")
+    parent, defaults = table[name]
+    ctx = context_dir(name)
     if not (ctx / "Dockerfile").is_file():
         raise ImageError(f"{ctx}/Dockerfile is missing")
     files: dict[str, bytes] = {}

@@ -20,9 +20,12 @@ import re
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from controllers.sandbox.base import Sandbox
+
+if TYPE_CHECKING:
+    from harness.episode import Episode
 
 HOOK_SCRIPT = Path(__file__).with_name("hook.sh").read_text()
 HOOK_PATH = "/opt/harness/bin/harness-hook"
@@ -63,6 +66,21 @@ class ScreenState:
 
 
 @dataclass(frozen=True)
+class ImageBuild:
+    """How an agent's image is built: the Dockerfile's folder, its parent image and its build
+    args (the CLI's pinned version). Why here: a version bump is an edit of the agent's module,
+    and the content-hash tag (harness.images) follows it."""
+
+    build_args: dict[str, str] = field(default_factory=dict)
+    parent: str | None = "base"
+    context: Path | None = None      # the Dockerfile's folder; None: images/<image>
+
+
+#: how the harness knows a turn is done: the CLI runs harness-hook, or the shell's end marker
+Completion = Literal["hook", "shell"]
+
+
+@dataclass(frozen=True)
 class ProfileSpec:
     """Everything about one CLI that is data, validated once at import."""
 
@@ -82,6 +100,11 @@ class ProfileSpec:
     project_skills_dir: str = ""     # e.g. .claude/skills (relative to the workspace)
     transcript_glob: str = ""        # where the CLI writes its own session files
     extra: dict[str, str] = field(default_factory=dict)
+    image_build: ImageBuild | None = None  # None: a core image (base) the harness owns
+    default_model: str = ""          # the model name the CLI asks for unless told
+    wire_api: str | None = None      # the Gateway wire it speaks ("anthropic", "openai"); None: no model
+    completion: Completion = "hook"
+    home_state: tuple[str, ...] = () # under AGENT_HOME: what the CLI leaves that the next trial must not see
 
     def __post_init__(self) -> None:
         for rx in (*self.idle, *self.busy, *self.blocking_hints, *self.idle_masks, *self.menus):
@@ -135,13 +158,30 @@ class LaunchSpec:
     cwd: str
 
 
+class PromptSource(Protocol):
+    """What a profile reads of a task to choose its turns (harness.tasks' Task fits)."""
+
+    def prompt_turns(self, agent: str | None = None) -> list[str]: ...
+
+    def oracle_script(self) -> str | None: ...
+
+
+@runtime_checkable
 class AgentProfile(Protocol):
-    """The seam: the files a CLI needs (as data), how to launch it; ``spec`` reads its screen.
+    """The seam: one agent as a unit. ``spec`` is its data (image, env, skills, model, wire,
+    screens, dialogs, home state); the methods give its files, its launch line, its turns and
+    its transcript as an ``Episode``.
 
     Implementations derive from ``common.FileProfile``, which supplies everything but the
-    CLI's own config files and launch line."""
+    CLI's own config files, launch line and transcript parser."""
 
     spec: ProfileSpec
+
+    @property
+    def needs_gateway(self) -> bool: ...
+
+    @property
+    def home_state(self) -> tuple[str, ...]: ...
 
     def files(self, ctx: LaunchContext, variant: Variant, workdir: str) -> dict[str, tuple[bytes | str, int, str]]: ...
 
@@ -150,6 +190,10 @@ class AgentProfile(Protocol):
     def launch(self, ctx: LaunchContext) -> LaunchSpec: ...
 
     def install_variant(self, box: Sandbox, variant: Variant, workdir: str) -> list[str]: ...
+
+    def turns(self, task: PromptSource, box: Sandbox) -> list[str]: ...
+
+    def parse_transcript(self, path: Path) -> Episode: ...
 
 
 @dataclass(frozen=True)

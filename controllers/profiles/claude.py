@@ -8,16 +8,19 @@ ones that still appear after a version bump, by their text, with the right optio
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from controllers.profiles.base import (
     AGENT_HOME,
     HOOK_PATH,
     Dialog,
+    ImageBuild,
     LaunchContext,
     LaunchSpec,
     ProfileSpec,
 )
 from controllers.profiles.common import FileMap, FileProfile
+from harness.episode import Episode, parse_claude
 
 SPEC = ProfileSpec(
     name="claude",
@@ -56,6 +59,11 @@ SPEC = ProfileSpec(
     user_skills_dir="~/.claude/skills",
     project_skills_dir=".claude/skills",
     transcript_glob=f"{AGENT_HOME}/.claude/projects/*/*.jsonl",
+    image_build=ImageBuild(build_args={"CLAUDE_CODE_VERSION": "2.1.197"}),
+    default_model="claude-sonnet-4-5",
+    wire_api="anthropic",
+    completion="hook",  # the Stop hook in settings.json runs harness-hook
+    home_state=(".claude", ".claude.json"),
 )
 
 
@@ -107,3 +115,6 @@ class ClaudeProfile(FileProfile):
             argv.append("--dangerously-skip-permissions")
         env = {**self.harness_env(ctx), "ANTHROPIC_BASE_URL": ctx.gateway_url, "ANTHROPIC_API_KEY": ctx.api_key}
         return LaunchSpec(argv, env, ctx.workdir)
+
+    def parse_transcript(self, path: Path) -> Episode:
+        return parse_claude(path)

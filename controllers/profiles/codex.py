@@ -7,15 +7,19 @@ config.toml points a ``[model_providers.harness]`` at the Gateway with
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from controllers.profiles.base import (
     AGENT_HOME,
     HOOK_PATH,
     Dialog,
+    ImageBuild,
     LaunchContext,
     LaunchSpec,
     ProfileSpec,
 )
 from controllers.profiles.common import FileMap, FileProfile
+from harness.episode import Episode, parse_codex
 
 CODEX_HOME = f"{AGENT_HOME}/.codex"
 KEY_ENV = "HARNESS_MODEL_KEY"
@@ -41,6 +45,11 @@ SPEC = ProfileSpec(
     user_skills_dir="~/.agents/skills",
     project_skills_dir=".agents/skills",
     transcript_glob=f"{CODEX_HOME}/sessions/*/*/*/rollout-*.jsonl",
+    image_build=ImageBuild(build_args={"CODEX_VERSION": "0.169.0"}),
+    default_model="gpt-5-codex",
+    wire_api="openai",
+    completion="hook",  # `notify` in config.toml runs harness-hook
+    home_state=(".codex",),
 )
 
 
@@ -86,3 +95,6 @@ class CodexProfile(FileProfile):
 
     def launch(self, ctx: LaunchContext) -> LaunchSpec:
         return LaunchSpec([SPEC.binary], {**self.harness_env(ctx), KEY_ENV: ctx.api_key}, ctx.workdir)
+
+    def parse_transcript(self, path: Path) -> Episode:
+        return parse_codex(path)

@@ -9,6 +9,7 @@ reads, so a CLAUDE.md candidate can be replayed on codex as AGENTS.md and back.
 from __future__ import annotations
 
 import posixpath
+from pathlib import Path
 
 from controllers.profiles.base import (
     AGENT_HOME,
@@ -17,9 +18,11 @@ from controllers.profiles.base import (
     STATE_DIR,
     LaunchContext,
     ProfileSpec,
+    PromptSource,
     Variant,
 )
 from controllers.sandbox.base import Sandbox
+from harness.episode import Episode
 from harness.errors import SandboxError
 
 
@@ -28,6 +31,8 @@ def expand_home(path: str) -> str:
 
 
 FileMap = dict[str, tuple[bytes | str, int, str]]
+#: under AGENT_HOME, what any agent may leave behind (skills, hook state, caches)
+COMMON_HOME_STATE = (".agents", ".harness", ".cache", ".config", ".local", ".npm")
 WRITE_ROOTS = (AGENT_HOME, "/opt/harness/bin", "/harness", "/harness/tools")
 
 
@@ -73,7 +78,8 @@ def install_variant(spec: ProfileSpec, box: Sandbox, variant: Variant, workdir: 
 
 
 class FileProfile:
-    """What every profile does alike; a CLI adds only its ``config_files`` and ``launch``.
+    """What every profile does alike; a CLI adds its ``config_files``, ``launch`` and
+    ``parse_transcript``.
 
     ``files()`` is the whole per-trial file set as data (the runner writes it in one engine
     call); ``configure`` / ``install_variant`` write parts of it for callers that drive a
@@ -81,7 +87,25 @@ class FileProfile:
     """
 
     spec: ProfileSpec
-    needs_gateway = True
+
+    @property
+    def needs_gateway(self) -> bool:
+        """A CLI that speaks a wire API asks the Gateway; a shell agent asks no model."""
+        return self.spec.wire_api is not None
+
+    @property
+    def home_state(self) -> tuple[str, ...]:
+        """Absolute paths the warm reset wipes between trials: the CLI's own and the shared ones."""
+        names = dict.fromkeys((*self.spec.home_state, *COMMON_HOME_STATE))
+        return tuple(f"{AGENT_HOME}/{n}" for n in names)
+
+    def turns(self, task: PromptSource, box: Sandbox) -> list[str]:
+        """The user messages to type: the task's prompt(s), with this agent's override."""
+        return task.prompt_turns(self.spec.name)
+
+    def parse_transcript(self, path: Path) -> Episode:
+        """The Episode of the CLI's session file; an agent without one gives an empty Episode."""
+        return Episode(agent=self.spec.name)
 
     def config_files(self, ctx: LaunchContext) -> FileMap:
         return {}

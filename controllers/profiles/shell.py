@@ -3,6 +3,8 @@
 ``oracle`` types the task's reference solution (Terminal-Bench ``solution.sh``) into the
 pane and waits for it to finish; ``noop`` does nothing. A suite whose oracle run does not
 pass, or whose no-op run passes, has broken checks: both are how task authors test tasks.
+They are agents like the others (``AgentProfile``): no wire API (no Gateway), the shell's
+own end marker as the completion signal, and their turns chosen here.
 """
 
 from __future__ import annotations
@@ -11,8 +13,11 @@ from controllers.profiles.base import (
     LaunchContext,
     LaunchSpec,
     ProfileSpec,
+    PromptSource,
 )
 from controllers.profiles.common import FileProfile
+from controllers.sandbox.base import Sandbox
+from harness.errors import AgentError
 
 ORACLE_PATH = "/harness/oracle.sh"
 
@@ -32,16 +37,41 @@ def _spec(name: str) -> ProfileSpec:
         user_skills_dir="~/.agents/skills",
         project_skills_dir=".agents/skills",
         transcript_glob="",
+        wire_api=None,
+        completion="shell",
     )
 
 
 class ShellProfile(FileProfile):
-    """Bash in the pane; ``needs_gateway`` False (no model is asked anything)."""
+    """Bash in the pane; ``needs_gateway`` False (no wire API: no model is asked anything)."""
 
-    needs_gateway = False
-
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str = "shell") -> None:
         self.spec = _spec(name)
 
     def launch(self, ctx: LaunchContext) -> LaunchSpec:
         return LaunchSpec([self.spec.binary, *self.spec.args], self.harness_env(ctx), ctx.workdir)
+
+
+class OracleProfile(ShellProfile):
+    """Types the task's reference solution as its one turn."""
+
+    def __init__(self) -> None:
+        super().__init__("oracle")
+
+    def turns(self, task: PromptSource, box: Sandbox) -> list[str]:
+        script = task.oracle_script()
+        if script is None:
+            raise AgentError(f"task {getattr(task, 'id', '?')} has no oracle (solution) script to type",
+                             hint="add `oracle: solution.sh` to the task, or run another agent")
+        box.write_file(ORACLE_PATH, script, mode=0o755, user="root")  # not the agent's to change
+        return [f"bash {ORACLE_PATH}"]
+
+
+class NoopProfile(ShellProfile):
+    """Types nothing: the checks see the untouched workspace."""
+
+    def __init__(self) -> None:
+        super().__init__("noop")
+
+    def turns(self, task: PromptSource, box: Sandbox) -> list[str]:
+        return []

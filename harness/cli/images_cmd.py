@@ -23,9 +23,15 @@ CaOpt = Annotated[
 ]
 
 
+def default_images() -> list[str]:
+    """What `images build` and `doctor` build by default: base, then every agent's image."""
+    return ["base", *images.agent_images()]
+
+
 @app.command("build")
 def build_cmd(
-    names: Annotated[list[str] | None, typer.Argument(help="base, claude, codex, dind (default: base claude codex)")] = None,
+    names: Annotated[list[str] | None, typer.Argument(
+        help=f"{', '.join(images.IMAGES)} (default: {' '.join(default_images())})")] = None,
     ca_bundle: CaOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even when the content hash matches.")] = False,
     build_arg: Annotated[list[str] | None, typer.Option("--build-arg", help="KEY=VALUE, e.g. CLAUDE_CODE_VERSION=2.1.197")] = None,
@@ -42,7 +48,7 @@ def build_cmd(
         args[k] = v
     c = engine.client()
     try:
-        for name in names or ["base", "claude", "codex"]:
+        for name in names or default_images():
             images.build(c, name, ca_bundle=ca, build_args=args or None, force=force, say=console.print)
     finally:
         c.close()

@@ -45,7 +45,7 @@ def doctor(
             rows.append((images.DEBIAN_TAG, has_debian, "present" if has_debian else "missing: run `harness images bootstrap`"))
             ca = images.resolve_ca_bundle()
             rows.append(("extra CA bundle", True, str(ca) if ca else "none"))
-            for name in ("base", "claude", "codex"):
+            for name in ("base", *images.agent_images()):
                 if fix and has_debian:
                     images.build(c, name, ca_bundle=ca, say=say)
                 tag = images.plan(name, ca_bundle=ca).hash_tag

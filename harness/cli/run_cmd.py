@@ -28,7 +28,7 @@ app = typer.Typer()
 console = Console(highlight=False)
 
 MODEL_MODES = ("scripted", "record", "replay", "live")
-DEFAULT_MODEL = {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex"}
+from controllers.profiles import DEFAULT_MODELS as DEFAULT_MODEL  # each agent declares its own
 
 RunsDir = Annotated[Path | None, typer.Option("--runs-dir", help="Where runs live [./runs or $HARNESS_RUNS_DIR].")]
 

@@ -19,11 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from controllers.profiles import SHELL_AGENTS
-from controllers.profiles.base import STATE_DIR, LaunchContext, Variant
+from controllers.profiles.base import STATE_DIR, AgentProfile, LaunchContext, Variant
 from controllers.profiles.common import WRITE_ROOTS
 from controllers.profiles.driver import AgentDriver, TurnOutcome
-from controllers.profiles.shell import ORACLE_PATH
 from controllers.tmux.controller import DockerTmuxController
 from gate.checks import CheckContext, evaluate_all
 from gate.models import CheckResult, TrialEvidence, TrialRecord
@@ -63,7 +61,7 @@ class TrialEnv:
     run_id: str
     paths: RunPaths
     agent: str
-    profile: Any
+    profile: AgentProfile
     model: str
     gateway: Any | None
     client: Any
@@ -116,34 +114,36 @@ def _tests_checks(task: Any, box: Any, offline: bool) -> list[dict[str, Any]]:
              "timeout_sec": spec.timeout_sec}]
 
 
-def _episode_from(text: str, box: Any, spec: Any, tp: TrialPaths, turns_sent: int) -> episode_mod.Episode:
+def _episode_from(text: str, box: Any, profile: AgentProfile, tp: TrialPaths,
+                  turns_sent: int) -> episode_mod.Episode:
     """The Episode from the transcript the collect exec brought back, if it is whole;
     otherwise re-read it for a moment (the CLI may still be flushing)."""
     if text:
         _write(tp.transcript, text)
-        ep = episode_mod.parse(spec.name, tp.transcript)
+        ep = profile.parse_transcript(tp.transcript)
         if len(ep.turns) >= turns_sent and (not ep.turns or ep.turns[-1].final_text):
             return ep
-    return _transcript(box, spec, tp, turns_sent)
+    return _transcript(box, profile, tp, turns_sent)
 
 
-def _transcript(box: Any, spec: Any, tp: TrialPaths, turns_sent: int,
+def _transcript(box: Any, profile: AgentProfile, tp: TrialPaths, turns_sent: int,
                 wait_sec: float = 3.0) -> episode_mod.Episode:
     """The CLI's session file, once it holds every turn we sent and the last one's answer.
 
     The completion hook can fire before the CLI has flushed its final lines (claude runs
     its Stop hook first), so the file is re-read for a short while until it is whole.
     """
+    spec = profile.spec
     if not spec.transcript_glob:
         return episode_mod.Episode(agent=spec.name)
     deadline = time.monotonic() + wait_sec
     ep = episode_mod.Episode(agent=spec.name)
     while True:
-        r = box.exec(["sh", "-c", f"f=$(ls -t {spec.transcript_glob} 2>/dev/null | head -n 1); "
-                                  f'[ -n "$f" ] && cat "$f"'])
+        r = box.exec(["sh", "-c", (f"f=$(ls -t {spec.transcript_glob} 2>/dev/null | head -n 1); "
+                                   f'[ -n "$f" ] && cat "$f"')])
         if r.ok and r.stdout:
             _write(tp.transcript, r.stdout)
-            ep = episode_mod.parse(spec.name, tp.transcript)
+            ep = profile.parse_transcript(tp.transcript)
             if len(ep.turns) >= turns_sent and (not ep.turns or ep.turns[-1].final_text):
                 return ep
         if time.monotonic() >= deadline:
@@ -219,7 +219,7 @@ def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome
         outcomes: list[TurnOutcome] = []
         for text in _turns(env, task, box):
             remaining = max(timeout - (time.monotonic() - t0), 1.0)
-            out = _shell_turn(ctl, text, remaining) if env.agent in SHELL_AGENTS else \
+            out = _shell_turn(ctl, text, remaining) if spec.completion == "shell" else \
                 drv.run_turn(text, timeout_sec=remaining)
             outcomes.append(out)
             extra["turns"].append({"how": out.how, "seconds": round(out.seconds, 3), "done_at": out.done_at,
@@ -244,7 +244,7 @@ def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome
         extra["pane"] = write_pane(ctl, spec, tp.pane, finished=finished)  # settled, wipe-proof
         globs = [spec.transcript_glob] if spec.transcript_glob else []
         diff, changes, tools_text, found = warm.snapper.report(post, shims.LOG_PATH, *globs)
-        ep = _episode_from(found[0] if found else "", box, spec, tp, len(outcomes))
+        ep = _episode_from(found[0] if found else "", box, env.profile, tp, len(outcomes))
         _write(tp.episode, ep.model_dump_json(indent=2))
         if env.gateway is not None:
             u = env.gateway.usage(trial_id)
@@ -292,7 +292,7 @@ def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome
             except Exception:  # noqa: BLE001
                 pass
             if status_flags["agent_error"] and extra.get("sandbox_wrecked"):
-                _salvage(ctl, box, spec, tp, warm, post)
+                _salvage(ctl, box, env.profile, tp, warm, post)
             ctl.close(kill_server=False)  # the warm reset or the container's removal ends it
     status = outcome_status(checks, **status_flags)
     record = TrialRecord(
@@ -338,13 +338,14 @@ def _blame(exc: HarnessError, reason: str, flags: dict[str, bool], extra: dict[s
     return why
 
 
-def _salvage(ctl: Any, box: Any, spec: Any, tp: TrialPaths, warm: WarmSandbox, post: Any) -> None:
+def _salvage(ctl: Any, box: Any, profile: AgentProfile, tp: TrialPaths, warm: WarmSandbox,
+             post: Any) -> None:
     """Keep what can still be read of a wrecked sandbox: the pane, the transcript, the diff.
     Each piece on its own: one that cannot be read does not stop the others."""
     steps: list[tuple[Path, Any]] = [
         (tp.pane, lambda: ctl.capture_pane(history=True)),
-        (tp.transcript, lambda: _transcript(box, spec, tp, 0, wait_sec=0.0) and None),
-        (tp.transcript, lambda: faults.copy_newest(box, spec.transcript_glob)),
+        (tp.transcript, lambda: _transcript(box, profile, tp, 0, wait_sec=0.0) and None),
+        (tp.transcript, lambda: faults.copy_newest(box, profile.spec.transcript_glob)),
         (tp.diff, lambda: warm.snapper.diff(post) if post is not None else None),
     ]
     for path, read in steps:
@@ -369,15 +370,8 @@ def _shell_turn(ctl: Any, cmd: str, timeout_sec: float) -> TurnOutcome:
 
 
 def _turns(env: TrialEnv, task: Any, box: Any) -> list[str]:
-    if env.agent == "oracle":
-        script = task.oracle_script()
-        if script is None:
-            raise AgentError(f"task {task.id} has no oracle (solution) script to type")
-        box.write_file(ORACLE_PATH, script, mode=0o755, user="root")  # not the agent's to change
-        return [f"bash {ORACLE_PATH}"]
-    if env.agent == "noop":
-        return []
-    return task.prompt_turns(env.agent)
+    """The agent chooses its turns (the task's prompts; the oracle's script; none for noop)."""
+    return env.profile.turns(task, box)
 
 
 def _check_ctx(env: TrialEnv) -> CheckContext:
