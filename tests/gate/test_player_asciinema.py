@@ -15,13 +15,16 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 import test_html_chromium
+from chromium_cdp import Browser
 from test_html_chromium import need
-from test_player import ALT, MAIN, _cast, chromium_run, lines, record
+from test_player import ALT, MAIN, _cast, lines, record
 
 from gate.report import asciinema, render_player, write_player
 from gate.report.asciinema import PlayerAssets, find_assets
@@ -30,7 +33,7 @@ from harness.errors import GateError
 chromium = test_html_chromium.chromium
 REPO = Path(__file__).resolve().parents[2]
 
-#: Unicode block elements: asciinema-player draws them as SVG shapes, not as text
+#: Unicode block elements: asciinema-player paints them on its canvas, not as text
 BLOCKS = {chr(c) for c in range(0x2580, 0x25A0)}
 
 
@@ -73,20 +76,26 @@ class _ApScreen(HTMLParser):
             self.rows[-1] += data
 
 
-def dump(chromium: str, page: Path, query: str = "", *extra: str) -> tuple[_ApScreen, str]:
-    proc = chromium_run(
-        chromium,
-        page.parent,
-        "--virtual-time-budget=30000",
-        *extra,
-        "--dump-dom",
-        page.as_uri() + query,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
+@contextmanager
+def opened(chromium: str, page: Path, query: str = "", *extra: str) -> Iterator[Browser]:
+    """The page open in Chromium, its player ready (duration known, terminal drawn)."""
+    with Browser(chromium, page.parent, *extra) as browser:
+        browser.open(page.as_uri() + query)
+        browser.wait_until(
+            "window.harnessPlayer && harnessPlayer.getDuration() !== undefined"
+            " && document.querySelector('.ap-line') !== null"
+        )
+        yield browser
+
+
+def screen_of(html: str) -> _ApScreen:
     screen = _ApScreen()
-    screen.feed(proc.stdout)
+    screen.feed(html)
     assert screen.players == 1, "no asciinema-player element in the page"
-    return screen, proc.stdout
+    return screen
+
+
+AT_END = "document.body.dataset.frame === 'end'"
 
 
 def no_blocks(text: list[str]) -> list[str]:
@@ -103,29 +112,20 @@ def test_last_frame_equals_tmux_capture(
     expected = record(script, cast)
     page = write_player(cast, assets=assets)
     assert page is not None
-    got, _ = dump(chromium, page, "#end")
+    with opened(chromium, page, "#end") as browser:
+        got = screen_of(browser.wait_until(AT_END))
+        if name == "alt":
+            shot = browser.screenshot(tmp_path / "player.png")
     assert got.body.get("data-player") == assets.label
-    assert got.body.get("data-frame") == "end", "the player did not jump to the end"
     assert len(got.rows) == 24  # the recorded height, blank rows included
     assert no_blocks(got.rows) == no_blocks(lines(expected))
+    text = "\n".join(got.rows)
     if name == "main":
-        text = "\n".join(got.rows)
         assert "junk" not in text and "a window title" not in text and "544e" not in text
         assert "├──┤" in text and "café" in text
-    else:
-        text = "\n".join(got.rows)  # the block elements are drawn on its canvas, not as text
+    else:  # the block elements are drawn on the player's canvas, not as text
         assert "row 39" in text and "inserted" in text
         assert "shell text" not in text  # still on the alternate screen
-        shot = tmp_path / "player.png"
-        proc = chromium_run(
-            chromium,
-            tmp_path,
-            "--virtual-time-budget=30000",
-            f"--screenshot={shot}",
-            "--window-size=1100,700",
-            page.as_uri() + "#end",
-        )
-        assert shot.is_file(), f"no screenshot; chromium said: {proc.stderr[-2000:]}"
         width, height, colors = test_html_chromium.png_size_and_colors(shot.read_bytes())
         assert (width, height) == (1100, 700) and colors > 20  # a coloured frame, not blank
 
@@ -140,16 +140,11 @@ def test_playing_a_recorded_cast_reaches_its_last_frame(
     expected = record(MAIN, cast)
     page = write_player(cast, assets=assets)
     assert page is not None
-    before, _ = dump(chromium, page)
+    with opened(chromium, page) as browser:
+        before = screen_of(browser.evaluate("document.documentElement.outerHTML"))
+        browser.evaluate("document.querySelector('.ap-playback-button').click()")
+        got = screen_of(browser.wait_until(AT_END))
     assert "data-frame" not in before.body and "bold red" not in "".join(before.rows)
-    click = (
-        "<script>addEventListener('load', () => setTimeout(() => "
-        "document.querySelector('.ap-playback-button').click(), 200));</script></body>"
-    )
-    played = tmp_path / "play.html"
-    played.write_text(page.read_text().replace("</body>", click), encoding="utf-8")
-    got, _ = dump(chromium, played)
-    assert got.body.get("data-frame") == "end", "the player did not play to the end"
     assert no_blocks(got.rows) == no_blocks(lines(expected))
 
 
@@ -165,16 +160,15 @@ def test_seek_draws_the_frame_of_that_moment(
     ]
     page = write_player(_cast(tmp_path / "s.cast", events), assets=assets)
     assert page is not None
-    probe = (
-        "<script>addEventListener('load', () => harnessPlayer.seek(%s).then(() => "
-        "setTimeout(() => { document.body.dataset.time = harnessPlayer.getCurrentTime().toFixed(1) + '/' "
-        "+ harnessPlayer.getDuration().toFixed(1); }, 100)));</script></body>"
-    )
-    for where, rows, time in (("0.6", ["b"], "0.6/4.0"), ("'100%'", ["done!"], "4.0/4.0")):
-        seek = tmp_path / "seek.html"
-        seek.write_text(page.read_text().replace("</body>", probe % where), encoding="utf-8")
-        got, _ = dump(chromium, seek)
-        assert lines(got.rows) == rows and got.body.get("data-time") == time
+    with opened(chromium, page) as browser:
+        for where, rows in ((0.6, ["b"]), (4.0, ["done!"]), (0.2, ["a"])):
+            browser.evaluate(
+                f"harnessPlayer.seek({where}).then(() => new Promise((ok) =>"
+                " requestAnimationFrame(() => requestAnimationFrame(ok))))"
+            )
+            got = screen_of(browser.evaluate("document.documentElement.outerHTML"))
+            now = browser.evaluate("[harnessPlayer.getCurrentTime(), harnessPlayer.getDuration()]")
+            assert (lines(got.rows), now) == (rows, [where, 4.0])
 
 
 def page_requests(netlog: Path) -> set[str]:
@@ -203,13 +197,15 @@ def test_page_is_self_contained_and_fetches_nothing(
     assert f"player: {assets.label}" in html
     page = tmp_path / "player.html"
     page.write_text(html, encoding="utf-8")
-    got, _ = dump(chromium, page, "#end", f"--log-net-log={tmp_path / 'net.json'}")
+    with opened(chromium, page, "#end", f"--log-net-log={tmp_path / 'net.json'}") as browser:
+        got = screen_of(browser.wait_until(AT_END))
     assert lines(got.rows) == ["</script><b>hi</b>\u2028!"]
     assert page_requests(tmp_path / "net.json") == set()
     # the same probe sees a page that does fetch (a closed port on this machine)
     leaky = tmp_path / "leaky.html"
     leaky.write_text(html.replace("</body>", '<img src="http://127.0.0.1:9/x.png"></body>'))
-    dump(chromium, leaky, "", f"--log-net-log={tmp_path / 'leaky.json'}")
+    with opened(chromium, leaky, "", f"--log-net-log={tmp_path / 'leaky.json'}"):
+        pass
     assert page_requests(tmp_path / "leaky.json") == {"http://127.0.0.1:9/x.png"}
 
 
