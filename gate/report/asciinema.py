@@ -39,7 +39,7 @@ VERSION = "3.18.0"
 INTEGRITY = "sha512-5gpt2ipFcy4NKmgkv+c/QXnJ9zMicxqWROCOuJqgwwtiYKM8Qe9hnDOvfqke5bW6M2DW/seO3uQYkQ0xeUUVtw=="
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CACHE_ROOT = REPO_ROOT / ".cache" / NAME
-NPM_TIMEOUT_SEC = 300.0
+NPM_TIMEOUT_SEC = 240.0
 
 JS_FILE = "asciinema-player.min.js"
 CSS_FILE = "asciinema-player.css"
@@ -92,6 +92,9 @@ def npm_pack(npm: str, dest: Path, *, timeout_sec: float = NPM_TIMEOUT_SEC) -> P
         "npm_config_fund": "false",
         "npm_config_audit": "false",
         "npm_config_loglevel": "error",
+        # offline: fail within a minute or two instead of npm's default five-minute waits
+        "npm_config_fetch_retries": "1",
+        "npm_config_fetch_timeout": "60000",
     }
     try:
         proc = subprocess.run(
@@ -99,7 +102,7 @@ def npm_pack(npm: str, dest: Path, *, timeout_sec: float = NPM_TIMEOUT_SEC) -> P
         )
     except FileNotFoundError as exc:
         raise GateError(
-            f"{npm} was not found on PATH", hint="install Node.js with npm, then run setup again"
+            f"{npm} was not found", hint="install Node.js with npm, then run setup again"
         ) from exc
     except subprocess.TimeoutExpired as exc:
         raise GateError(
@@ -107,8 +110,7 @@ def npm_pack(npm: str, dest: Path, *, timeout_sec: float = NPM_TIMEOUT_SEC) -> P
             hint="check the npm registry settings and the network",
         ) from exc
     if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise GateError(f"npm pack {NAME}@{VERSION} failed: {last}")
+        raise GateError(f"npm pack {NAME}@{VERSION} failed: {_npm_error(proc)}")
     try:
         filename = json.loads(proc.stdout)[0]["filename"]
     except (ValueError, LookupError, TypeError) as exc:
@@ -117,6 +119,18 @@ def npm_pack(npm: str, dest: Path, *, timeout_sec: float = NPM_TIMEOUT_SEC) -> P
     if not tgz.is_file():
         raise GateError(f"npm pack {NAME}@{VERSION} wrote no {tgz.name}")
     return tgz
+
+
+def _npm_error(proc: subprocess.CompletedProcess[str]) -> str:
+    """npm's own one-line account of a failure: the ``--json`` error's code and summary,
+    else the first line of its stderr."""
+    try:
+        err = json.loads(proc.stdout)["error"]
+        summary = str(err.get("summary") or err.get("detail") or "").strip().splitlines()
+        return f"{err.get('code', 'error')}: {summary[0] if summary else 'no summary'}"
+    except (ValueError, LookupError, TypeError, AttributeError):
+        lines = proc.stderr.strip().splitlines()
+        return lines[0] if lines else f"exit code {proc.returncode}"
 
 
 def unpack(tgz: Path, folder: Path) -> None:
@@ -145,8 +159,8 @@ def install(
     cache_root: Path = CACHE_ROOT, *, npm: str = "npm", timeout_sec: float = NPM_TIMEOUT_SEC
 ) -> tuple[PlayerAssets, bool]:
     """Make sure the pinned release is in ``cache_root``; returns it and whether it was
-    fetched now (False: it was already there, and npm was not asked). Idempotent; safe
-    against a second installer at once (each stages its own folder, the first rename wins)."""
+    fetched now (False: it was already there, and npm was not asked). Idempotent; a second
+    installer at once is harmless (each stages its own folder of the same checked files)."""
     found = find_assets(cache_root)
     if found is not None:
         return found, False

@@ -280,3 +280,28 @@ def test_setup_step_without_npm_says_so_in_one_line_and_fails_softly(tmp_path: P
     assert not (tmp_path / "cache" / asciinema.VERSION).exists()
     setup = (REPO / "scripts/setup.sh").read_text()
     assert "python -m gate.report.install_player 2>&1 || true" in setup  # never fatal
+
+
+@pytest.mark.slow
+def test_setup_step_with_an_unreachable_registry_says_so_in_one_line(tmp_path: Path) -> None:
+    npm = shutil.which("npm")
+    need(npm is not None, "npm is not installed (the player then falls back)")
+    # a closed port on this machine as the registry, and a fresh npm cache: nothing to reuse
+    env = {
+        **os.environ,
+        "npm_config_registry": "http://127.0.0.1:9/",
+        "npm_config_cache": str(tmp_path / "npm-cache"),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "gate.report.install_player", str(tmp_path / "cache")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=REPO,
+        check=False,
+    )
+    assert proc.returncode == 1
+    out = proc.stdout.strip().splitlines()
+    assert len(out) == 1 and "ECONNREFUSED" in out[0] and "fallback" in out[0], proc
+    assert list((tmp_path / "cache").iterdir()) == []  # no staging folder left behind
