@@ -86,15 +86,14 @@ def integrity_of(data: bytes) -> str:
 def npm_pack(npm: str, dest: Path, *, timeout_sec: float = NPM_TIMEOUT_SEC) -> Path:
     """Download the pinned tarball into ``dest`` with ``npm pack``; returns its path."""
     argv = [npm, "pack", f"{NAME}@{VERSION}", "--pack-destination", str(dest), "--json"]
-    env = {
-        **os.environ,
+    env = {  # quiet, and quick to give up offline; the user's own npm settings still win
         "npm_config_update_notifier": "false",
         "npm_config_fund": "false",
         "npm_config_audit": "false",
         "npm_config_loglevel": "error",
-        # offline: fail within a minute or two instead of npm's default five-minute waits
         "npm_config_fetch_retries": "1",
         "npm_config_fetch_timeout": "60000",
+        **os.environ,
     }
     try:
         proc = subprocess.run(

@@ -291,6 +291,7 @@ def test_setup_step_with_an_unreachable_registry_says_so_in_one_line(tmp_path: P
         **os.environ,
         "npm_config_registry": "http://127.0.0.1:9/",
         "npm_config_cache": str(tmp_path / "npm-cache"),
+        "npm_config_fetch_retries": "0",
     }
     proc = subprocess.run(
         [sys.executable, "-m", "gate.report.install_player", str(tmp_path / "cache")],
