@@ -38,6 +38,10 @@ if [ "$(cat .venv/.harness-deps 2>/dev/null)" != "$want" ]; then
   echo "$want" > .venv/.harness-deps
 fi
 
+# the report's terminal player: asciinema-player (pinned) fetched with npm into .cache/ and
+# inlined into each trial's player.html; without npm the pages use the built-in player
+say "$(.venv/bin/python -m gate.report.install_player 2>&1 || true)"
+
 # engine, Debian base layer, images (the host CA bundle is passed in when present)
 say "checking the Docker engine and images (first run: ~3 minutes)"
 .venv/bin/harness doctor --fix

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gate.models import GateDecision, TrialRecord
+from gate.report.asciinema import find_assets
 from gate.report.html import render_html
 from gate.report.junit import render_junit
 from gate.report.markdown import render_markdown
@@ -52,6 +53,7 @@ def render_json(decision: GateDecision, trials: Sequence[TrialRecord]) -> str:
 
 def write_players(trials: Sequence[TrialRecord], run_dir: Path) -> list[Path]:
     """A player.html next to every trial's session.cast that exists and parses."""
+    assets = find_assets()  # read once: the bundle is inlined into every page
     written = []
     for t in trials:
         a = t.artifacts
@@ -59,7 +61,8 @@ def write_players(trials: Sequence[TrialRecord], run_dir: Path) -> list[Path]:
             continue
         cast = run_dir / a.dir / a.cast
         if cast.is_file():
-            page = write_player(cast, title=f"{t.task_id} / {t.variant} / {t.attempt}")
+            title = f"{t.task_id} / {t.variant} / {t.attempt}"
+            page = write_player(cast, title=title, assets=assets)
             if page is not None:
                 written.append(page)
     return written

@@ -1,4 +1,6 @@
-"""player.html against the real thing: a tmux pane recorded by the harness's own recorder.
+"""The built-in fallback player (player.js) against the real thing: a tmux pane recorded by
+the harness's own recorder. (asciinema-player, used when setup installed it, is tested in
+test_player_asciinema.py; ``assets=None`` here forces the fallback.)
 
 A program draws into a real tmux pane (colours, cursor moves, erases, insert/delete, a scroll
 region, the alternate screen, wide characters, OSC/DCS noise) while ``start_recording``
@@ -156,7 +158,7 @@ def test_final_frame_equals_tmux_capture(
 ) -> None:
     cast = tmp_path / "session.cast"
     expected = record(script, cast)
-    page = write_player(cast)
+    page = write_player(cast, assets=None)
     assert page == tmp_path / "player.html"
     got = final_frame(chromium, page)
     assert len(got.rows) == 24  # the recorded height, blank rows included
@@ -175,7 +177,7 @@ def test_final_frame_equals_tmux_capture(
 def test_player_screenshot(tmux_bin: str, chromium: str, tmp_path: Path) -> None:
     cast = tmp_path / "session.cast"
     record(ALT, cast)
-    page = write_player(cast)
+    page = write_player(cast, assets=None)
     assert page is not None
     shot = tmp_path / "player.png"
     proc = chromium_run(
@@ -193,7 +195,7 @@ def test_dec_line_drawing_is_drawn_as_box_characters(chromium: str, tmp_path: Pa
     """tmux's plain capture prints the ASCII letters of DEC graphics (``lqqk``), so this one
     is checked against what a terminal shows instead."""
     cast = _cast(tmp_path / "s.cast", [[0.0, "o", "\x1b(0lqk\r\n\x1b(B\x1b)0x\x0eq\x0fq"]])
-    page = write_player(cast)
+    page = write_player(cast, assets=None)
     assert page is not None
     assert lines(final_frame(chromium, page).rows) == ["┌─┐", "x─q"]
 
@@ -214,7 +216,7 @@ def test_play_and_seek(chromium: str, tmp_path: Path) -> None:
         [1.0, "o", "\x1b[2J\x1b[Hdone"],
         [90.0, "o", "!"],  # a long idle gap: shortened, so playing it takes seconds
     ]
-    page = write_player(_cast(tmp_path / "s.cast", events))
+    page = write_player(_cast(tmp_path / "s.cast", events), assets=None)
     assert page is not None
     html = page.read_text().replace(
         '<pre id="screen"></pre>', '<pre id="screen"></pre>' + FAKE_CLOCK
@@ -251,7 +253,7 @@ def _cast(path: Path, events: list[list[object]], width: int = 20, height: int =
 
 def test_player_page_is_self_contained_and_escapes_the_cast(tmp_path: Path) -> None:
     cast = _cast(tmp_path / "x.cast", [[0.0, "o", "</script><b>hi</b>\u2028"], [1.5, "o", "!"]])
-    page = render_player(cast, title="<t>")
+    page = render_player(cast, title="<t>", assets=None)
     assert page.count("</script>") == 2  # the JSON block and the player: nothing in between
     assert "<t>" not in page and "&lt;t&gt;" in page
     for needle in ('id="play"', 'id="speed"', 'id="seek"', 'id="end"', "<option"):
@@ -262,12 +264,12 @@ def test_player_page_is_self_contained_and_escapes_the_cast(tmp_path: Path) -> N
 def test_bad_cast_gets_no_player(tmp_path: Path) -> None:
     (tmp_path / "player.html").write_text("stale")
     (tmp_path / "session.cast").write_text("x")
-    assert write_player(tmp_path / "session.cast") is None
+    assert write_player(tmp_path / "session.cast") is None  # either player
     assert not (tmp_path / "player.html").exists()
     _cast(tmp_path / "v1.cast", [])
     (tmp_path / "v1.cast").write_text('{"version": 1}\n')
     with pytest.raises(ValueError):
-        render_player(tmp_path / "v1.cast")
+        render_player(tmp_path / "v1.cast", assets=None)
 
 
 def test_report_links_each_trial_to_its_player(tmp_path: Path) -> None:
