@@ -98,6 +98,10 @@ def test_report_html_screenshot(chromium: str, tmp_path: Path) -> None:
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
+        # nothing may leave this machine (the page is file:// and self-contained)
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        "--proxy-server=127.0.0.1:9",
+        "--disable-quic",
         f"--user-data-dir={profile}",
         f"--screenshot={shot}",
         "--window-size=1280,2000",

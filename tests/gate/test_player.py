@@ -36,6 +36,11 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # nothing may leave this machine: every host name fails to resolve, every proxyable
+    # request goes to a closed loopback port (the pages are file:// and self-contained)
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--proxy-server=127.0.0.1:9",
+    "--disable-quic",
 ]
 
 #: what every program below runs first: wait for Enter so the recording sees everything

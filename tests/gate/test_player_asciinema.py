@@ -235,7 +235,9 @@ def test_find_assets_needs_both_files_and_refuses_a_bundle_that_closes_its_eleme
 
 
 @pytest.mark.slow
-def test_install_fetches_the_pinned_release_once(tmp_path: Path) -> None:
+def test_install_fetches_the_pinned_release_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # from npm's own cache, which setup filled: a test sends nothing beyond this machine
+    monkeypatch.setenv("npm_config_offline", "true")
     npm = shutil.which("npm")
     need(npm is not None, "npm is not installed (the player then falls back)")
     assert npm is not None
@@ -257,6 +259,7 @@ def test_install_refuses_a_tarball_that_is_not_the_pinned_one(
     npm = shutil.which("npm")
     need(npm is not None, "npm is not installed (the player then falls back)")
     assert npm is not None
+    monkeypatch.setenv("npm_config_offline", "true")  # npm's cache, filled by setup
     monkeypatch.setattr(asciinema, "INTEGRITY", "sha512-" + "A" * 86 + "==")
     with pytest.raises(GateError, match="does not match the pinned integrity"):
         asciinema.install(tmp_path, npm=npm)
