@@ -3,7 +3,7 @@
 Why pydantic with ``extra="forbid"``: a typo in a task file (``promt:``) must stop the run
 before any container starts, with the file, line and field, not be silently ignored.
 Check specs stay plain dicts here: their vocabulary belongs to the gate, which validates
-them (see :mod:`harness.tasks.checkspecs`). The Gateway policy stays opaque for the same
+them (its check registry; see :mod:`harness.tasks.checkspecs`). The Gateway policy stays opaque for the same
 reason: the Gateway owns its format.
 
 Paths inside a task (workspace, tool pages, dockerfile, tests, oracle, policy file) are
