@@ -248,3 +248,20 @@ def test_the_suites_policy_is_validated_once_with_its_lines(tmp_path: Path) -> N
     _, errors = check_suite(tmp_path / "s")
     assert [str(e) for e in errors] == [
         f"{tmp_path}/s/suite.yaml:4: suite.policy.defaults: unknown field 'defaults'"]
+
+
+def test_script_is_the_scripted_models_rules_and_policy_its_old_name(tmp_path: Path) -> None:
+    """`script:` (task or suite) names the scripted model's rules; `policy:` still works;
+    errors speak the word the file used; both at once is refused at its line."""
+    write(tmp_path, "s/suite.yaml", "name: s\nscript: rules.yaml\n")
+    write(tmp_path, "s/rules.yaml", "rules: []\n")
+    write(tmp_path, "s/a.yaml", "- {id: a, prompt: x}\n- {id: b, prompt: y, policy: {rules: []}}\n")
+    suite = load_suite(tmp_path / "s")
+    a, b = suite.tasks
+    assert a.script_source() == (tmp_path / "s" / "rules.yaml").resolve() and b.script == {"rules": []}
+    write(tmp_path, "s/a.yaml", "- {id: a, prompt: x, script: {rules: [], colour: red}}\n")
+    _, errors = check_suite(tmp_path / "s")
+    assert [e.message.split(":")[0] for e in errors] == ["a.script.colour"]
+    write(tmp_path, "s/a.yaml", "id: a\nprompt: x\nscript: rules.yaml\npolicy: rules.yaml\n")
+    _, errors = check_suite(tmp_path / "s")
+    assert len(errors) == 1 and "give `script:` only" in errors[0].message
