@@ -1,9 +1,12 @@
 """``harness run`` and the commands that look at runs: runs, show, attach, watch, play.
 
-Bad input is rejected before any container starts, one line each: a suite with errors
-(every error with its place), a missing variant path, an unknown agent, a model mode
-without what it needs (no key for record/live, no cassette for replay, no policy for a
-scripted task).
+``run`` is thin: it turns flags into a :class:`RunConfig` and hands it to
+:func:`harness.runner.launch.launch`, which rejects bad input before any container starts,
+one line each: a suite with errors (every error with its place), a missing variant path, an
+unknown agent, a model mode without what it needs (no key for record/live, no cassette for
+replay, no script for a scripted run). Every command that takes a run accepts its id or its
+folder. Renamed flags keep their old spelling as a hidden alias (``--model`` for
+``--model-mode``, ``--policy`` for ``--gate-policy``).
 """
 
 from __future__ import annotations
