@@ -119,3 +119,14 @@ def test_run_rejects_bad_policies_before_anything_starts(tmp_path: Path) -> None
         assert want in r.stderr, (want, r.stderr)
     assert "engine" not in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").glob("*/run.json"))
+
+
+def test_script_flag_rules_are_checked_before_anything_starts(tmp_path: Path) -> None:
+    """`--script FILE` gives every task the scripted model's rules; broken ones are named
+    with their lines, as a task's own `script:` would be."""
+    (tmp_path / "rules.yaml").write_text(BAD_POLICY)
+    r = harness("run", str(DEMO), "--script", "rules.yaml", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "--script rules.yaml has 5 error(s)" in r.stderr, r.stderr
+    assert "rules.yaml:4: rules.0.match.user: bad regex '(unclosed'" in r.stderr
+    assert "Traceback" not in r.stderr and not any((tmp_path / "runs").glob("*/run.json"))

@@ -203,3 +203,32 @@ def test_one_registry_helper() -> None:
         strict.load("pathlib:Path")
     strict.register("b", "pathlib:PurePath")
     assert list(strict) == ["a", "b"] and "b" in strict
+
+
+def test_a_run_is_named_by_its_id_or_its_folder(tmp_path: Path) -> None:
+    from harness.cli.common import resolve_run
+
+    runs = tmp_path / "runs"
+    with Store(runs / "harness.db") as s:
+        s.create_run("r-old", suite="/s", agent="noop", model_mode="scripted", config={})
+        s.create_run("r-new", suite="/s", agent="noop", model_mode="scripted", config={})
+    (runs / "r-old").mkdir()
+    (runs / "r-old" / "run.json").write_text("{}")
+    for ref, runs_dir in (("r-old", runs), (str(runs / "r-old"), None), (None, runs)):
+        paths, store = resolve_run(ref, runs_dir)
+        store.close()
+        assert paths.root == runs.resolve() and paths.run_id == ("r-new" if ref is None else "r-old")
+    with pytest.raises(ConfigError, match="no run nope in"):
+        resolve_run("nope", runs)
+
+
+def test_script_flag_gives_every_task_the_same_rules(tmp_path: Path) -> None:
+    from harness.runner.launch import _use_script
+    from harness.tasks import load_suite
+
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "a.yaml").write_text("- {id: a, prompt: x, script: {rules: []}}\n- {id: b, prompt: y}\n")
+    (tmp_path / "rules.yaml").write_text("rules: []\n")
+    suite = load_suite(tmp_path / "s")
+    _use_script(suite, tmp_path / "rules.yaml")
+    assert {t.script_source() for t in suite.tasks} == {(tmp_path / "rules.yaml").resolve()}
