@@ -28,9 +28,10 @@ def open_store(runs_dir: Path | None) -> tuple[Path, Store]:
 def run_folder(ref: str) -> Path | None:
     """``ref`` as a run folder when it is one (it holds run.json or trials), else None."""
     p = Path(ref).expanduser()
-    if p.is_dir() and any((p / n).exists() for n in ("run.json", "trials.jsonl", "trials.json")):
-        return p.resolve()
-    return None
+    if not p.is_dir():
+        return None
+    paths = RunPaths.of_dir(p)
+    return paths.run_dir if paths.config.exists() or paths.trials_file.exists() else None
 
 
 def resolve_run(ref: str | None, runs_dir: Path | None) -> tuple[RunPaths, Store]:

@@ -81,11 +81,11 @@ def run(
         if suite is None:
             raise ConfigError("no suite given", hint="harness run SUITE_PATH ...")
         root = (runs_dir or default_runs_root()).resolve()
-        cfg = RunConfig(suite=suite, agent=agent, variants=parse_variant_flags(variant), trials=trials,
-                        concurrency=concurrency, model_mode=parse_mode(mode or "scripted"),
-                        model_name=model_name, cassette=cassette, script=script,
-                        budget_tokens=budget_tokens, split=split, tasks=task, timeout=timeout, keep=keep,
-                        gate_policy=thresholds)
+        cfg = RunConfig.build(suite=suite, agent=agent, variants=parse_variant_flags(variant), trials=trials,
+                              concurrency=concurrency, model_mode=parse_mode(mode or "scripted"),
+                              model_name=model_name, cassette=cassette, script=script,
+                              budget_tokens=budget_tokens, split=split, tasks=task, timeout=timeout,
+                              keep=keep, gate_policy=thresholds)
     live = _Live(as_json)
 
     def watch(runner: Any) -> _Live:

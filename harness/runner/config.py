@@ -52,6 +52,17 @@ class RunConfig(BaseModel):
     gate_policy: Path | None = None
 
     @classmethod
+    def build(cls, **fields: Any) -> RunConfig:
+        """A config from the command line (or any caller); a bad value is one line naming
+        its option, never a pydantic traceback."""
+        try:
+            return cls.model_validate(fields)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            flag = "--" + str(first["loc"][0]).replace("_", "-") if first["loc"] else "run config"
+            raise ConfigError(f"{flag}: {first['msg']}") from None
+
+    @classmethod
     def from_stored(cls, data: dict[str, Any]) -> RunConfig:
         """A stored config, old or new; a config this code cannot read is one line."""
         d = {_RENAMED.get(k, k): v for k, v in data.items()}

@@ -35,6 +35,7 @@ def harness(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         (["--gate-policy", "/no/such.yaml"], "cannot read policy"),
         (["--policy", "/no/such.yaml"], "cannot read policy"),
         (["--script", "/no/such.yaml"], "--script /no/such.yaml: no such file"),
+        (["--budget-tokens", "-1"], "--budget-tokens: Input should be greater than or equal to 0"),
         (["--timeout", "0"], "--timeout must be a number of seconds > 0, got 0"),
         (["--timeout", "-5"], "--timeout must be a number of seconds > 0, got -5"),
         (["--timeout", "nan"], "--timeout must be a number of seconds > 0, got nan"),
