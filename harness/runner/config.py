@@ -49,6 +49,8 @@ class RunConfig(BaseModel):
     tasks: list[str] | None = None
     timeout: float | None = None
     keep: bool = False
+    #: a new container for every trial (no warm reuse of a task's container)
+    fresh_sandbox: bool = False
     gate_policy: Path | None = None
 
     @classmethod

@@ -111,7 +111,7 @@ def _launch(cfg: RunConfig, root: Path, store: Store, resume: str | None, on_eve
     cfg = cfg.model_copy(update={
         "suite": Path(cfg.suite).resolve(), "agent": agent, "trials": cfg.trials or loaded.trials or 1,
         "variants": {k: v if v == "none" else str(Path(v).resolve()) for k, v in vspecs.items()},
-        "model_name": cfg.model_name or getattr(profile, "default_model", None) or DEFAULT_MODEL.get(agent, "model"),
+        "model_name": cfg.model_name or _default_model(profile) or DEFAULT_MODEL.get(agent, "model"),
         "cassette": cfg.cassette.resolve() if cfg.cassette else None,
         "script": cfg.script.resolve() if cfg.script else None,
         "gate_policy": cfg.gate_policy.resolve() if cfg.gate_policy else None,
@@ -123,7 +123,8 @@ def _launch(cfg: RunConfig, root: Path, store: Store, resume: str | None, on_eve
     try:
         opts = RunOptions(agent=agent, variants=variants, trials=cfg.trials or 1,
                           concurrency=cfg.concurrency or default_concurrency(),
-                          model=cfg.model_name or "model", timeout_sec=cfg.timeout, keep=cfg.keep)
+                          model=cfg.model_name or "model", timeout_sec=cfg.timeout, keep=cfg.keep,
+                          fresh_sandbox=cfg.fresh_sandbox)
         if not resume:
             locks.append(RunLock(paths.run_dir, run_id).acquire())
             store.create_run(run_id, suite=str(cfg.suite), agent=agent, model_mode=cfg.model_mode,
@@ -153,6 +154,11 @@ def _launch(cfg: RunConfig, root: Path, store: Store, resume: str | None, on_eve
                                variants_dir=paths.variants_dir, model_mode=cfg.model_mode,
                                report_dir=paths.report_dir, run_dir=paths.run_dir)
     return RunOutcome(run_id, paths, cfg, records, decision)
+
+
+def _default_model(profile: Any) -> str | None:
+    """The model the agent's profile declares (``spec.default_model``), if it declares one."""
+    return getattr(getattr(profile, "spec", None), "default_model", None) or None
 
 
 def _variant_specs(given: dict[str, str], suite: Any) -> dict[str, str]:

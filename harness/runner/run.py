@@ -64,6 +64,7 @@ class RunOptions:
     #: engine restart (a dockerd restart took 6 s; three tries a second apart all fell in it)
     infra_backoff_sec: float = field(default_factory=lambda: float(os.environ.get("HARNESS_INFRA_BACKOFF_SEC", "30")))
     keep: bool = False                  # keep containers (for attach after the run)
+    fresh_sandbox: bool = False         # a new container per trial (no warm reuse)
     judge_base_url: str | None = None
 
 

@@ -168,6 +168,7 @@ def test_run_config_reads_older_stored_configs_and_refuses_unknown_keys() -> Non
     cfg = RunConfig.from_stored(old)
     assert cfg.model_mode == "replay" and cfg.cassette == Path("/c.json") and cfg.concurrency == 3
     assert RunConfig.from_stored(cfg.stored()) == cfg  # what run.json keeps reads back the same
+    assert RunConfig.from_stored({**old, "fresh_sandbox": True}).fresh_sandbox
     with pytest.raises(ConfigError, match="stored run config: colour"):
         RunConfig.from_stored({**old, "colour": "red"})
     with pytest.raises(ConfigError, match="--timeout must be a number of seconds > 0"):
