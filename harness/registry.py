@@ -11,19 +11,21 @@ imports nothing of the house, so controllers and the gate may use it.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator, Mapping
-from typing import Any, Generic, TypeVar, cast
+from collections.abc import Iterator, Mapping, MutableMapping
+from typing import Generic, TypeVar, cast
 
 from harness.errors import ConfigError
 
 T = TypeVar("T")
 
 
-class Registry(Generic[T]):
+class Registry(MutableMapping[str, str], Generic[T]):
     """Names -> ``"module:attr"``, resolved on first use.
 
     ``kind`` words the errors ("unknown agent 'x'"); ``allow_path`` says whether a
-    ``"module:attr"`` the user typed is accepted in place of a registered name.
+    ``"module:attr"`` the user typed is accepted in place of a registered name. It is a
+    mapping of the raw targets too, so listing, ``in`` and a test's ``monkeypatch.setitem``
+    work as on the plain dicts it replaces.
     """
 
     def __init__(self, kind: str, entries: Mapping[str, str] | None = None, *,
@@ -61,18 +63,17 @@ class Registry(Generic[T]):
         except (ImportError, AttributeError) as exc:
             raise ConfigError(f"{self.kind} {name!r} ({target}) cannot be loaded: {exc}") from exc
 
-    def __contains__(self, name: object) -> bool:
-        return name in self._entries
+    def __getitem__(self, name: str) -> str:
+        return self._entries[name]
+
+    def __setitem__(self, name: str, target: str) -> None:
+        self.register(name, target)
+
+    def __delitem__(self, name: str) -> None:
+        del self._entries[name]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._entries)
 
     def __len__(self) -> int:
         return len(self._entries)
-
-    def __getitem__(self, name: str) -> str:
-        return self._entries[name]
-
-    def get(self, name: str, default: Any = None) -> Any:
-        """Mapping-style lookup of the raw target (callers that only list or test names)."""
-        return self._entries.get(name, default)

@@ -202,8 +202,10 @@ def test_one_registry_helper() -> None:
     strict: Registry[type] = Registry("kind", {"a": "pathlib:Path"}, allow_path=False)
     with pytest.raises(ConfigError, match="unknown kind 'pathlib:Path'"):
         strict.load("pathlib:Path")
-    strict.register("b", "pathlib:PurePath")
-    assert list(strict) == ["a", "b"] and "b" in strict
+    strict["b"] = "pathlib:PurePath"  # a mapping too: monkeypatch.setitem works on it
+    assert list(strict) == ["a", "b"] and "b" in strict and dict(strict.items())["b"] == "pathlib:PurePath"
+    del strict["b"]
+    assert "b" not in strict and len(strict) == 1
 
 
 def test_a_run_is_named_by_its_id_or_its_folder(tmp_path: Path) -> None:

@@ -214,7 +214,7 @@ def test_check_specs_come_from_the_gates_registry(tmp_path: Path) -> None:
     try:
         _, errors = check_suite(tmp_path)
     finally:
-        checks.REGISTRY._entries.pop("my_check")
+        del checks.REGISTRY["my_check"]
         checks._cache.pop("my_check", None)
     assert errors == []
 
