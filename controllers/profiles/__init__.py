@@ -12,19 +12,19 @@ a ``module:Class`` given as the name is accepted for a user-provided profile.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterator, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from controllers.profiles.base import AgentProfile, ImageBuild
 from harness.errors import ConfigError
+from harness.registry import Registry
 
-REGISTRY: dict[str, str] = {
+REGISTRY: Registry[Any] = Registry("agent", {
     "claude": "controllers.profiles.claude:ClaudeProfile",
     "codex": "controllers.profiles.codex:CodexProfile",
     "oracle": "controllers.profiles.shell:OracleProfile",
     "noop": "controllers.profiles.shell:NoopProfile",
-}
+})
 #: kept for importers; the runner reads ``spec.completion == "shell"`` instead of names
 SHELL_AGENTS = ("oracle", "noop")
 
@@ -38,15 +38,12 @@ def names() -> tuple[str, ...]:
 
 def get_profile(name: str) -> AgentProfile:
     """The profile of agent ``name`` (a registered name or ``module:Class``)."""
-    target = REGISTRY.get(name, name if ":" in name else None)
-    if target is None:
-        raise ConfigError(f"unknown agent {name!r}", hint=f"known: {', '.join(REGISTRY)} (or module:Class)")
-    mod_name, _, cls_name = target.partition(":")
+    cls = REGISTRY.load(name)  # a miss lists the known names; module:Class is accepted
+    target = REGISTRY.target(name)
     try:
-        cls = getattr(importlib.import_module(mod_name), cls_name)
         profile = cls()
-    except (ImportError, AttributeError, TypeError) as exc:
-        raise ConfigError(f"agent profile {target!r} cannot be loaded: {exc}") from exc
+    except TypeError as exc:
+        raise ConfigError(f"agent profile {target!r} cannot be made: {exc}") from exc
     if not isinstance(profile, AgentProfile):
         missing = [m for m in _MEMBERS if not hasattr(profile, m)]
         raise ConfigError(f"agent profile {target!r} lacks {', '.join(missing)}",

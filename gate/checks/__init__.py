@@ -12,13 +12,13 @@ error, never a silent pass. :func:`validate_checks` therefore reports *all* prob
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from gate.checks.base import CheckContext, CheckImpl, Param, Verdict, kind_error
 from gate.models import CheckResult, TrialEvidence
 from harness.errors import ConfigError, LocatedError, ValidationFailed
+from harness.registry import Registry
 
 __all__ = [
     "REGISTRY",
@@ -31,7 +31,7 @@ __all__ = [
     "validate_checks",
 ]
 
-REGISTRY: dict[str, str] = {
+REGISTRY: Registry[type] = Registry("check op", {
     "contains": "gate.checks.answer:Contains",
     "not_contains": "gate.checks.answer:NotContains",
     "regex": "gate.checks.answer:Regex",
@@ -53,7 +53,7 @@ REGISTRY: dict[str, str] = {
     "max_turns": "gate.checks.transcript:MaxTurns",
     "max_tokens": "gate.checks.transcript:MaxTokens",
     "rubric": "gate.checks.rubric:Rubric",
-}
+})
 
 if TYPE_CHECKING:  # conformance of the built-ins to the seam, proven by mypy
     from gate.checks.answer import Contains
@@ -70,15 +70,7 @@ def resolve(op: str) -> CheckImpl:
     """The implementation for ``op``; raises ConfigError naming the known ops on a miss."""
     if op in _cache:
         return _cache[op]
-    target = REGISTRY.get(op, op if ":" in op else None)
-    if target is None:
-        known = ", ".join(sorted(REGISTRY))
-        raise ConfigError(f"unknown check op {op!r}", hint=f"known ops: {known}; or module:Class")
-    module_name, _, cls_name = target.partition(":")
-    try:
-        cls = getattr(importlib.import_module(module_name), cls_name)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"check {op!r} cannot be loaded: {exc}") from exc
+    cls = REGISTRY.load(op)  # a miss lists the known ops; module:Class accepted
     impl = cls()
     if not callable(getattr(impl, "run", None)):
         raise ConfigError(f"check {op!r} has no run(args, evidence, ctx) method")

@@ -7,21 +7,23 @@ CLI's ``--debug`` is where tracebacks belong, not here.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
-from gate.decision import decide
-from gate.io import load_policy, load_trials, read_text_files
 from gate.models import GateDecision, TrialRecord
-from gate.report import write_reports
 from gate.staging import adopt as adopt_staged
 from gate.staging import rollback as rollback_staged
 from gate.staging import stage as stage_candidate
-from harness.errors import HarnessError, ValidationFailed
+from gate.verdict import gate_run
+from harness.cli.common import RunsDir, one_of
+from harness.errors import ConfigError, HarnessError, ValidationFailed
+from harness.runner.paths import RunPaths, default_runs_root
 
 app = typer.Typer(help="Gate a run: report, stage, adopt, rollback.", no_args_is_help=True)
 
@@ -29,13 +31,19 @@ EXIT_ERROR = 2
 F = TypeVar("F", bound=Callable[..., Any])
 
 RunArg = Annotated[
-    Path,
+    str,
     typer.Argument(
-        help="run directory (with trials.json or trials.jsonl) or a JSON file of trial records"
+        help="run id, run folder (with trials.json or trials.jsonl) or a JSON file of trial "
+        "records"
     ),
 ]
-BaselineOpt = Annotated[str, typer.Option(help="the baseline variant's name")]
-PolicyOpt = Annotated[Path | None, typer.Option(help="gate policy JSON (thresholds)")]
+BaselineOpt = Annotated[
+    str | None, typer.Option(help="the baseline variant's name (default: the run's first, else 'baseline')")
+]
+PolicyOpt = Annotated[
+    Path | None, typer.Option("--gate-policy", help="gate thresholds (YAML/JSON)")
+]
+PolicyAlias = Annotated[Path | None, typer.Option("--policy", hidden=True, help="old name of --gate-policy")]
 
 
 def _errors_exit(fn: F) -> F:
@@ -54,27 +62,52 @@ def _errors_exit(fn: F) -> F:
     return run  # type: ignore[return-value]
 
 
-def _run_dir(run: Path) -> Path:
-    return run if run.is_dir() else run.parent
+@dataclass(frozen=True)
+class _Run:
+    """What the gate commands were pointed at: the records, and the run folder's paths."""
+
+    records: Path
+    paths: RunPaths
+    baseline: str | None = None     # the run's first variant, from its run.json
+    model_mode: Any = None
+
+
+def _locate(ref: str, runs_dir: Path | None) -> _Run:
+    """A run id (under --runs-dir), a run folder or a records file."""
+    p = Path(ref).expanduser()
+    if p.is_file():
+        return _Run(p, RunPaths.of_dir(p.parent))
+    folder = p.resolve() if p.is_dir() else None
+    if folder is None:
+        if "/" in ref or ref.startswith("."):
+            raise ConfigError(f"{p} does not exist", hint="pass a run folder, a trials JSON file or a run id")
+        root = (runs_dir or default_runs_root()).resolve()
+        folder = RunPaths(root, ref).run_dir
+        if not folder.is_dir():
+            raise ConfigError(f"no run {ref} in {root}", hint="see `harness runs`, or pass a run folder")
+    paths = RunPaths.of_dir(folder)
+    baseline = mode = None
+    if paths.config.is_file():
+        try:
+            cfg = json.loads(paths.config.read_text())
+            baseline = next(iter(cfg.get("variants") or {}), None)
+            mode = cfg.get("model_mode", cfg.get("model"))
+        except (OSError, ValueError, AttributeError):
+            pass  # CI artifacts may carry any run.json: the defaults then apply
+    return _Run(folder, paths, baseline, mode)
 
 
 def _decide(
-    run: Path, baseline: str, policy: Path | None
-) -> tuple[GateDecision, list[TrialRecord]]:
-    trials = load_trials(run)
-    variants_dir = _run_dir(run) / "variants"
-    files = {}
-    if variants_dir.is_dir():
-        files = {p.name: read_text_files(p) for p in sorted(variants_dir.iterdir()) if p.is_dir()}
-    cand_files = {k: v for k, v in files.items() if k != baseline}
-    decision = decide(
-        trials,
-        baseline=baseline,
-        policy=load_policy(policy),
-        candidate_files=cand_files or None,
-        baseline_files=files.get(baseline),
+    ref: str, baseline: str | None, policy: Path | None, runs_dir: Path | None,
+    report_dir: Path | None = None,
+) -> tuple[GateDecision, list[TrialRecord], RunPaths]:
+    run = _locate(ref, runs_dir)
+    decision, trials = gate_run(
+        run.records, baseline=baseline or run.baseline or "baseline", policy=policy,
+        variants_dir=run.paths.variants_dir, model_mode=run.model_mode,
+        report_dir=report_dir, run_dir=run.paths.run_dir if report_dir else None,
     )
-    return decision, trials
+    return decision, trials, run.paths
 
 
 def _say(decision: GateDecision) -> None:
@@ -91,15 +124,17 @@ def report(
     out: Annotated[
         Path | None, typer.Option(help="where to write reports (default: RUN/report)")
     ] = None,
-    baseline: BaselineOpt = "baseline",
-    policy: PolicyOpt = None,
+    baseline: BaselineOpt = None,
+    gate_policy: PolicyOpt = None,
+    policy_alias: PolicyAlias = None,
+    runs_dir: RunsDir = None,
 ) -> None:
     """Decide and write report.md, report.json, report.html and junit.xml; exit 0/1/2."""
-    decision, trials = _decide(run, baseline, policy)
-    out_dir = out or _run_dir(run) / "report"
-    paths = write_reports(decision, trials, out_dir, run_dir=_run_dir(run))
+    policy = one_of(gate_policy, "--gate-policy", policy_alias, "--policy")
+    run_paths = _locate(run, runs_dir).paths
+    decision, _trials, _ = _decide(run, baseline, policy, runs_dir, out or run_paths.report_dir)
     _say(decision)
-    typer.echo(f"reports: {paths.markdown.parent}")
+    typer.echo(f"reports: {out or run_paths.report_dir}")
     raise typer.Exit(decision.exit_code)
 
 
@@ -121,18 +156,21 @@ def stage(
     stage_dir: Annotated[
         Path | None, typer.Option(help="staging folder (default: RUN/stage)")
     ] = None,
-    baseline: BaselineOpt = "baseline",
-    policy: PolicyOpt = None,
+    baseline: BaselineOpt = None,
+    gate_policy: PolicyOpt = None,
+    policy_alias: PolicyAlias = None,
+    runs_dir: RunsDir = None,
 ) -> None:
     """Stage the accepted candidate, mapped onto the live skill's layout, with a manifest
     pinning the live files' SHA-256."""
-    decision, _trials = _decide(run, baseline, policy)
+    policy = one_of(gate_policy, "--gate-policy", policy_alias, "--policy")
+    decision, _trials, paths = _decide(run, baseline, policy, runs_dir)
     _say(decision)
     if decision.decision != "accept" or decision.chosen is None:
         typer.echo("nothing staged: the gate did not accept a candidate", err=True)
         raise typer.Exit(decision.exit_code)
-    src = candidate_dir or _run_dir(run) / "variants" / decision.chosen
-    dst = stage_dir or _run_dir(run) / "stage"
+    src = candidate_dir or paths.variant_dir(decision.chosen)
+    dst = stage_dir or paths.stage_dir
     m = stage_candidate(
         run_id=decision.run_id,
         candidate=decision.chosen,

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from harness.cli.common import one_of
 from harness.errors import ConfigError
 from harness.runner.paths import default_runs_root
 
@@ -41,21 +42,21 @@ def _judge(built: list[Any], mode: str, policy: Path | None, cassette: Path | No
 
     if mode == "scripted":
         if policy is None:
-            raise ConfigError("--judge rubric --model scripted needs --policy FILE")
+            raise ConfigError("--judge rubric --model-mode scripted needs --script FILE")
         gw = Gateway("scripted", policy=policy)
     elif mode == "replay":
         if cassette is None or not cassette.is_file():
-            raise ConfigError("--judge rubric --model replay needs --cassette FILE (an existing one)")
+            raise ConfigError("--judge rubric --model-mode replay needs --cassette FILE (an existing one)")
         gw = Gateway("replay", cassette=cassette)
     elif mode in ("record", "live"):
         if not os.environ.get("ANTHROPIC_API_KEY"):
-            raise ConfigError(f"--judge rubric --model {mode} needs the real key in ANTHROPIC_API_KEY",
-                              hint="it stays in the Gateway; or use --model scripted/replay")
+            raise ConfigError(f"--judge rubric --model-mode {mode} needs the real key in ANTHROPIC_API_KEY",
+                              hint="it stays in the Gateway; or use --model-mode scripted/replay")
         if mode == "record" and cassette is None:
-            raise ConfigError("--judge rubric --model record needs --cassette FILE to write")
+            raise ConfigError("--judge rubric --model-mode record needs --cassette FILE to write")
         gw = Gateway("record", cassette=cassette) if mode == "record" else Gateway("passthrough")
     else:
-        raise ConfigError(f"--model {mode!r} is not one of scripted, replay, record, live")
+        raise ConfigError(f"--model-mode {mode!r} is not one of scripted, replay, record, live")
     with gw.start():
         key = gw.register_trial("mine-judge")
         for note in write_rubrics(built, base_url=gw.url, api_key=key.key, model=name):
@@ -78,8 +79,10 @@ def mine(
     name: Annotated[str | None, typer.Option(help="Suite name [the --out folder's name].")] = None,
     runs_dir: Annotated[Path | None, typer.Option("--runs-dir", help="Where the store lives [./runs or $HARNESS_RUNS_DIR].")] = None,
     judge: Annotated[str, typer.Option(help="none | rubric: a model writes a rubric check per task, through the Gateway.")] = "none",
-    model: Annotated[str, typer.Option(help="The rubric judge's Gateway mode: scripted | replay | record | live.")] = "live",
-    policy: Annotated[Path | None, typer.Option(help="Scripted judge: the Gateway policy (YAML).")] = None,
+    model_mode: Annotated[str | None, typer.Option("--model-mode", help="The rubric judge's Gateway mode: scripted | replay | record | live (default: live).")] = None,
+    model_alias: Annotated[str | None, typer.Option("--model", hidden=True, help="Old name of --model-mode.")] = None,
+    script: Annotated[Path | None, typer.Option("--script", help="Scripted judge: the scripted model's rules (YAML).")] = None,
+    script_alias: Annotated[Path | None, typer.Option("--policy", hidden=True, help="Old name of --script.")] = None,
     cassette: Annotated[Path | None, typer.Option(help="Judge cassette for record (written) / replay (read).")] = None,
     model_name: Annotated[str, typer.Option(help="The judge's model name.")] = "claude-sonnet-4-5",
     as_json: Annotated[bool, typer.Option("--json", help="Print the mine report as JSON.")] = False,
@@ -114,7 +117,8 @@ def mine(
                        target_skill=skill_name, allow_no_repo=allow_no_repo, max_tasks=max_tasks)
     rep, built = run_mine(digests, opts, project=proj)
     if judge == "rubric" and built:
-        _judge(built, model, policy, cassette, model_name)
+        _judge(built, one_of(model_mode, "--model-mode", model_alias, "--model") or "live",
+               one_of(script, "--script", script_alias, "--policy"), cassette, model_name)
     out = out.expanduser().resolve()
     write_suite(out, built, rep, name=name or out.name, variants=variants)
     if as_json:

@@ -7,8 +7,11 @@
     └── <run-id>/
         ├── run.json                   the run's config (secrets redacted)
         ├── owner.lock                 flock'ed by the process running it (pid, start, host)
-        ├── report.md / report.json / report.html / junit.xml
+        ├── trials.jsonl               every finished trial's record (rewritten from the store)
         ├── gateway.jsonl              every model exchange (scripted/record/replay)
+        ├── variants/<name>/           each variant's files, byte for byte (none: no folder)
+        ├── report/                    report.md / report.json / report.html / junit.xml
+        ├── stage/                     `harness stage`: the accepted candidate, mapped live
         └── <task-id>/<variant>/<attempt>/
             ├── pane.txt               the final screen with its whole history
             ├── session.cast           asciicast v2 of the pane (`harness play`)
@@ -92,6 +95,31 @@ class RunPaths:
     @property
     def gateway_log(self) -> Path:
         return self.run_dir / "gateway.jsonl"
+
+    @property
+    def trials_file(self) -> Path:
+        return self.run_dir / "trials.jsonl"
+
+    @property
+    def variants_dir(self) -> Path:
+        return self.run_dir / "variants"
+
+    def variant_dir(self, name: str) -> Path:
+        return self.variants_dir / name
+
+    @property
+    def report_dir(self) -> Path:
+        return self.run_dir / "report"
+
+    @property
+    def stage_dir(self) -> Path:
+        return self.run_dir / "stage"
+
+    @classmethod
+    def of_dir(cls, run_dir: Path) -> RunPaths:
+        """The paths of an existing run folder (its parent is the runs root)."""
+        run_dir = run_dir.resolve()
+        return cls(run_dir.parent, run_dir.name)
 
     def trial(self, task_id: str, variant: str, attempt: int) -> TrialPaths:
         return TrialPaths(self.run_dir / safe_name(task_id) / safe_name(variant) / str(attempt))

@@ -116,7 +116,7 @@ class Runner:
         self.paths.config.write_text(json.dumps(config, indent=2, sort_keys=True, default=str))
         for v in self.opts.variants:
             for rel, data in variant_bytes(v).items():
-                dest = self.paths.run_dir / "variants" / v.name / rel
+                dest = self.paths.variant_dir(v.name) / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 dest.write_bytes(data)
 
@@ -311,7 +311,7 @@ class Runner:
                    warm=extra.get("warm"), sandbox_sec=extra.get("sandbox_sec"),
                    wall_sec=extra.get("wall_sec"), timing=extra.get("timing"))
         self.store.record_trial(self.paths.run_id, row)
-        with (self.paths.run_dir / "trials.jsonl").open("a") as fh:
+        with self.paths.trials_file.open("a") as fh:
             fh.write(rec.model_dump_json() + "\n")
         with self.progress.lock:
             p = self.progress

@@ -5,7 +5,7 @@ Accepted PATH shapes, checked before any container starts:
   folder name);
 - a folder with ``skills/<name>/SKILL.md`` and/or ``CLAUDE.md`` / ``AGENTS.md`` at its top;
 - a single ``SKILL.md``, ``CLAUDE.md`` or ``AGENTS.md`` file;
-- ``none``: no files at all (the agent as it comes).
+- ``none``, or an empty folder: no files at all (the agent as it comes; a benchmark run).
 """
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ def load_variant(name: str, path: str | Path) -> Variant:
         if p.name in MEMORY_FILES:
             return Variant(name, memory={p.name: p.read_bytes()}, source=str(p))
         raise ConfigError(f"variant {name}: {p.name} is not SKILL.md, CLAUDE.md or AGENTS.md")
+    if not any(p.iterdir()):
+        return Variant(name=name, source=str(p))  # an empty folder: the bare agent
     skills: list[Skill] = []
     if (p / "SKILL.md").is_file():
         skills.append(_skill_from_dir(p, p.name))

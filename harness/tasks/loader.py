@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from harness.errors import ConfigError, LocatedError, ValidationFailed
 from harness.tasks import yamlpos
 from harness.tasks.checkspecs import validate_check_list
-from harness.tasks.schema import SuiteConfig, Task
+from harness.tasks.schema import SuiteConfig, Task, script_key
 from harness.tasks.suite import Suite
 
 SUITE_FILES = ("suite.yaml", "suite.yml")
@@ -109,11 +109,12 @@ def _load_config(file: Path, shown: Path, errors: list[LocatedError]) -> SuiteCo
         if not (file.parent / rel).exists():
             errors.append(LocatedError(raw.where(("variants", name)),
                                        f"variant {name!r}: {rel} does not exist"))
-    if isinstance(cfg.policy, str) and not (file.parent / cfg.policy).exists():
-        errors.append(LocatedError(raw.where(("policy",)), f"policy file {cfg.policy} "
-                                                             "does not exist"))
-    elif cfg.policy is not None:
-        errors.extend(_policy_errors(cfg.policy, file.parent, raw, "suite", set()))
+    key = script_key(raw.data)
+    if isinstance(cfg.script, str) and not (file.parent / cfg.script).exists():
+        errors.append(LocatedError(raw.where((key,)), f"{key} file {cfg.script} "
+                                                        "does not exist"))
+    elif cfg.script is not None:
+        errors.extend(_policy_errors(cfg.script, file.parent, raw, "suite", set()))
     return cfg
 
 
@@ -125,11 +126,11 @@ def _discover(root: Path, config: SuiteConfig) -> list[Path]:
 
     Hidden folders, ``node_modules``, ``__pycache__`` and ``venv`` are never walked (a
     workspace can hold thousands of YAML files that are not tasks), nor the variant
-    folders and the suite's policy file.
+    folders and the suite's script file (the scripted model's rules).
     """
     out: list[Path] = []
     variant_dirs = {(root / v).resolve() for v in config.variants.values()}
-    policy = (root / config.policy).resolve() if isinstance(config.policy, str) else None
+    policy = (root / config.script).resolve() if isinstance(config.script, str) else None
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _PRUNE
@@ -172,7 +173,7 @@ def _read_file(file: Path, shown: str, errors: list[LocatedError]) -> list[_Raw]
 
 
 def _referenced_dirs(raw: _Raw) -> list[Path]:
-    """Folders a task points at (workspace, pages, tests, build context) and its policy file.
+    """Folders a task points at (workspace, pages, tests, build context) and its script file.
 
     Files inside them are data, not task files, even when they end in .yaml.
     """
@@ -185,7 +186,7 @@ def _referenced_dirs(raw: _Raw) -> list[Path]:
             rels.append(tool["search"].get("pages"))
     if isinstance(d.get("tests"), dict):
         rels.append(d["tests"].get("dir"))
-    rels += [d.get("build_context"), d.get("policy")]
+    rels += [d.get("build_context"), d.get(script_key(d))]
     base = raw.file.parent
     return [(base / r).resolve() for r in rels if isinstance(r, str) and "://" not in r]
 
@@ -203,8 +204,8 @@ def _apply_defaults(data: dict[str, Any], config: SuiteConfig) -> dict[str, Any]
         out.setdefault("timeout_sec", config.timeout_sec)
     if config.split is not None:
         out.setdefault("split", config.split)
-    if config.policy is not None and "policy" not in out:
-        out["policy"] = config.policy
+    if config.script is not None and "policy" not in out and "script" not in out:
+        out["script"] = config.script
         out["_policy_from_suite"] = True
     if config.tags:
         out["tags"] = [*config.tags, *[t for t in out.get("tags") or [] if t not in
@@ -241,13 +242,13 @@ def _validate(
         except ValidationError as exc:
             errors.extend(_pydantic_errors(exc, raw, label))
             continue
-        if from_suite and isinstance(task.policy, str):
-            # a suite-level policy path is relative to suite.yaml (and checked there)
-            task.policy = str(suite_dir / task.policy)
+        if from_suite and isinstance(task.script, str):
+            # a suite-level script path is relative to suite.yaml (and checked there)
+            task.script = str(suite_dir / task.script)
         task.bind(raw.file.parent, raw.where())
         errors.extend(_check_paths(task, raw, skip_policy=from_suite))
-        if not from_suite and task.policy is not None:  # a suite's policy is checked once
-            errors.extend(_policy_errors(task.policy, task.base_dir, raw, label, policies))
+        if not from_suite and task.script is not None:  # a suite's script is checked once
+            errors.extend(_policy_errors(task.script, task.base_dir, raw, label, policies))
         tasks.append(task)
     return tasks
 
@@ -260,8 +261,9 @@ def _policy_errors(policy: str | dict[str, Any], base: Path, raw: _Raw, label: s
     from harness.gateway.policy import check_policy  # the Gateway package is heavy to import
 
     if isinstance(policy, dict):
-        node = yamlpos.value_node(raw.node, ("policy",))
-        return [LocatedError(e.where, f"{label}.policy.{e.message}")
+        key = script_key(raw.data)  # the word the file uses: script, or its old name policy
+        node = yamlpos.value_node(raw.node, (key,))
+        return [LocatedError(e.where, f"{label}.{key}.{e.message}")
                 for e in check_policy(policy, where=raw.shown, node=node)]
     path = (base / policy).resolve()
     if path in seen or not path.is_file():
@@ -293,13 +295,13 @@ def _agent_check_where(raw: _Raw, agent: str, i: int) -> str:
 def _check_paths(task: Task, raw: _Raw, *, skip_policy: bool) -> list[LocatedError]:
     """Local paths the task names must exist before anything runs."""
     errs: list[LocatedError] = []
-    policy = task.policy if isinstance(task.policy, str) and not skip_policy else None
+    policy = task.script if isinstance(task.script, str) and not skip_policy else None
     paths: list[tuple[tuple[Any, ...], str | None, str]] = [
         (("dockerfile",), task.dockerfile, "file"),
         (("build_context",), task.build_context, "dir"),
         (("oracle",), task.oracle, "file"),
         (("tests", "dir"), task.tests.dir if task.tests else None, "dir"),
-        (("policy",), policy, "file"),
+        ((script_key(raw.data),), policy, "file"),
     ]
     ws = task.workspace
     if ws is not None and ws.path is not None:

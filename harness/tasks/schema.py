@@ -3,10 +3,10 @@
 Why pydantic with ``extra="forbid"``: a typo in a task file (``promt:``) must stop the run
 before any container starts, with the file, line and field, not be silently ignored.
 Check specs stay plain dicts here: their vocabulary belongs to the gate, which validates
-them (see :mod:`harness.tasks.checkspecs`). The Gateway policy stays opaque for the same
+them (its check registry; see :mod:`harness.tasks.checkspecs`). The Gateway policy stays opaque for the same
 reason: the Gateway owns its format.
 
-Paths inside a task (workspace, tool pages, dockerfile, tests, oracle, policy file) are
+Paths inside a task (workspace, tool pages, dockerfile, tests, oracle, script file) are
 relative to the task file's folder; :attr:`Task.base_dir` remembers that folder.
 """
 
@@ -17,7 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 SCHEMA_ID = "harness.task/v1"
 SUITE_SCHEMA_ID = "harness.suite/v1"
@@ -32,6 +40,21 @@ _NON_ERE = (("(?", "inline groups/flags"), ("\\d", "use [0-9]"), ("\\D", "use [^
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+#: the scripted model's rules: ``script:``, or ``policy:`` as older files say
+SCRIPT_KEYS = AliasChoices("script", "policy")
+
+
+def script_key(data: Any) -> str:
+    """The key a task or suite mapping gives its script under (``script`` when neither)."""
+    return "policy" if isinstance(data, dict) and "policy" in data and "script" not in data else "script"
+
+
+def _one_script_key(data: Any) -> Any:
+    if isinstance(data, dict) and "script" in data and "policy" in data:
+        raise ValueError("give `script:` only (`policy:` is its old name), not both")
+    return data
 
 
 def _looks_like_git(value: str) -> bool:
@@ -183,7 +206,8 @@ class Task(_Model):
     split: Split = "train"
     tags: list[str] = Field(default_factory=list)
     agents: dict[str, AgentOverride] = Field(default_factory=dict)
-    policy: str | dict[str, Any] | None = None
+    #: the scripted model's rules: a YAML file or an inline mapping (``policy:`` is its old name)
+    script: str | dict[str, Any] | None = Field(None, validation_alias=SCRIPT_KEYS)
     image: str | None = None
     dockerfile: str | None = None
     build_context: str | None = None
@@ -193,6 +217,11 @@ class Task(_Model):
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _source: str = PrivateAttr(default="")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _script_once(cls, data: Any) -> Any:
+        return _one_script_key(data)
 
     @field_validator("id")
     @classmethod
@@ -281,11 +310,13 @@ class Task(_Model):
         url = ws.git if remote else str(self.resolve(ws.git))
         return WorkspaceSource(kind="git", url=url, ref=ws.ref)
 
-    def policy_source(self) -> Path | dict[str, Any] | None:
-        """The Gateway policy: a resolved file path, an inline dict, or None."""
-        if isinstance(self.policy, str):
-            return self.resolve(self.policy)
-        return self.policy
+    def script_source(self) -> Path | dict[str, Any] | None:
+        """The scripted model's rules: a resolved file path, an inline dict, or None."""
+        if isinstance(self.script, str):
+            return self.resolve(self.script)
+        return self.script
+
+    policy_source = script_source  # the name the trial code still uses
 
     def environment_source(self) -> EnvironmentSource | None:
         """The task's own image (Terminal-Bench style), or None to use the agent's image.
@@ -339,7 +370,7 @@ class SuiteConfig(_Model):
     #: attempts per task and variant when ``--trials`` is not given (the gate wants 2+ to see
     #: attempt noise; one attempt per task is said plainly in its decision)
     trials: int | None = Field(None, ge=1)
-    policy: str | dict[str, Any] | None = None
+    script: str | dict[str, Any] | None = Field(None, validation_alias=SCRIPT_KEYS)
     timeout_sec: int | None = Field(None, gt=0)
     split: Split | None = None
     tags: list[str] = Field(default_factory=list)
@@ -348,3 +379,8 @@ class SuiteConfig(_Model):
     #: False for a suite ``harness mine`` wrote: record/live runs refuse it until a person
     #: has read its tasks and set this to true (hand-written suites need not say)
     reviewed: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _script_once(cls, data: Any) -> Any:
+        return _one_script_key(data)

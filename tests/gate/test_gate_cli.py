@@ -61,15 +61,35 @@ def test_report_inconclusive_exits_2(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "too few heldout tasks" in result.output
 
 
-def test_policy_file_is_applied(tmp_path: Path) -> None:
+@pytest.mark.parametrize("flag", ["--gate-policy", "--policy"])  # the name, and its old one
+def test_policy_file_is_applied(tmp_path: Path, flag: str) -> None:
     trials = [
         t.model_copy(update={"variant": "candidate"}) if t.variant == "cand" else t
         for t in trial_set(3, base_fails=1, cand_fails=0, attempts=2)
     ]
     run = make_run(tmp_path / "run", trials)
+    assert runner.invoke(app, ["report", str(run)]).exit_code == 2  # too few heldout tasks
     (tmp_path / "policy.json").write_text(json.dumps({"min_heldout_tasks": 3}))
-    result = runner.invoke(app, ["report", str(run), "--policy", str(tmp_path / "policy.json")])
+    result = runner.invoke(app, ["report", str(run), flag, str(tmp_path / "policy.json")])
     assert result.exit_code == 0, result.output
+
+
+def test_a_run_by_id_and_its_baseline_from_run_json(tmp_path: Path) -> None:
+    """`report RUN_ID --runs-dir R` finds R/RUN_ID; the baseline is the run's first variant."""
+    trials = [
+        t.model_copy(update={"variant": {"cand": "skill", "baseline": "bare"}.get(t.variant, t.variant)})
+        for t in trial_set(3, base_fails=1, cand_fails=0, attempts=2)
+    ]
+    run = make_run(tmp_path / "runs" / "20260101-000000-abcdef", trials)
+    (run / "run.json").write_text(json.dumps({"variants": {"bare": "none", "skill": "/s"},
+                                              "model_mode": "scripted"}))
+    (tmp_path / "policy.json").write_text(json.dumps({"min_heldout_tasks": 3}))
+    result = runner.invoke(app, ["report", "20260101-000000-abcdef", "--runs-dir",
+                                 str(tmp_path / "runs"), "--gate-policy", str(tmp_path / "policy.json")])
+    assert result.exit_code == 0 and "accept (skill)" in result.output, result.output
+    assert (run / "report" / "report.md").is_file()
+    result = runner.invoke(app, ["report", "nope", "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 2 and "no run nope in" in result.output
 
 
 def test_bad_records_exit_2_naming_each_field(tmp_path: Path) -> None:

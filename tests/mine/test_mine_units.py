@@ -262,9 +262,11 @@ def test_mine_cli_with_a_scripted_rubric_judge(repo: tuple[Path, str], tmp_path:
     assert data["checks"][-1] == {"op": "rubric", "name": "mined rubric (model-written)",
                                   "rubric": "- add(1, 2) returns 3\n- the answer names the bug"}
     assert load_suite(out).tasks[0].checks[-1]["op"] == "rubric"
-    r = mine_cli("--model", "scripted")
+    r = mine_cli("--model-mode", "scripted")
     assert r.returncode == 2 and r.stderr.strip() == (
-        "error: --judge rubric --model scripted needs --policy FILE")
+        "error: --judge rubric --model-mode scripted needs --script FILE")
+    r = mine_cli("--model-mode", "scripted", "--script", str(tmp_path / "judge.yaml"), "--json")
+    assert r.returncode == 0, r.stderr  # the new spellings; the old ones above still work
 
 
 def test_target_skill_comes_first(repo: tuple[Path, str]) -> None:

@@ -29,8 +29,13 @@ def harness(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         (["--variant", "nonsense"], "must be NAME=PATH"),
         (["--model", "replay"], "needs --cassette"),
         (["--model", "live"], "needs the real API key"),
-        (["--model", "telepathy"], "--model 'telepathy' unknown"),
+        (["--model", "telepathy"], "--model-mode 'telepathy' unknown"),
+        (["--model-mode", "replay"], "needs --cassette"),
+        (["--model-mode", "live", "--model", "replay"], "--model-mode live and --model replay disagree"),
         (["--gate-policy", "/no/such.yaml"], "cannot read policy"),
+        (["--policy", "/no/such.yaml"], "cannot read policy"),
+        (["--script", "/no/such.yaml"], "--script /no/such.yaml: no such file"),
+        (["--budget-tokens", "-1"], "--budget-tokens: Input should be greater than or equal to 0"),
         (["--timeout", "0"], "--timeout must be a number of seconds > 0, got 0"),
         (["--timeout", "-5"], "--timeout must be a number of seconds > 0, got -5"),
         (["--timeout", "nan"], "--timeout must be a number of seconds > 0, got nan"),
@@ -115,3 +120,14 @@ def test_run_rejects_bad_policies_before_anything_starts(tmp_path: Path) -> None
         assert want in r.stderr, (want, r.stderr)
     assert "engine" not in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").glob("*/run.json"))
+
+
+def test_script_flag_rules_are_checked_before_anything_starts(tmp_path: Path) -> None:
+    """`--script FILE` gives every task the scripted model's rules; broken ones are named
+    with their lines, as a task's own `script:` would be."""
+    (tmp_path / "rules.yaml").write_text(BAD_POLICY)
+    r = harness("run", str(DEMO), "--script", "rules.yaml", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "--script rules.yaml has 5 error(s)" in r.stderr, r.stderr
+    assert "rules.yaml:4: rules.0.match.user: bad regex '(unclosed'" in r.stderr
+    assert "Traceback" not in r.stderr and not any((tmp_path / "runs").glob("*/run.json"))

@@ -126,8 +126,112 @@ def test_variants_from_every_shape(tmp_path: Path) -> None:
     [("bad name", "none", "variant name"), ("v", "/no/such/dir", "does not exist"), ("v", "README", "holds no")],
 )
 def test_variant_errors_say_what_is_wrong(tmp_path: Path, name: str, path: str, msg: str) -> None:
-    if path == "README":
+    if path == "README":  # files, none of them a skill or memory file: a wrong path
         (tmp_path / "README").mkdir()
+        (tmp_path / "README" / "notes.txt").write_text("not a skill")
         path = str(tmp_path / "README")
     with pytest.raises(ConfigError, match=msg):
         load_variant(name, path)
+
+
+def test_an_empty_variant_folder_is_the_bare_agent(tmp_path: Path) -> None:
+    v = load_variant("bare", tmp_path)
+    assert v.skills == () and v.memory == {} and variant_files(v) == {}
+
+
+def test_no_variant_anywhere_runs_the_bare_agent() -> None:
+    from types import SimpleNamespace
+
+    from harness.runner.launch import _variant_specs
+
+    assert _variant_specs({}, SimpleNamespace(variants={})) == {"bare": "none"}
+    suite = SimpleNamespace(variants={"cand": "c", "baseline": "b"})
+    assert list(_variant_specs({}, suite)) == ["baseline", "cand"]
+    assert _variant_specs({"x": "none"}, suite) == {"x": "none"}
+
+
+def test_run_paths_own_every_run_file(tmp_path: Path) -> None:
+    p = RunPaths(tmp_path, "r1")
+    assert p.report_dir == tmp_path / "r1" / "report" and p.stage_dir == tmp_path / "r1" / "stage"
+    assert p.variant_dir("cand") == p.variants_dir / "cand" == tmp_path / "r1" / "variants" / "cand"
+    assert p.trials_file.name == "trials.jsonl" and p.config.name == "run.json"
+    (tmp_path / "r1").mkdir()
+    assert RunPaths.of_dir(tmp_path / "r1") == RunPaths(tmp_path.resolve(), "r1")
+
+
+def test_run_config_reads_older_stored_configs_and_refuses_unknown_keys() -> None:
+    from harness.runner.config import RunConfig
+
+    old = {"suite": "/s", "agent": "noop", "variants": {"baseline": "none"}, "trials": 2,
+           "model": "replay", "model_name": "m", "split": None, "tasks": None, "timeout": None,
+           "cassette": "/c.json", "concurrency": 3}
+    cfg = RunConfig.from_stored(old)
+    assert cfg.model_mode == "replay" and cfg.cassette == Path("/c.json") and cfg.concurrency == 3
+    assert RunConfig.from_stored(cfg.stored()) == cfg  # what run.json keeps reads back the same
+    assert RunConfig.from_stored({**old, "fresh_sandbox": True}).fresh_sandbox
+    with pytest.raises(ConfigError, match="stored run config: colour"):
+        RunConfig.from_stored({**old, "colour": "red"})
+    with pytest.raises(ConfigError, match="--timeout must be a number of seconds > 0"):
+        RunConfig(suite=Path("/s"), timeout=0).check()
+
+
+def test_pass_at_k_per_variant_in_the_summary() -> None:
+    from gate.models import TrialRecord
+    from harness.cli.run_cmd import pass_at_k
+
+    def rec(task: str, variant: str, attempt: int, status: str) -> TrialRecord:
+        return TrialRecord(run_id="r", task_id=task, variant=variant, attempt=attempt,
+                           split="heldout", status=status, reason="")
+
+    records = [rec("t1", "bare", 0, "passed"), rec("t1", "bare", 1, "failed"),
+               rec("t2", "bare", 0, "failed"), rec("t2", "bare", 1, "failed")]
+    pak = pass_at_k(records)["bare"]
+    assert pak["1"] == pytest.approx(0.25) and pak["2"] == pytest.approx(0.5)
+
+
+def test_one_registry_helper() -> None:
+    from harness.registry import Registry
+
+    reg: Registry[type] = Registry("widget", {"path": "pathlib:Path"})
+    assert reg.load("path") is Path and reg.load("pathlib:PurePath").__name__ == "PurePath"
+    with pytest.raises(ConfigError, match="unknown widget 'gear'") as exc:
+        reg.load("gear")
+    assert "known: path (or module:Class)" in exc.value.one_line()
+    with pytest.raises(ConfigError, match="cannot be loaded"):
+        reg.load("pathlib:Nope")
+    strict: Registry[type] = Registry("kind", {"a": "pathlib:Path"}, allow_path=False)
+    with pytest.raises(ConfigError, match="unknown kind 'pathlib:Path'"):
+        strict.load("pathlib:Path")
+    strict["b"] = "pathlib:PurePath"  # a mapping too: monkeypatch.setitem works on it
+    assert list(strict) == ["a", "b"] and "b" in strict and dict(strict.items())["b"] == "pathlib:PurePath"
+    del strict["b"]
+    assert "b" not in strict and len(strict) == 1
+
+
+def test_a_run_is_named_by_its_id_or_its_folder(tmp_path: Path) -> None:
+    from harness.cli.common import resolve_run
+
+    runs = tmp_path / "runs"
+    with Store(runs / "harness.db") as s:
+        s.create_run("r-old", suite="/s", agent="noop", model_mode="scripted", config={})
+        s.create_run("r-new", suite="/s", agent="noop", model_mode="scripted", config={})
+    (runs / "r-old").mkdir()
+    (runs / "r-old" / "run.json").write_text("{}")
+    for ref, runs_dir in (("r-old", runs), (str(runs / "r-old"), None), (None, runs)):
+        paths, store = resolve_run(ref, runs_dir)
+        store.close()
+        assert paths.root == runs.resolve() and paths.run_id == ("r-new" if ref is None else "r-old")
+    with pytest.raises(ConfigError, match="no run nope in"):
+        resolve_run("nope", runs)
+
+
+def test_script_flag_gives_every_task_the_same_rules(tmp_path: Path) -> None:
+    from harness.runner.launch import _use_script
+    from harness.tasks import load_suite
+
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "a.yaml").write_text("- {id: a, prompt: x, script: {rules: []}}\n- {id: b, prompt: y}\n")
+    (tmp_path / "rules.yaml").write_text("rules: []\n")
+    suite = load_suite(tmp_path / "s")
+    _use_script(suite, tmp_path / "rules.yaml")
+    assert {t.script_source() for t in suite.tasks} == {(tmp_path / "rules.yaml").resolve()}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConfigError, ValidationFailed
-from harness.tasks import check_suite, checkspecs, load_suite
+from harness.tasks import check_suite, load_suite
 
 
 def write(root: Path, rel: str, text: str) -> Path:
@@ -176,17 +176,7 @@ def test_missing_local_paths_are_reported(tmp_path: Path) -> None:
     assert msgs == ["t.dockerfile", "t.oracle", "t.tools[0].search.pages"]
 
 
-@pytest.fixture(params=["gate", "fallback"])
-def validator(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a test with the gate's check validator and with the local fallback."""
-    if request.param == "fallback":
-        monkeypatch.setattr(checkspecs, "_gate_validator", lambda: None)
-    elif checkspecs._gate_validator() is None:
-        pytest.skip("gate.checks.validate_checks is not importable here")
-    return str(request.param)
-
-
-def test_check_specs_located_by_either_validator(tmp_path: Path, validator: str) -> None:
+def test_check_specs_located_by_the_gates_validator(tmp_path: Path) -> None:
     write(tmp_path, "t.yaml", """\
 id: t
 prompt: p
@@ -209,34 +199,24 @@ agents:
     got = [(e.where.rsplit(":", 1)[1], e.message.split(":")[0]) for e in errors]
     assert got == [("6", "t.checks[1].pattern"), ("8", "t.checks[2].value"),
                    ("10", "t.checks[3].op"), ("11", "t.checks[4].expected_slugs"),
-                   ("16", "t.agents.codex.checks[0].value")], validator
+                   ("16", "t.agents.codex.checks[0].value")]
 
 
-def test_fallback_accepts_the_whole_vocabulary() -> None:
-    specs = [
-        {"op": "contains", "value": "a", "name": "n", "weight": 2},
-        {"op": "not_contains", "value": "a"}, {"op": "regex", "pattern": "a", "flags": "im"},
-        {"op": "section_present", "heading": "H"},
-        {"op": "section_contains", "heading": "H", "value": "v"},
-        {"op": "max_chars", "value": 10}, {"op": "min_chars", "value": 1},
-        {"op": "no_refusal"}, {"op": "min_citations", "value": 1, "pattern": "x"},
-        {"op": "qrels", "expected_slugs": ["a"], "k": 3}, {"op": "file_exists", "path": "a"},
-        {"op": "file_contains", "path": "a", "pattern": "b"},
-        {"op": "diff_touches", "paths": ["src/*"]}, {"op": "diff_not_touches", "paths": ["t/*"]},
-        {"op": "command", "cmd": "true", "expect_exit": 0, "timeout_sec": 5},
-        {"op": "tests", "cmd": "pytest", "format": "junit", "junit_path": "r.xml"},
-        {"op": "tool_called", "tool": "search", "args_match": "x"},
-        {"op": "tool_not_called", "tool": "rm"}, {"op": "max_turns", "value": 3},
-        {"op": "max_tokens", "value": 1000},
-        {"op": "rubric", "rubric": "good?", "threshold": 0.5, "model": "m"},
-    ]
-    assert checkspecs.fallback_validate_checks(specs, "t") == []
-    bad = checkspecs.fallback_validate_checks(
-        [{"op": "file_contains", "path": "a"}, {"op": "contains", "value": "a", "weight": -1},
-         {"op": "regex", "pattern": "a", "flags": "q"}, {"op": "tests", "cmd": "x",
-                                                         "format": "tap"}], "t")
-    assert [e.where for e in bad] == ["t.checks[0]", "t.checks[1].weight", "t.checks[2].flags",
-                                      "t.checks[3].format"]
+def test_check_specs_come_from_the_gates_registry(tmp_path: Path) -> None:
+    """No shadow table: an op registered with the gate is a valid task check at once."""
+    from gate import checks
+
+    write(tmp_path, "t.yaml", "id: t\nprompt: p\nchecks:\n  - op: my_check\n")
+    _, errors = check_suite(tmp_path)
+    assert [e.message.split(":")[0] for e in errors] == ["t.checks[0].op"]
+    assert "unknown check op 'my_check'" in errors[0].message
+    checks.REGISTRY.register("my_check", "gate.checks.answer:NoRefusal")
+    try:
+        _, errors = check_suite(tmp_path)
+    finally:
+        del checks.REGISTRY["my_check"]
+        checks._cache.pop("my_check", None)
+    assert errors == []
 
 
 def test_data_folders_are_not_tasks(tmp_path: Path) -> None:
@@ -268,3 +248,20 @@ def test_the_suites_policy_is_validated_once_with_its_lines(tmp_path: Path) -> N
     _, errors = check_suite(tmp_path / "s")
     assert [str(e) for e in errors] == [
         f"{tmp_path}/s/suite.yaml:4: suite.policy.defaults: unknown field 'defaults'"]
+
+
+def test_script_is_the_scripted_models_rules_and_policy_its_old_name(tmp_path: Path) -> None:
+    """`script:` (task or suite) names the scripted model's rules; `policy:` still works;
+    errors speak the word the file used; both at once is refused at its line."""
+    write(tmp_path, "s/suite.yaml", "name: s\nscript: rules.yaml\n")
+    write(tmp_path, "s/rules.yaml", "rules: []\n")
+    write(tmp_path, "s/a.yaml", "- {id: a, prompt: x}\n- {id: b, prompt: y, policy: {rules: []}}\n")
+    suite = load_suite(tmp_path / "s")
+    a, b = suite.tasks
+    assert a.script_source() == (tmp_path / "s" / "rules.yaml").resolve() and b.script == {"rules": []}
+    write(tmp_path, "s/a.yaml", "- {id: a, prompt: x, script: {rules: [], colour: red}}\n")
+    _, errors = check_suite(tmp_path / "s")
+    assert [e.message.split(":")[0] for e in errors] == ["a.script.colour"]
+    write(tmp_path, "s/a.yaml", "id: a\nprompt: x\nscript: rules.yaml\npolicy: rules.yaml\n")
+    _, errors = check_suite(tmp_path / "s")
+    assert len(errors) == 1 and "give `script:` only" in errors[0].message

@@ -22,7 +22,7 @@ from harness.tasks.suite import Suite
 
 # Order of keys in written task files: what a person reads first comes first.
 _KEY_ORDER = ("schema", "id", "split", "tags", "prompt", "turns", "workspace", "setup",
-              "tools", "checks", "timeout_sec", "agents", "policy", "image", "dockerfile",
+              "tools", "checks", "timeout_sec", "agents", "script", "policy", "image", "dockerfile",
               "build_context", "tests", "oracle", "meta")
 
 
