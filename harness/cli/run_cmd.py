@@ -22,6 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from controllers.profiles import names as agent_names
 from harness.cli.common import RUN_HELP, RunsDir, one_of, open_store, resolve_run
 from harness.errors import ConfigError
 from harness.runner import launch as launch_mod
@@ -43,7 +44,7 @@ GatePolicyAlias = Annotated[Path | None, typer.Option("--policy", hidden=True, h
 @app.command()
 def run(
     suite: Annotated[Path | None, typer.Argument(help="Suite folder or file (not needed with --resume).")] = None,
-    agent: Annotated[str | None, typer.Option(help="claude, codex, oracle, noop (default: suite.yaml's, else claude).")] = None,
+    agent: Annotated[str | None, typer.Option(help=f"{', '.join(agent_names())} or module:Class (default: suite.yaml's, else claude).")] = None,
     variant: Annotated[list[str] | None, typer.Option("--variant", "-v", help="NAME=PATH; the first (or one named 'baseline') is the baseline. Default: suite.yaml's variants, else 'bare' (the agent with no skill files).")] = None,
     trials: Annotated[int | None, typer.Option("--trials", "-k", min=1, help="Attempts per task and variant (default: suite.yaml's, else 1); 2+ shows pass@k.")] = None,
     concurrency: Annotated[int | None, typer.Option("--concurrency", "-j", min=1, help="Trials at once (default: one per core).")] = None,

@@ -17,13 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from controllers.profiles import DEFAULT_MODELS
 from harness.errors import ConfigError, ValidationFailed
 from harness.runner.config import BARE_VARIANT, RunConfig
 from harness.runner.ownership import RunLock
 from harness.runner.paths import RunPaths
 from harness.runner.store import Store
 
-DEFAULT_MODEL = {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex"}
+#: agent -> the model its CLI asks for by default: a view over what each profile declares
+DEFAULT_MODEL = DEFAULT_MODELS
 
 EventSink = Callable[[str, str], None]
 #: given the Runner once it exists; returns what to hold open while it runs (a live view)
@@ -111,7 +113,7 @@ def _launch(cfg: RunConfig, root: Path, store: Store, resume: str | None, on_eve
     cfg = cfg.model_copy(update={
         "suite": Path(cfg.suite).resolve(), "agent": agent, "trials": cfg.trials or loaded.trials or 1,
         "variants": {k: v if v == "none" else str(Path(v).resolve()) for k, v in vspecs.items()},
-        "model_name": cfg.model_name or _default_model(profile) or DEFAULT_MODEL.get(agent, "model"),
+        "model_name": cfg.model_name or _default_model(profile) or "model",
         "cassette": cfg.cassette.resolve() if cfg.cassette else None,
         "script": cfg.script.resolve() if cfg.script else None,
         "gate_policy": cfg.gate_policy.resolve() if cfg.gate_policy else None,
