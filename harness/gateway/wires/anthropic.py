@@ -9,13 +9,10 @@ key goes upstream. See PROTOCOLS.md for the recorded shapes.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..view import REMINDER, Kind, RequestView, blocks_text, parse_skills
-from .base import Answer, SseEvent, join_url
-
-if TYPE_CHECKING:
-    from ..policy import Call
+from .base import Answer, Call, SseEvent, join_url
 
 NAME = "anthropic"
 ROUTES = ("/v1/messages", "/v1/messages/count_tokens")

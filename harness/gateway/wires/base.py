@@ -15,10 +15,23 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 if TYPE_CHECKING:
-    from ..policy import Call
     from ..view import RequestView
 
 SseEvent = tuple[str, dict[str, Any]]
+
+
+class Call(Protocol):
+    """One tool call as the wires render it (the policy's ``Call`` is one): ``shell`` is
+    the abstract shell tool each wire names its own way; ``tool`` + ``input`` go verbatim."""
+
+    @property
+    def shell(self) -> str | None: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def tool(self) -> str | None: ...
+    @property
+    def input(self) -> dict[str, Any]: ...
 
 
 class Wire(Protocol):
