@@ -37,14 +37,30 @@ class Call(Protocol):
 class Wire(Protocol):
     """One wire protocol. ``NAME`` labels requests, exchanges and cassette lines."""
 
-    NAME: str
-    #: request paths (no query string, no trailing slash) this wire answers
-    ROUTES: tuple[str, ...]
-    #: the vendor whose key and URL the upstream uses (wires of one vendor share them)
-    PROVIDER: str
-    UPSTREAM_BASE: str  # default upstream URL
-    URL_ENV: str  # env var overriding the upstream URL
-    KEY_ENV: str  # env var with the real key
+    # read-only members, so a module's constants and a class's attributes both fit
+
+    @property
+    def NAME(self) -> str: ...
+    @property
+    def ROUTES(self) -> tuple[str, ...]:
+        """Request paths (no query string, no trailing slash) this wire answers."""
+        ...
+    @property
+    def PROVIDER(self) -> str:
+        """The vendor whose key and URL the upstream uses (wires of one vendor share them)."""
+        ...
+    @property
+    def UPSTREAM_BASE(self) -> str:
+        """The upstream URL when the user names none."""
+        ...
+    @property
+    def URL_ENV(self) -> str:
+        """The environment variable naming another upstream URL."""
+        ...
+    @property
+    def KEY_ENV(self) -> str:
+        """The environment variable holding the real key."""
+        ...
 
     def view(self, route: str, body: dict[str, Any]) -> RequestView:
         """The API-neutral view of one request body (route tells e.g. count_tokens)."""
