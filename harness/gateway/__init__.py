@@ -1,5 +1,6 @@
 """The model Gateway (scripted / record / replay / passthrough) and the stdio relay that lets
-a network-less agent container reach it. See :mod:`.server`, :mod:`.policy` and :mod:`.relay`."""
+a network-less agent container reach it. See :mod:`.server`, :mod:`.modes`, :mod:`.wires`
+(one module per wire protocol), :mod:`.policy` and :mod:`.relay`."""
 
 from . import wires
 from .policy import Policy, load_policy, parse_policy
