@@ -70,6 +70,9 @@ class GatewayHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "harness-gateway/1"
     timeout = 300  # idle keep-alive / slow client bound, seconds
+    # A reply is several small writes (headers, SSE chunks, the last chunk); with Nagle on, a
+    # write waits for the ACK of the one before, which a keep-alive client delays ~40 ms.
+    disable_nagle_algorithm = True
     server: GatewayHTTPServer
     #: time.monotonic() of the last byte written to the client (0.0: nothing yet); the
     #: Gateway reads it to tell a slow answer from one that never comes

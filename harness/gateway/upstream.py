@@ -91,7 +91,8 @@ class Upstream:
 
 
 class Forwarder:
-    """An httpx client (proxies and CA bundle from the environment) and the key to use."""
+    """An httpx client and the keys to send. ``trust_env`` makes httpx read
+    ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` / ``NO_PROXY`` and ``SSL_CERT_FILE``."""
 
     def __init__(self, upstream: Upstream) -> None:
         self.upstream = upstream
