@@ -23,13 +23,13 @@ from typing import Any
 
 from harness.errors import LocatedError, ValidationFailed
 
-from .view import RequestView, view_anthropic, view_openai
+from . import wires
+from .view import RequestView
 
 
 def view_for(api: str, path: str, body: dict[str, Any]) -> RequestView:
-    if api == "openai":
-        return view_openai(body)
-    return view_anthropic(body, count_tokens="count_tokens" in path)
+    """The request view of a recorded request, parsed by the wire that recorded it."""
+    return wires.get(api).view(wires.route_of(path), body)
 
 
 def match_key(view: RequestView) -> tuple[Any, ...]:
@@ -82,8 +82,8 @@ def load_cassette(path: str | Path) -> list[Entry]:
 def _check_line(obj: Any) -> str | None:
     if not isinstance(obj, dict):
         return "expected a JSON object"
-    if obj.get("api") not in ("anthropic", "openai"):
-        return "`api` must be 'anthropic' or 'openai'"
+    if obj.get("api") not in wires.names():
+        return f"`api` must be one of {', '.join(map(repr, wires.names()))}"
     for name, typ in (("path", str), ("request", dict), ("status", int), ("body", str)):
         if not isinstance(obj.get(name), typ):
             return f"`{name}` missing or not a {typ.__name__}"
@@ -124,59 +124,3 @@ def find_entry(entries: list[Entry], key: tuple[Any, ...], used: set[int]) -> En
                 return e
             last = e
     return last
-
-
-def sse_payloads(body: str) -> list[dict[str, Any]]:
-    """The JSON ``data:`` payloads of an SSE body, skipping anything unparsable."""
-    out: list[dict[str, Any]] = []
-    for line in body.splitlines():
-        if line.startswith("data:"):
-            try:
-                obj = json.loads(line[5:].strip())
-            except json.JSONDecodeError:
-                continue
-            if isinstance(obj, dict):
-                out.append(obj)
-    return out
-
-
-def summarize(api: str, body: str, *, stream: bool) -> tuple[int, int, bool]:
-    """(input_tokens, output_tokens, final) of a response body; final = no tool calls."""
-    payloads = sse_payloads(body) if stream else _one_json(body)
-    inp = out = 0
-    final = False
-    for p in payloads:
-        usage = _usage_of(api, p)
-        if usage:
-            inp = max(inp, int(usage.get("input_tokens") or 0))
-            out = max(out, int(usage.get("output_tokens") or 0))
-        final = final or _is_final(api, p)
-    return inp, out, final
-
-
-def _one_json(body: str) -> list[dict[str, Any]]:
-    try:
-        obj = json.loads(body)
-    except json.JSONDecodeError:
-        return []
-    return [obj] if isinstance(obj, dict) else []
-
-
-def _usage_of(api: str, p: dict[str, Any]) -> dict[str, Any] | None:
-    if api == "anthropic":
-        u = p.get("usage") or (p.get("message") or {}).get("usage")
-    else:
-        u = (p.get("response") or {}).get("usage") or p.get("usage")
-    return u if isinstance(u, dict) else None
-
-
-def _is_final(api: str, p: dict[str, Any]) -> bool:
-    if api == "anthropic":
-        reason = (p.get("delta") or {}).get("stop_reason") or p.get("stop_reason")
-        return reason == "end_turn"
-    resp = p.get("response") if p.get("type") == "response.completed" else (
-        p if p.get("object") == "response" else None)
-    if not isinstance(resp, dict) or resp.get("status") != "completed":
-        return False
-    return not any(isinstance(o, dict) and o.get("type") == "function_call"
-                   for o in resp.get("output") or [])

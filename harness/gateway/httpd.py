@@ -17,11 +17,9 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .server import Gateway
+from typing import Any
 
 log = logging.getLogger("harness.gateway")
 
@@ -29,15 +27,21 @@ MAX_BODY = 64 * 1024 * 1024
 
 
 class GatewayHTTPServer(ThreadingHTTPServer):
-    """Tracks open connections so ``close()`` can cut idle keep-alives and join threads."""
+    """Tracks open connections so ``close()`` can cut idle keep-alives and join threads.
+
+    It knows nothing of the Gateway: a POST goes to ``dispatch(handler, body)`` and a health
+    check answers ``health()``, so this module imports nothing back from its owner."""
 
     daemon_threads = False
     block_on_close = True
     allow_reuse_address = True
     request_queue_size = 128  # a burst of relayed connects must not hit SYN retry delays
 
-    def __init__(self, addr: tuple[str, int], gateway: Gateway) -> None:
-        self.gateway = gateway
+    def __init__(self, addr: tuple[str, int],
+                 dispatch: Callable[[GatewayHandler, bytes], None],
+                 health: Callable[[], dict[str, Any]]) -> None:
+        self.dispatch = dispatch
+        self.health = health
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
         super().__init__(addr, GatewayHandler)
@@ -66,6 +70,9 @@ class GatewayHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "harness-gateway/1"
     timeout = 300  # idle keep-alive / slow client bound, seconds
+    # A reply is several small writes (headers, SSE chunks, the last chunk); with Nagle on, a
+    # write waits for the ACK of the one before, which a keep-alive client delays ~40 ms.
+    disable_nagle_algorithm = True
     server: GatewayHTTPServer
     #: time.monotonic() of the last byte written to the client (0.0: nothing yet); the
     #: Gateway reads it to tell a slow answer from one that never comes
@@ -77,7 +84,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
     # ------------------------------------------------------------- request side
     def do_GET(self) -> None:
         if self.path.split("?")[0] in ("/health", "/healthz"):
-            self.send_json(200, {"status": "ok", "mode": self.server.gateway.mode})
+            self.send_json(200, self.server.health())
         else:
             self.send_json(404, {"error": {"message": f"no route GET {self.path}"}})
 
@@ -87,7 +94,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
         except ValueError as exc:
             self.send_json(400, {"error": {"message": str(exc)}})
             return
-        self.server.gateway.dispatch(self, body)
+        self.server.dispatch(self, body)
 
     def read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":

@@ -17,7 +17,7 @@ Fields (all optional unless said):
   (regex on each tool output in the last message; ``""`` = any tool output), ``text``
   (regex on all text of the request), ``turn`` (1-based human turn of the trial: int, list,
   or a regex on the number), ``step`` (tool rounds since that human message, 0 first),
-  ``api`` (``anthropic`` or ``openai``).
+  ``api`` (a wire name: ``anthropic`` or ``openai``, see :mod:`.wires`).
 - ``rules[].reply`` (required) -- ``text`` and/or ``calls`` (``{shell, description}`` for
   the shell tool, or ``{tool, input}`` sent verbatim), ``shell`` as a one-call shorthand, or
   ``error: {status, message, type, retry_after_sec}`` alone.
@@ -55,6 +55,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from harness.errors import LocatedError, ValidationFailed
 
+from . import wires
 from .view import RequestView
 
 
@@ -136,7 +137,14 @@ class Match(_Strict):
     text: str | None = None
     turn: IntMatch | None = None
     step: IntMatch | None = None
-    api: Literal["anthropic", "openai"] | None = None
+    api: str | None = None  # a wire name (harness.gateway.wires)
+
+    @field_validator("api")
+    @classmethod
+    def _wire(cls, v: str | None) -> str | None:
+        if v is not None and v not in wires.names():
+            raise ValueError(f"unknown api {v!r}; use one of {', '.join(wires.names())}")
+        return v
 
     @field_validator("user", "system", "skill", "tool_result", "text")
     @classmethod

@@ -123,8 +123,6 @@ class TrialState:
     turn: int = 0
     last_human: tuple[int, str] | None = None
     exchanges: list[Exchange] = field(default_factory=list)
-    replay_served: dict[tuple[Any, ...], int] = field(default_factory=dict)
-    replay_used: set[int] = field(default_factory=set)
     pending: dict[int, Pending] = field(default_factory=dict)
 
     def turn_for(self, view: RequestView) -> int:

@@ -10,7 +10,9 @@ from gw_helpers import codex_request
 from harness.errors import ValidationFailed
 from harness.gateway.policy import ScriptState, load_policy, parse_policy
 from harness.gateway.trials import TrialKey, TrialState
-from harness.gateway.view import parse_skills, view_anthropic, view_openai
+from harness.gateway.view import parse_skills
+from harness.gateway.wires.anthropic import parse as view_anthropic
+from harness.gateway.wires.openai_responses import parse as view_openai
 
 CLAUDE_SKILLS = (
     "<system-reminder>\nThe following skills are available for use with the Skill tool:\n\n"

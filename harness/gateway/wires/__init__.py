@@ -1,0 +1,57 @@
+"""The wire protocols the Gateway speaks, by name: one module each, one line here.
+
+Why a registry: routing, the cassette format, policies' ``api:`` matcher and the upstream's
+keys all need "which wires exist"; asking here (instead of naming the two wires in each
+place) makes a new wire one module satisfying :class:`~.base.Wire` plus one line below.
+Tests may :func:`register` a fake wire and must :func:`unregister` it again.
+"""
+
+from __future__ import annotations
+
+from . import anthropic, openai_responses
+from .base import Answer, SseEvent, Wire, estimate_tokens, sse_bytes, summarize
+
+WIRES: dict[str, Wire] = {
+    anthropic.NAME: anthropic,
+    openai_responses.NAME: openai_responses,
+}
+
+
+def register(wire: Wire) -> Wire:
+    """Add a wire; its routes must not clash with a registered wire's."""
+    taken = {r: w.NAME for w in WIRES.values() for r in w.ROUTES if w.NAME != wire.NAME}
+    clash = [r for r in wire.ROUTES if r in taken]
+    if clash:
+        raise ValueError(f"wire {wire.NAME!r}: route {clash[0]} belongs to {taken[clash[0]]!r}")
+    WIRES[wire.NAME] = wire
+    return wire
+
+
+def unregister(name: str) -> None:
+    WIRES.pop(name, None)
+
+
+def names() -> tuple[str, ...]:
+    return tuple(WIRES)
+
+
+def get(name: str) -> Wire:
+    try:
+        return WIRES[name]
+    except KeyError:
+        raise KeyError(f"no wire protocol {name!r}; known: {', '.join(WIRES)}") from None
+
+
+def route_of(path: str) -> str:
+    """A request path without query string or trailing slash, as ``ROUTES`` lists them."""
+    return path.split("?")[0].rstrip("/")
+
+
+def for_path(path: str) -> Wire | None:
+    """The wire answering requests to ``path``, or None (an unknown route)."""
+    route = route_of(path)
+    return next((w for w in WIRES.values() if route in w.ROUTES), None)
+
+
+__all__ = ["WIRES", "Answer", "SseEvent", "Wire", "estimate_tokens", "for_path", "get",
+           "names", "register", "route_of", "sse_bytes", "summarize", "unregister"]
