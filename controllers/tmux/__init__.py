@@ -19,7 +19,7 @@ objects over the controller's transport.
 
 from controllers.tmux.base import Controller, Transport
 from controllers.tmux.controller import (
-    DockerTmuxController,
+    DEPRECATED_DOCKER_NAME,
     LocalTmuxController,
     PaneState,
     SandboxTmuxController,
@@ -30,8 +30,18 @@ from controllers.tmux.hosts import ContainerHost, Host, LocalHost, SandboxHost, 
 from controllers.tmux.waits import AnyOf, ProcessExited, ScreenMatches, ScreenStable, Signal
 
 __all__ = [
-    "AnyOf", "ContainerHost", "Controller", "DockerTmuxController", "Host", "LocalHost",
+    "AnyOf", "ContainerHost", "Controller", "Host", "LocalHost",
     "LocalTmuxController", "PaneState", "ProcessExited", "SandboxHost", "SandboxTmuxController",
     "ScreenMatches", "ScreenStable", "ShellResult", "Signal", "TmuxController", "Transport",
     "host_for",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """The deprecated old name ``DockerTmuxController``: still works, and warns."""
+    if name == "DockerTmuxController":
+        import warnings
+
+        warnings.warn(DEPRECATED_DOCKER_NAME, DeprecationWarning, stacklevel=2)
+        return SandboxTmuxController
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

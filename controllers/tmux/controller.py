@@ -16,6 +16,7 @@ import re
 import subprocess
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
@@ -498,8 +499,17 @@ class SandboxTmuxController(TmuxController):
         super().__init__(host, **kwargs)
 
 
-#: deprecated: the old, Docker-specific name of :class:`SandboxTmuxController`
-DockerTmuxController = SandboxTmuxController
+DEPRECATED_DOCKER_NAME = ("DockerTmuxController is deprecated: use SandboxTmuxController "
+                          "(same class; it works on any sandbox with host_argv)")
+
+
+def __getattr__(name: str) -> Any:
+    """``DockerTmuxController``: the deprecated, Docker-specific old name of
+    :class:`SandboxTmuxController`; still works, and warns."""
+    if name == "DockerTmuxController":
+        warnings.warn(DEPRECATED_DOCKER_NAME, DeprecationWarning, stacklevel=2)
+        return SandboxTmuxController
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _conformance() -> None:
@@ -508,5 +518,5 @@ def _conformance() -> None:
     _c: Controller = TmuxController()
 
 
-__all__ = ["ContainerHost", "DockerTmuxController", "LocalTmuxController", "PaneState",
-           "SandboxTmuxController", "ShellResult", "TmuxController"]
+__all__ = ["ContainerHost", "LocalTmuxController", "PaneState", "SandboxTmuxController",
+           "ShellResult", "TmuxController"]

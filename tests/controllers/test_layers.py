@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import controllers.tmux as tmux_pkg
-from controllers.tmux import DockerTmuxController, SandboxTmuxController
+from controllers.tmux import SandboxTmuxController
 from controllers.tmux.hosts import ContainerHost
 
 PACKAGE = "controllers.tmux"
@@ -74,9 +74,11 @@ def test_cycle_finder_finds_a_cycle() -> None:
 
 
 def test_sandbox_controller_is_provider_neutral_and_the_old_name_still_works() -> None:
+    with pytest.warns(DeprecationWarning, match="use SandboxTmuxController"):
+        from controllers.tmux import DockerTmuxController
     assert DockerTmuxController is SandboxTmuxController
-    from controllers.tmux.controller import DockerTmuxController as old_path
-
+    with pytest.warns(DeprecationWarning, match="use SandboxTmuxController"):
+        from controllers.tmux.controller import DockerTmuxController as old_path
     assert old_path is SandboxTmuxController
 
     class PrefixSandbox:
