@@ -8,7 +8,8 @@ Measures, in one run, per-command latency (p50 / p95) of ``capture-pane`` and of
 ``docker exec -i``) and a local tmux server (control channel and one process per command);
 then idle-detection latency on a synthetic program: from its last byte of output (taken from
 the control channel's ``%output`` timestamps) to ``wait_for_idle`` returning, minus the
-requested stable time.
+requested stable time; and the cost of one libtmux call (``Pane.capture_pane``, ``Pane.cmd``)
+on a ``ctl.libtmux_server()`` riding the same channel.
 
 Goals from issue 3: control_capture_p50_ms <= 1 and speedup_capture >= 50.
 """
@@ -65,6 +66,16 @@ def measure(ctl: TmuxController, n: int) -> dict[str, float]:
             "rt_p50": statistics.median(rts), "rt_p95": pct(rts, 0.95)}
 
 
+def libtmux_latency(ctl: TmuxController, n: int) -> dict[str, float]:
+    """libtmux's own Pane API over the controller's channel (ctl.libtmux_pane())."""
+    pane = ctl.libtmux_pane()
+    for _ in range(5):
+        pane.capture_pane()
+    caps = timed(pane.capture_pane, n)
+    cmds = timed(lambda: pane.cmd("display-message", "-p", "#{pane_id}"), n)
+    return {"cap_p50": statistics.median(caps), "cmd_p50": statistics.median(cmds)}
+
+
 def idle_latency(ctl: TmuxController, stable_for: float) -> float:
     """ms from the program's last output to wait_for_idle returning, minus stable_for."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -95,6 +106,7 @@ def main() -> int:
         capture_output=True, text=True, timeout=120, check=True).stdout.strip()
     rows: dict[str, dict[str, float]] = {}
     idle: dict[str, float] = {}
+    lib: dict[str, dict[str, float]] = {}
     try:
         setups = [
             ("docker exec (a)", ContainerHost(cid), "exec"),
@@ -107,6 +119,7 @@ def main() -> int:
                 ctl.start(PROGRAM, width=120, height=40)
                 rows[label] = measure(ctl, args.n)
                 if kind == "control":
+                    lib[label] = libtmux_latency(ctl, args.n)
                     idle[label] = idle_latency(ctl, args.stable_for)
     finally:
         subprocess.run(["docker", "rm", "-f", cid], capture_output=True, timeout=120, check=False)
@@ -116,6 +129,9 @@ def main() -> int:
     for label, r in rows.items():
         print(f"{label:<22}{r['cap_p50']:>12.3f}{r['cap_p95']:>9.3f}{r['rt_p50']:>25.3f}"
               f"{r['rt_p95']:>9.3f}")
+    for label, r in lib.items():
+        print(f"libtmux over {label}: Pane.capture_pane p50 {r['cap_p50']:.3f} ms, "
+              f"Pane.cmd p50 {r['cmd_p50']:.3f} ms")
     for label, ms in idle.items():
         print(f"idle detection ({label}): {ms:.1f} ms after the last output + "
               f"{args.stable_for:g}s stable window (poll 20 ms)")
@@ -127,6 +143,7 @@ def main() -> int:
         "exec_roundtrip_p50_ms": round(a["rt_p50"], 3),
         "control_roundtrip_p50_ms": round(b["rt_p50"], 3),
         "speedup_capture": round(a["cap_p50"] / b["cap_p50"], 1),
+        "libtmux_capture_p50_ms": round(lib["docker control (b)"]["cap_p50"], 3),
     }
     print(json.dumps(figures))
     return 0

@@ -41,7 +41,8 @@ class ServerOptions:
     command sequence as ``new-session``, after ``start-server``. ``window-size manual`` is the
     exception: tmux 3.3a's server dies when it is set before any session exists (seen on this
     machine), so it is set right after ``new-session`` in the same sequence, before any
-    client attaches; ``new-session -x/-y`` has already fixed the size by then.
+    client attaches; ``new-session -x/-y`` has already fixed the size by then. It is set on
+    the pane's window, not globally: a global one makes 3.3a die on any later new window.
     """
 
     history_limit: int = 100_000
@@ -93,7 +94,9 @@ def start_server_sequence(
         new_session(session, command, width=width, height=height, cwd=cwd, env=env),
         # the signal board: its window is renamed to fire a channel (see ``fire_signal``)
         ["new-session", "-d", "-s", SIGNAL_SESSION, "-x", "20", "-y", "2", "--", "sleep", "2147483647"],
-        ["set-option", "-wg", "window-size", "manual"],
+        # on the pane's window only: with a global ``window-size manual`` tmux 3.3a's server
+        # dies on the next new-window / new-session (seen here; libtmux users make both)
+        ["set-option", "-w", "-t", f"={session}:", "window-size", "manual"],
         ["display-message", "-p", "-t", session, "#{pane_id}"],
     ]
     out: list[str] = ["-f", "/dev/null"]

@@ -26,12 +26,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from controllers.tmux.argv import control_attach, control_line, tmux_prefix
+from controllers.tmux.base import ChannelUnavailable, NotificationListener, Reply, Transport
 from controllers.tmux.hosts import Host
 from harness.errors import TmuxCommandError, TransportError
-
-
-class ChannelUnavailable(TransportError):
-    """The control channel could not be (re)connected; nothing was sent on it."""
 
 
 @dataclass
@@ -96,7 +93,6 @@ def decode_output(escaped: bytes) -> bytes:
 
 
 OutputListener = Callable[[str, bytes, float], None]
-NotificationListener = Callable[[str, bytes], None]
 
 
 class ControlTransport:
@@ -325,13 +321,21 @@ class ControlTransport:
     # ------------------------------------------------------------------ commands
 
     def run(self, argv: list[str], *, timeout_sec: float | None = None) -> list[str]:
-        with self._lock:
-            if not self.alive():
-                self.connect()  # raises ChannelUnavailable: nothing was sent
-            block = self._send(argv, timeout_sec or self.timeout_sec)
+        block = self._answer(argv, timeout_sec)
         if not block.ok:
             raise TmuxCommandError(f"tmux {argv[0]}: {' '.join(block.lines)[:300]}")
         return block.lines
+
+    def call(self, argv: list[str], *, timeout_sec: float | None = None) -> Reply:
+        """Like ``run``, but ``%error`` is a ``Reply`` with ``ok=False`` and tmux's lines."""
+        block = self._answer(argv, timeout_sec)
+        return Reply(True, block.lines, []) if block.ok else Reply(False, [], block.lines)
+
+    def _answer(self, argv: list[str], timeout_sec: float | None) -> Block:
+        with self._lock:
+            if not self.alive():
+                self.connect()  # raises ChannelUnavailable: nothing was sent
+            return self._send(argv, timeout_sec or self.timeout_sec)
 
     def _send(self, argv: list[str], timeout_sec: float) -> Block:
         proc = self._proc
@@ -366,6 +370,8 @@ class ControlTransport:
 
 def _conformance(host: Host) -> None:
     """mypy proves the control channel is a Transport (never called)."""
-    from controllers.tmux.transport import Transport
-
     _t: Transport = ControlTransport(host, "", "")
+
+
+__all__ = ["Block", "ChannelUnavailable", "ControlParser", "ControlTransport", "Notification",
+           "NotificationListener", "OutputListener", "decode_output"]

@@ -7,6 +7,7 @@ hook tells the control channel a turn is done, see ``argv.fire_signal``.)
 
 Commands go through :class:`FallbackTransport`: the control channel (b) first, one process
 per command (a) when it cannot connect. ``transport="exec"`` forces (a) (the reference).
+``libtmux_server()`` gives user code libtmux's object model over the same transport.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import re
 import subprocess
 import time
 import uuid
+import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from controllers.tmux import argv as T
 from controllers.tmux import waits as W
+from controllers.tmux.base import Controller, PaneState
 from controllers.tmux.control import ControlTransport, OutputListener
 from controllers.tmux.hosts import ContainerHost, Host, LocalHost, host_for, socket_path_for
 from controllers.tmux.record import AsciicastRecorder, initial_screen
@@ -29,21 +31,12 @@ from controllers.tmux.shell import ShellResult, run_in_shell
 from controllers.tmux.transport import ExecTransport, FallbackTransport
 from harness.errors import ControllerError, PaneDead, SendKeysError
 
+if TYPE_CHECKING:  # libtmux is imported when libtmux_server() is first called
+    from libtmux.pane import Pane
+
+    from controllers.tmux.libtmux_bridge import ChannelServer
+
 TransportKind = Literal["control", "exec"]
-
-
-@dataclass(frozen=True)
-class PaneState:
-    """One ``display-message`` round trip: liveness, exit status, cursor, size, history."""
-
-    dead: bool
-    exit_status: int | None
-    pid: int | None
-    cursor_x: int
-    cursor_y: int
-    width: int
-    height: int
-    history_size: int
 
 
 def _int(s: str) -> int | None:
@@ -83,6 +76,7 @@ class TmuxController:
         self._transport: FallbackTransport | None = None
         self._recorder: AsciicastRecorder | None = None
         self._captures: dict[tuple[bool, bool, bool], tuple[tuple[int, int], str]] = {}
+        self._libtmux: ChannelServer | None = None
         self._state = "new"
 
     # ------------------------------------------------------------------ lifecycle
@@ -210,6 +204,29 @@ class TmuxController:
         if timeout_sec is not None:
             inner = ["timeout", "-k", "2", f"{timeout_sec:g}", *inner]
         return self.host.argv(inner)
+
+    def libtmux_server(self) -> ChannelServer:
+        """A ``libtmux.Server`` for this controller's tmux server whose every command runs on
+        the controller's transport (the control channel when it is up): libtmux's
+        ``Session`` / ``Window`` / ``Pane`` objects work inside a container at the channel's
+        speed. Valid while the controller is started; one per controller."""
+        transport = self.transport  # raises unless started
+        if self._libtmux is None:
+            from controllers.tmux.libtmux_bridge import ChannelServer
+
+            self._libtmux = ChannelServer(self._libtmux_call, socket_path=self.socket_path,
+                                          describe=f"{transport.name} channel to "
+                                                   f"{self.host.describe()}")
+        return self._libtmux
+
+    def libtmux_pane(self) -> Pane:
+        """The controller's own pane as a ``libtmux.Pane`` (same transport)."""
+        from libtmux.pane import Pane
+
+        return Pane.from_pane_id(pane_id=self.pane_id, server=self.libtmux_server())
+
+    def _libtmux_call(self, argv: list[str], idempotent: bool) -> Any:
+        return self.transport.call(argv, idempotent=idempotent)
 
     # ------------------------------------------------------------------ input
 
@@ -469,16 +486,37 @@ class LocalTmuxController(TmuxController):
         super().__init__(LocalHost(), **kwargs)
 
 
-class DockerTmuxController(TmuxController):
-    """A tmux server inside a container: a ``DockerSandbox`` (anything with ``host_argv``)
-    or a bare container id; ``user`` is the exec user (the server's owner)."""
+class SandboxTmuxController(TmuxController):
+    """A tmux server inside a sandbox: any sandbox that gives a host command prefix
+    (``host_argv``, e.g. ``DockerSandbox``), or a bare container id; ``user`` is the exec
+    user (the server's owner). Nothing here is Docker's: the prefix is the whole seam."""
 
     def __init__(self, target: Any, *, user: str | None = None, **kwargs: Any) -> None:
         host = host_for(target, user=user)
         if isinstance(host, LocalHost):
-            raise TypeError("DockerTmuxController needs a sandbox or a container id")
+            raise TypeError(f"{type(self).__name__} needs a sandbox with host_argv() or a "
+                            "container id; use LocalTmuxController for tmux on this machine")
         super().__init__(host, **kwargs)
 
 
-__all__ = ["ContainerHost", "DockerTmuxController", "LocalTmuxController", "PaneState",
+DEPRECATED_DOCKER_NAME = ("DockerTmuxController is deprecated: use SandboxTmuxController "
+                          "(same class; it works on any sandbox with host_argv)")
+
+
+def __getattr__(name: str) -> Any:
+    """``DockerTmuxController``: the deprecated, Docker-specific old name of
+    :class:`SandboxTmuxController`; still works, and warns."""
+    if name == "DockerTmuxController":
+        warnings.warn(DEPRECATED_DOCKER_NAME, DeprecationWarning, stacklevel=2)
+        return SandboxTmuxController
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _conformance() -> None:
+    """mypy proves the controller is what the waits and the shell helper expect (never
+    called)."""
+    _c: Controller = TmuxController()
+
+
+__all__ = ["ContainerHost", "LocalTmuxController", "PaneState", "SandboxTmuxController",
            "ShellResult", "TmuxController"]

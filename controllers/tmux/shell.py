@@ -11,10 +11,8 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from controllers.tmux.controller import TmuxController
+from controllers.tmux.base import Controller
 
 
 @dataclass(frozen=True)
@@ -23,7 +21,7 @@ class ShellResult:
     output: str
 
 
-def run_in_shell(ctl: TmuxController, cmd: str, *, timeout_sec: float) -> ShellResult:
+def run_in_shell(ctl: Controller, cmd: str, *, timeout_sec: float) -> ShellResult:
     """``cmd`` must be one line (``SendKeysError`` otherwise). On timeout the command is
     interrupted (C-c) and ``WaitTimeout`` raised with the last screen."""
     tag = uuid.uuid4().hex[:12]

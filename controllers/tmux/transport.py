@@ -11,12 +11,12 @@ Two kinds share one small Protocol (``run`` + ``close``):
 :class:`FallbackTransport` is what the controller uses: (b) first, (a) when (b) cannot be
 (re)connected.
 
-Why not libtmux's ``tmux_bin`` / ``Server.cmd`` seam: ``tmux_bin`` must be one executable
-path (a ``docker exec`` prefix needs a wrapper script per container), ``tmux_cmd`` runs
-``Popen.communicate()`` with no timeout (a hung ``docker exec`` would hang the harness), and
-it is process-per-command only, so the control channel could not sit behind it. We keep its
-shape instead: ``run(argv) -> stdout lines``, the same contract as ``Server.cmd(...).stdout``,
-so a libtmux ``Server`` could later be given a ``cmd`` that delegates to a transport.
+Why not libtmux's ``tmux_bin`` / ``Server.cmd`` seam underneath: ``tmux_bin`` must be one
+executable path (a ``docker exec`` prefix needs a wrapper script per container), ``tmux_cmd``
+runs ``Popen.communicate()`` with no timeout (a hung ``docker exec`` would hang the harness),
+and it is process-per-command only. It goes the other way round: ``call(argv) -> Reply`` has
+the shape of ``Server.cmd(...)``, and :mod:`controllers.tmux.libtmux_bridge` gives libtmux a
+``Server`` whose commands run on these transports.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
-from typing import Protocol, runtime_checkable
 
 from controllers.tmux.argv import shell_join, tmux_prefix
+from controllers.tmux.base import ChannelUnavailable, Reply, Transport
 from controllers.tmux.hosts import Host
 from harness.errors import TmuxCommandError, TransportError
 
@@ -42,21 +42,6 @@ _TRANSPORT_MARKERS = (
     "executable file not found",
     "oci runtime exec failed",
 )
-
-
-@runtime_checkable
-class Transport(Protocol):
-    """Run one tmux command (argv after ``tmux -S <sock>``) and return stdout lines.
-
-    Raises ``TmuxCommandError`` when tmux rejected the command, ``TransportError`` when the
-    command could not be delivered or answered in ``timeout_sec``.
-    """
-
-    name: str
-
-    def run(self, argv: list[str], *, timeout_sec: float | None = None) -> list[str]: ...
-
-    def close(self) -> None: ...
 
 
 def classify_failure(argv: list[str], code: int, stderr: str) -> Exception:
@@ -87,6 +72,25 @@ class ExecTransport:
         return self.host.argv([*tmux_prefix(self.tmux_bin, self.socket_path), *argv])
 
     def run(self, argv: list[str], *, timeout_sec: float | None = None) -> list[str]:
+        proc = self._process(argv, timeout_sec)
+        if proc.returncode != 0:
+            raise classify_failure(argv, proc.returncode, proc.stderr.decode(errors="replace"))
+        return _lines(proc.stdout)
+
+    def call(self, argv: list[str], *, timeout_sec: float | None = None) -> Reply:
+        """Like ``run``, but a command tmux refused is a ``Reply`` with ``ok=False`` (broken
+        machinery still raises ``TransportError``)."""
+        proc = self._process(argv, timeout_sec)
+        if proc.returncode == 0:
+            return Reply(True, _lines(proc.stdout), [])
+        err = proc.stderr.decode(errors="replace")
+        failure = classify_failure(argv, proc.returncode, err)
+        if isinstance(failure, TransportError):
+            raise failure
+        return Reply(False, _lines(proc.stdout), [ln for ln in err.split("\n") if ln])
+
+    def _process(self, argv: list[str], timeout_sec: float | None
+                 ) -> subprocess.CompletedProcess[bytes]:
         full = self.host_argv(argv)
         limit = timeout_sec or self.timeout_sec
         self.calls += 1
@@ -100,16 +104,17 @@ class ExecTransport:
             ) from exc
         except OSError as exc:
             raise TransportError(f"cannot run {shell_join(full[:3])}: {exc}") from exc
-        if proc.returncode != 0:
-            raise classify_failure(argv, proc.returncode, proc.stderr.decode(errors="replace"))
-        out = proc.stdout.decode("utf-8", errors="replace")
-        lines = out.split("\n")
-        if lines and lines[-1] == "":
-            lines.pop()
-        return lines
+        return proc
 
     def close(self) -> None:
         """Nothing to release: each command's process is gone when ``run`` returns."""
+
+
+def _lines(out: bytes) -> list[str]:
+    lines = out.decode("utf-8", errors="replace").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 class FallbackTransport:
@@ -137,30 +142,52 @@ class FallbackTransport:
     def run(
         self, argv: list[str], *, timeout_sec: float | None = None, idempotent: bool = False
     ) -> list[str]:
-        primary = self.primary
+        """One command on the best transport; a refusal raises ``TmuxCommandError``."""
+        primary = self._usable_primary()
         if primary is None:
             return self.secondary.run(argv, timeout_sec=timeout_sec)
+        try:
+            return primary.run(argv, timeout_sec=timeout_sec)
+        except TransportError as exc:
+            self._fell_back(exc, idempotent)
+            return self.secondary.run(argv, timeout_sec=timeout_sec)
+
+    def call(
+        self, argv: list[str], *, timeout_sec: float | None = None, idempotent: bool = False
+    ) -> Reply:
+        """Like ``run``, but a refusal is a ``Reply`` with ``ok=False`` (libtmux's shape)."""
+        primary = self._usable_primary()
+        if primary is None:
+            return self.secondary.call(argv, timeout_sec=timeout_sec)
+        try:
+            return primary.call(argv, timeout_sec=timeout_sec)
+        except TransportError as exc:
+            self._fell_back(exc, idempotent)
+            return self.secondary.call(argv, timeout_sec=timeout_sec)
+
+    def _usable_primary(self) -> Transport | None:
+        """The channel, or None while it is known to be down (counted as a fallback)."""
+        if self.primary is None:
+            return None
         if time.monotonic() < self._primary_down_until:
             with self._lock:
                 self.fallbacks += 1
-            return self.secondary.run(argv, timeout_sec=timeout_sec)
-        from controllers.tmux.control import ChannelUnavailable
+            return None
+        return self.primary
 
-        try:
-            return primary.run(argv, timeout_sec=timeout_sec)
-        except ChannelUnavailable:
+    def _fell_back(self, exc: TransportError, idempotent: bool) -> None:
+        """Decide whether a failed channel command may go to (a): re-raises when not."""
+        if isinstance(exc, ChannelUnavailable):
             # could not (re)connect at all: the command was never written; do not pay a
             # connect attempt on every command while the channel stays down
             with self._lock:
                 self.fallbacks += 1
                 self._primary_down_until = time.monotonic() + self.RETRY_CHANNEL_AFTER_SEC
-            return self.secondary.run(argv, timeout_sec=timeout_sec)
-        except TransportError:
-            if not idempotent:
-                raise
-            with self._lock:
-                self.fallbacks += 1
-            return self.secondary.run(argv, timeout_sec=timeout_sec)
+            return
+        if not idempotent:
+            raise exc
+        with self._lock:
+            self.fallbacks += 1
 
     def close(self) -> None:
         if self.primary is not None:
@@ -171,3 +198,6 @@ class FallbackTransport:
 def _conformance(host: Host) -> None:
     """mypy proves the exec transport is a Transport (never called)."""
     _t: Transport = ExecTransport(host, "")
+
+
+__all__ = ["ExecTransport", "FallbackTransport", "Reply", "Transport", "classify_failure"]

@@ -16,13 +16,11 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from controllers.tmux.argv import SIGNAL_NOTIFICATION, signal_board_name
+from controllers.tmux.base import Controller
 from harness.errors import ConfigError, ControllerError, PaneDead, WaitTimeout
-
-if TYPE_CHECKING:
-    from controllers.tmux.controller import TmuxController
 
 #: what a shell prompt looks like on the last non-blank line: ``$``, ``#``, ``%`` or ``>``
 SHELL_PROMPT = r"[$#%>] ?$"
@@ -41,9 +39,9 @@ def compile_regex(pattern: str | re.Pattern[str], what: str) -> re.Pattern[str]:
 class Strategy(Protocol):
     def describe(self) -> str: ...
 
-    def start(self, ctl: TmuxController) -> None: ...
+    def start(self, ctl: Controller) -> None: ...
 
-    def check(self, ctl: TmuxController, screen: str, now: float) -> Any | None:
+    def check(self, ctl: Controller, screen: str, now: float) -> Any | None:
         """A non-None value ends the wait and is returned by ``poll``."""
         ...
 
@@ -51,7 +49,7 @@ class Strategy(Protocol):
 
 
 class _Base:
-    def start(self, ctl: TmuxController) -> None:
+    def start(self, ctl: Controller) -> None:
         pass
 
     def stop(self) -> None:
@@ -72,7 +70,7 @@ class ScreenMatches(_Base):
     def describe(self) -> str:
         return f"screen to match /{self.regex.pattern}/"
 
-    def check(self, ctl: TmuxController, screen: str, now: float) -> Any | None:
+    def check(self, ctl: Controller, screen: str, now: float) -> Any | None:
         text = ctl.capture_pane(history=True) if self.history else screen
         if self.last_lines:
             text = "\n".join(text.rstrip().splitlines()[-self.last_lines :])
@@ -102,10 +100,10 @@ class ScreenStable(_Base):
         extra = f", busy markers {[b.pattern for b in self._busy]}" if self._busy else ""
         return f"screen idle for {self.stable_for_sec:g}s{extra}"
 
-    def start(self, ctl: TmuxController) -> None:
+    def start(self, ctl: Controller) -> None:
         self._digest, self._since = b"", 0.0
 
-    def check(self, ctl: TmuxController, screen: str, now: float) -> Any | None:
+    def check(self, ctl: Controller, screen: str, now: float) -> Any | None:
         masked = screen
         for m in self._masks:
             masked = m.sub("\x00", masked)
@@ -145,7 +143,7 @@ class OutputQuiet(_Base):
     def describe(self) -> str:
         return f"the pane to print nothing for {self.quiet_sec:g}s"
 
-    def start(self, ctl: TmuxController) -> None:
+    def start(self, ctl: Controller) -> None:
         self._screen, self._since, self._cpu = None, 0.0, None
 
     def _cpu_idle(self, now: float) -> bool:
@@ -161,7 +159,7 @@ class OutputQuiet(_Base):
         before, self._cpu = self._cpu, (now, used)
         return before is not None and (used - before[1]) <= self.max_cpu_share * (now - before[0])
 
-    def check(self, ctl: TmuxController, screen: str, now: float) -> Any | None:
+    def check(self, ctl: Controller, screen: str, now: float) -> Any | None:
         if self._cpu is None and self.cpu_probe is not None:
             self._cpu_idle(now)  # the first sample, so one window may pass while output ends
         if screen != self._screen:
@@ -184,7 +182,7 @@ class ProcessExited(_Base):
     def describe(self) -> str:
         return "the pane's process to exit"
 
-    def check(self, ctl: TmuxController, screen: str, now: float) -> Any | None:
+    def check(self, ctl: Controller, screen: str, now: float) -> Any | None:
         st = ctl.pane_state()
         if not st.dead:
             return None
@@ -216,7 +214,7 @@ class Signal(_Base):
     def describe(self) -> str:
         return f"signal on tmux channel {self.channel!r}"
 
-    def start(self, ctl: TmuxController) -> None:
+    def start(self, ctl: Controller) -> None:
         self._fired.clear()
         channel = ctl.notification_feed()
         if channel is not None:
@@ -244,7 +242,7 @@ class Signal(_Base):
         if name == SIGNAL_NOTIFICATION and args.partition(b" ")[2].decode(errors="replace") == self.channel:
             self._fired.set()
 
-    def check(self, ctl: TmuxController, screen: str, now: float) -> Any | None:
+    def check(self, ctl: Controller, screen: str, now: float) -> Any | None:
         if self._fired.is_set():
             return self.channel
         if self._channel is not None:
@@ -288,11 +286,11 @@ class AnyOf(_Base):
     def describe(self) -> str:
         return " or ".join(s.describe() for s in self.strategies)
 
-    def start(self, ctl: TmuxController) -> None:
+    def start(self, ctl: Controller) -> None:
         for s in self.strategies:
             s.start(ctl)
 
-    def check(self, ctl: TmuxController, screen: str, now: float) -> Any | None:
+    def check(self, ctl: Controller, screen: str, now: float) -> Any | None:
         for i, s in enumerate(self.strategies):
             value = s.check(ctl, screen, now)
             if value is not None:
@@ -305,7 +303,7 @@ class AnyOf(_Base):
 
 
 def poll(
-    ctl: TmuxController,
+    ctl: Controller,
     strategy: Strategy,
     *,
     timeout_sec: float,

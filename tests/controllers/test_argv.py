@@ -18,6 +18,8 @@ def test_start_sequence_sets_options_before_the_pane_and_size_after() -> None:
     new = seq.index("new-session")
     assert seq.index("100000") < new and joined.index("remain-on-exit on") < joined.index("new-session")
     assert seq.index("manual") > new  # tmux 3.3a dies when window-size manual precedes a session
+    # on the pane's window only: a global one makes tmux 3.3a die on the next new window
+    assert seq[seq.index("manual") - 4:seq.index("manual")] == ["-w", "-t", "=s1:", "window-size"]
     assert seq[new:new + 12] == ["new-session", "-d", "-s", "s1", "-x", "120", "-y", "40",
                                  "-c", "/w", "-e", "A=1"]
     assert seq[seq.index("--", new):][:2] == ["--", "bash"]

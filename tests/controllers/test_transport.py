@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from controllers.tmux import DockerTmuxController, TmuxController
+from controllers.tmux import SandboxTmuxController, TmuxController
 from controllers.tmux.control import ChannelUnavailable, ControlTransport
 from controllers.tmux.transport import ExecTransport
 from harness.errors import TmuxCommandError, TransportError
@@ -93,7 +93,7 @@ def test_tmux_errors_are_typed(make_ctl: Factory) -> None:
 
 @pytest.mark.docker
 def test_server_survives_rm_rf_tmp_in_the_container(container: str) -> None:
-    with DockerTmuxController(container) as ctl:
+    with SandboxTmuxController(container) as ctl:
         ctl.start(SHELL, env=ENV, width=100, height=20)
         ctl.wait_for_shell_prompt(timeout_sec=10)
         assert not ctl.socket_path.startswith("/tmp")
@@ -111,7 +111,7 @@ def test_controller_on_a_docker_sandbox(docker_client: Any, base_image: str) -> 
     from controllers.sandbox.docker import DockerSandbox, DockerSandboxConfig
 
     cfg = DockerSandboxConfig(image=base_image)
-    with DockerSandbox(cfg, client=docker_client) as box, DockerTmuxController(box) as ctl:
+    with DockerSandbox(cfg, client=docker_client) as box, SandboxTmuxController(box) as ctl:
         ctl.start(SHELL, env=ENV, cwd=box.workdir, width=120, height=30)
         ctl.wait_for_shell_prompt(timeout_sec=10)
         r = ctl.run_shell("pwd; id -un", timeout_sec=10)
