@@ -15,7 +15,6 @@ token usage and API errors; the screen is for people and for done-detection. For
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -224,35 +223,3 @@ def parse_codex(path: Path) -> Episode:
         elif kind == "event_msg" and ptype in ("error", "stream_error"):
             ep.api_errors.append(str(p.get("message") or p)[:500])
     return ep
-
-
-class _Parsers(Mapping[str, Callable[[Path], Episode]]):
-    """agent -> transcript parser, read from the agent registry: each profile registers its
-    own (``parse_transcript``), so a new agent adds no line here. Kept under the old name."""
-
-    def __getitem__(self, agent: str) -> Callable[[Path], Episode]:
-        from controllers.profiles import REGISTRY, get_profile
-
-        if agent not in REGISTRY and ":" not in agent:
-            raise KeyError(agent)
-        return get_profile(agent).parse_transcript
-
-    def __iter__(self) -> Iterator[str]:
-        from controllers.profiles import REGISTRY
-
-        return iter(list(REGISTRY))
-
-    def __len__(self) -> int:
-        from controllers.profiles import REGISTRY
-
-        return len(REGISTRY)
-
-
-PARSERS: Mapping[str, Callable[[Path], Episode]] = _Parsers()
-
-
-def parse(agent: str, path: Path) -> Episode:
-    """The Episode of one session file; an empty Episode when the file is missing."""
-    if not path.exists():
-        return Episode(agent=agent)
-    return PARSERS[agent](path)

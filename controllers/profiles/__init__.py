@@ -13,9 +13,11 @@ a ``module:Class`` given as the name is accepted for a user-provided profile.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from controllers.profiles.base import AgentProfile, ImageBuild
+from harness.episode import Episode
 from harness.errors import ConfigError
 from harness.registry import Registry
 
@@ -88,7 +90,7 @@ V = TypeVar("V")
 class RegistryView(Mapping[str, V]):
     """A read-only name -> value view over the registry, evaluated on each access, so a
     profile registered later (a test's, a plugin's) is seen; entries whose value is empty
-    are left out. Old tables (``DEFAULT_MODEL``, ``episode.PARSERS``) are such views."""
+    are left out. Old tables (``DEFAULT_MODEL``, ``PARSERS``) are such views."""
 
     def __init__(self, read: Callable[[AgentProfile], V | None]) -> None:
         self._read = read
@@ -116,3 +118,15 @@ class RegistryView(Mapping[str, V]):
 
 #: agent -> the model name its CLI asks for unless told (``run --model-name``)
 DEFAULT_MODELS: RegistryView[str] = RegistryView(lambda p: p.spec.default_model)
+
+
+#: agent -> its transcript parser (each profile's ``parse_transcript``; kept under the name
+#: ``harness.episode.PARSERS`` had before the parsers moved with their agents)
+PARSERS: RegistryView[Callable[[Path], Episode]] = RegistryView(lambda p: p.parse_transcript)
+
+
+def parse_transcript(agent: str, path: Path) -> Episode:
+    """The Episode of one session file of ``agent``; an empty Episode when it is missing."""
+    if not path.exists():
+        return Episode(agent=agent)
+    return get_profile(agent).parse_transcript(path)

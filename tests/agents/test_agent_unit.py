@@ -13,11 +13,12 @@ import pytest
 from fake_agent import FakeProfile
 
 from controllers import profiles
+from controllers.profiles import PARSERS, parse_transcript
 from controllers.profiles.base import AGENT_HOME, AgentProfile, Variant
 from controllers.profiles.claude import ClaudeProfile
 from controllers.profiles.codex import CodexProfile
 from controllers.profiles.shell import NoopProfile, OracleProfile, ShellProfile
-from harness import episode, images
+from harness import images
 from harness.cli.images_cmd import default_images
 from harness.cli.run_cmd import DEFAULT_MODEL
 from harness.errors import ConfigError
@@ -81,7 +82,7 @@ def test_registry_gives_the_old_tables() -> None:
     assert default_images() == ["base", "claude", "codex"]
     assert dict(DEFAULT_MODEL) == {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex"}
     assert DEFAULT_MODEL.get("oracle", "model") == "model"
-    assert {"claude", "codex"} <= set(episode.PARSERS)
+    assert {"claude", "codex"} <= set(PARSERS)
     old_wipe = (".claude", ".claude.json", ".codex", ".agents", ".harness", ".cache", ".config",
                 ".local", ".npm")
     assert set(profiles.home_state()) == {f"{AGENT_HOME}/{p}" for p in old_wipe}
@@ -97,7 +98,7 @@ def test_one_registry_line_reaches_every_list(fake_registered: str, tmp_path: Pa
     assert f"{AGENT_HOME}/.fake" in profiles.home_state()
     f = tmp_path / "s.jsonl"
     f.write_text(json.dumps({"user": "hi", "answer": "42"}) + "\n")
-    assert episode.parse("fake", f).final_answer == "42"
+    assert parse_transcript("fake", f).final_answer == "42"
 
 
 def test_an_external_module_class_agent_is_planned_too() -> None:

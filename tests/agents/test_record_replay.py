@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from agent_rig import AGENTS, Rig, make_rig, policy_of
 
+from controllers.profiles import parse_transcript
 from harness import episode
 from harness.gateway import Gateway
 from harness.gateway.upstream import Upstream
@@ -54,7 +55,7 @@ def _episode(rig: Rig, tmp: Path, name: str) -> episode.Episode:
     assert path, f"no {rig.agent} session file under {spec.transcript_glob}"
     local = tmp / f"{name}.jsonl"
     local.write_bytes(rig.box.read_file(path))
-    return episode.parse(rig.agent, local)
+    return parse_transcript(rig.agent, local)
 
 
 def _calls(ep: episode.Episode) -> list[tuple[str, str]]:

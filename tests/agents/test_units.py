@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from controllers.profiles import parse_transcript
 from controllers.profiles.base import ScreenKind
 from controllers.profiles.claude import SPEC as CLAUDE
 from controllers.profiles.codex import SPEC as CODEX
-from harness import episode
 
 pytestmark = [pytest.mark.agents, pytest.mark.docker]
 SCREENS = Path(__file__).with_name("screens")
@@ -139,7 +139,7 @@ def test_parse_claude(tmp_path: Path) -> None:
         {"type": "assistant", "isApiErrorMessage": True, "message": {"id": "e1", "content": [
             {"type": "text", "text": "API Error: 529 Overloaded"}]}},
     ]
-    ep = episode.parse("claude", _jsonl(tmp_path, lines))
+    ep = parse_transcript("claude", _jsonl(tmp_path, lines))
     assert ep.session_id == "s1" and ep.model == "claude-x"
     assert [t.user_text for t in ep.turns] == ["write f", "again"]
     assert ep.turns[0].final_text == "Done."
@@ -170,7 +170,7 @@ def test_parse_codex(tmp_path: Path) -> None:
         {"type": "event_msg", "payload": {"type": "task_complete", "last_agent_message": "It failed."}},
         {"type": "event_msg", "payload": {"type": "error", "message": "stream disconnected: 529"}},
     ]
-    ep = episode.parse("codex", _jsonl(tmp_path, lines))
+    ep = parse_transcript("codex", _jsonl(tmp_path, lines))
     assert ep.session_id == "c1" and ep.model == "gpt-x"
     assert [t.user_text for t in ep.turns] == ["write f"]
     [call] = ep.tool_calls
@@ -181,5 +181,5 @@ def test_parse_codex(tmp_path: Path) -> None:
 
 
 def test_parse_missing_file_is_empty(tmp_path: Path) -> None:
-    ep = episode.parse("codex", tmp_path / "absent.jsonl")
+    ep = parse_transcript("codex", tmp_path / "absent.jsonl")
     assert ep.turns == [] and ep.final_answer == ""
