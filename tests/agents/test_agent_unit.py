@@ -22,7 +22,7 @@ from harness import images
 from harness.cli.images_cmd import default_images
 from harness.cli.run_cmd import DEFAULT_MODEL
 from harness.errors import ConfigError
-from harness.gateway.server import ROUTES
+from harness.gateway.wires import WIRES
 
 FAKE = "fake_agent:FakeProfile"  # tests/agents is on sys.path (see conftest.py's imports)
 
@@ -66,7 +66,7 @@ def test_a_class_that_is_no_profile_is_refused_in_one_line() -> None:
 def test_every_agent_declares_its_unit(name: str) -> None:
     p = profiles.get_profile(name)
     s = p.spec
-    assert s.wire_api is None or s.wire_api in set(ROUTES.values()), "a wire the Gateway does not speak"
+    assert s.wire_api is None or s.wire_api in WIRES, "a wire the Gateway does not speak"
     assert p.needs_gateway == (s.wire_api is not None)
     assert (s.completion == "shell") == (s.wire_api is None)
     assert bool(s.default_model) == p.needs_gateway
