@@ -14,11 +14,13 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import EngineError
+from harness.errors import EngineError, HarnessError, SandboxError
 
 DOCKERD_LOG = Path("/var/log/harness-dockerd.log")
 DEFAULT_API_TIMEOUT_SEC = 120.0
@@ -66,21 +68,48 @@ def is_remote_engine() -> bool:
 def client(timeout_sec: float = DEFAULT_API_TIMEOUT_SEC) -> Any:
     """A docker SDK client for the configured engine, or EngineError with the fix."""
     import docker
-    from docker.errors import DockerException
 
     url, extra = docker_endpoint()
-    try:
+    with engine_errors(f"cannot reach the Docker engine at {url}", error=EngineError, hint=fix_hint()):
         if os.environ.get("DOCKER_HOST"):
             c = docker.from_env(timeout=int(timeout_sec))
         else:
             c = docker.DockerClient(base_url=url, timeout=int(timeout_sec), **extra)
         c.ping()
         return c
-    except DockerException as exc:
-        raise EngineError(
-            f"cannot reach the Docker engine at {url}: {_short(exc)}",
-            hint=fix_hint(),
-        ) from exc
+    raise AssertionError("unreachable")  # for type checkers: the block returns or raises
+
+
+def foreign_errors() -> tuple[type[BaseException], ...]:
+    """What the docker SDK raises when the engine fails: its own errors and its HTTP
+    transport's (a refused or reset socket reaches us as a requests error)."""
+    from docker.errors import DockerException
+    from requests.exceptions import RequestException
+
+    return (DockerException, RequestException)
+
+
+@contextmanager
+def engine_errors(what: str, *, error: type[HarnessError] = SandboxError, hint: str | None = None,
+                  not_found: Callable[[BaseException], BaseException] | None = None) -> Iterator[None]:
+    """The one place an engine's foreign errors become the harness's (httpx's
+    ``map_httpcore_exceptions``): inside, a docker SDK or HTTP error is raised again as
+    ``error(f"{what}: {detail}")`` from the original, so callers catch one tree and the CLI
+    prints one line. ``not_found`` turns the engine's 404 (no such container, image or
+    path) into what the caller promises instead (``FileNotFoundError``, ``ImageError``).
+    Anything else, the harness's own errors included, passes through untouched."""
+    try:
+        yield
+    except HarnessError:
+        raise
+    except BaseException as exc:
+        if not isinstance(exc, foreign_errors()):
+            raise
+        from docker.errors import NotFound
+
+        if not_found is not None and isinstance(exc, NotFound):
+            raise not_found(exc) from exc
+        raise error(f"{what}: {_short(exc)}", hint=hint) from exc
 
 
 def fix_hint() -> str:

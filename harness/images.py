@@ -218,41 +218,40 @@ def build(
 
 def _stream_build(client: Any, ctx: str, tag: str, p: BuildPlan, say: Say,
                   dockerfile: str = "Dockerfile") -> None:
-    from docker.errors import APIError, BuildError
+    from harness.engine import engine_errors
 
     api = client.api
     old_timeout = api.timeout
     api.timeout = BUILD_TIMEOUT_SEC
     last_lines: list[str] = []
     try:
-        stream = api.build(
-            path=ctx,
-            dockerfile=dockerfile,
-            tag=tag,
-            buildargs=p.build_args,
-            labels={
-                labels.MANAGED: "true",
-                labels.KIND: "image",
-                labels.IMAGE_NAME: p.name,
-                labels.CONTENT_HASH: p.content_hash(),
-            },
-            rm=True,
-            forcerm=True,
-            pull=False,
-            decode=True,
-        )
-        for chunk in stream:
-            if "error" in chunk:
-                detail = chunk.get("error", "").strip()
-                tail = " | ".join(last_lines[-3:])
-                raise ImageError(f"building {p.name} failed: {detail}", hint=f"last output: {tail}")
-            line = str(chunk.get("stream", "")).rstrip()
-            if line:
-                last_lines.append(line)
-                if line.startswith("Step ") or os.environ.get("HARNESS_VERBOSE_BUILD"):
-                    say(f"  {p.name}: {line}")
-    except (APIError, BuildError) as exc:
-        raise ImageError(f"building {p.name} failed: {exc}") from exc
+        with engine_errors(f"building {p.name} failed", error=ImageError):
+            stream = api.build(
+                path=ctx,
+                dockerfile=dockerfile,
+                tag=tag,
+                buildargs=p.build_args,
+                labels={
+                    labels.MANAGED: "true",
+                    labels.KIND: "image",
+                    labels.IMAGE_NAME: p.name,
+                    labels.CONTENT_HASH: p.content_hash(),
+                },
+                rm=True,
+                forcerm=True,
+                pull=False,
+                decode=True,
+            )
+            for chunk in stream:
+                if "error" in chunk:
+                    detail = chunk.get("error", "").strip()
+                    tail = " | ".join(last_lines[-3:])
+                    raise ImageError(f"building {p.name} failed: {detail}", hint=f"last output: {tail}")
+                line = str(chunk.get("stream", "")).rstrip()
+                if line:
+                    last_lines.append(line)
+                    if line.startswith("Step ") or os.environ.get("HARNESS_VERBOSE_BUILD"):
+                        say(f"  {p.name}: {line}")
     finally:
         api.timeout = old_timeout
 

@@ -27,18 +27,12 @@ from controllers.sandbox import owner
 from controllers.sandbox.base import ExecResult
 from controllers.sandbox.config import DockerSandboxConfig
 from harness import engine, labels
+from harness.engine import engine_errors
 from harness.errors import ImageError, SandboxClosed, SandboxError
 
 KILL_GRACE_SEC = 2
 HOST_BACKSTOP_SEC = 30.0
 _USER_IDS = {"agent": (1000, 1000), "root": (0, 0)}
-
-
-def _docker_errors() -> tuple[type[BaseException], ...]:
-    from docker.errors import DockerException
-    from requests.exceptions import RequestException
-
-    return (DockerException, RequestException)
 
 
 class DockerSandbox:
@@ -83,47 +77,40 @@ class DockerSandbox:
             raise SandboxClosed("this sandbox was closed; create a new one")
         if self._container is not None:
             return self
-        from docker.errors import ImageNotFound
-
         if self._client is None:
             self._client = engine.client()
         if owner.unremoved():  # containers an engine restart kept from going: now they go
             owner.retry_unremoved(self._client)
         cfg = self.config
         lim = cfg.limits
+        missing = ImageError(f"image {cfg.image} is not in the engine",
+                             hint="run `harness images build` (or `harness images bootstrap` first when offline)")
         try:
-            self._container = self._client.containers.create(
-                cfg.image,
-                command=["sleep", "infinity"],
-                name=self.name,
-                init=True,
-                detach=True,
-                labels=owner.owner_labels(cfg.run_id),
-                mem_limit=lim.memory_bytes,
-                memswap_limit=lim.memory_bytes,
-                pids_limit=lim.pids,
-                nano_cpus=int(lim.cpus * 1e9),
-                network_mode=cfg.network,
-                working_dir=cfg.workdir,
-                # the init and its ``sleep`` run as root: an agent's ``kill -9 -1`` (or a reset,
-                # which kills every process of the exec user) ends only the agent's processes
-                user="root",
-                environment=dict(cfg.env),
-                hostname="sandbox",
-            )
-            owner.register(self)
-            self._container.start()
-            self._wait_ready()
-        except ImageNotFound as exc:
+            with engine_errors(f"could not start a container from {cfg.image}", not_found=lambda _e: missing):
+                self._container = self._client.containers.create(
+                    cfg.image,
+                    command=["sleep", "infinity"],
+                    name=self.name,
+                    init=True,
+                    detach=True,
+                    labels=owner.owner_labels(cfg.run_id),
+                    mem_limit=lim.memory_bytes,
+                    memswap_limit=lim.memory_bytes,
+                    pids_limit=lim.pids,
+                    nano_cpus=int(lim.cpus * 1e9),
+                    network_mode=cfg.network,
+                    working_dir=cfg.workdir,
+                    # the init and its ``sleep`` run as root: an agent's ``kill -9 -1`` (or a reset,
+                    # which kills every process of the exec user) ends only the agent's processes
+                    user="root",
+                    environment=dict(cfg.env),
+                    hostname="sandbox",
+                )
+                owner.register(self)
+                self._container.start()
+                self._wait_ready()
+        except BaseException:
             self._teardown_quietly()
-            raise ImageError(
-                f"image {cfg.image} is not in the engine",
-                hint="run `harness images build` (or `harness images bootstrap` first when offline)",
-            ) from exc
-        except BaseException as exc:
-            self._teardown_quietly()
-            if isinstance(exc, _docker_errors()):
-                raise SandboxError(f"could not start a container from {cfg.image}: {exc}") from exc
             raise
         return self
 
@@ -235,10 +222,8 @@ class DockerSandbox:
                 f"{HOST_BACKSTOP_SEC:g}s after its deadline; the engine may be hung"
             )
         if "exc" in box:
-            exc = box["exc"]
-            if isinstance(exc, _docker_errors()):
-                raise SandboxError(f"exec in {self.name} failed: {exc}") from exc
-            raise exc
+            with engine_errors(f"exec in {self.name} failed"):
+                raise box["exc"]
         out, err, code = box["res"]
         return self._result(code, out, err, started, timeout_sec)
 
@@ -324,15 +309,10 @@ class DockerSandbox:
     def read_file(self, path: str) -> bytes:
         """The file's bytes. FileNotFoundError when it does not exist."""
         self._require_open()
-        from docker.errors import NotFound
 
         path = path if path.startswith("/") else f"{self.workdir}/{path}"
-        try:
+        with engine_errors(f"reading {path} from {self.name} failed", not_found=lambda _e: FileNotFoundError(path)):
             stream, stat = self._container.get_archive(path)
-        except NotFound as exc:
-            raise FileNotFoundError(path) from exc
-        except _docker_errors() as exc:
-            raise SandboxError(f"reading {path} from {self.name} failed: {exc}") from exc
         with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
             member = tar.next()
             if member is None or not member.isfile():
@@ -358,16 +338,15 @@ class DockerSandbox:
     def _put(self, dest_dir: str, archive: bytes, uid: int, gid: int) -> None:
         from docker.errors import NotFound
 
-        try:
-            ok = self._container.put_archive(dest_dir, archive)
-        except NotFound:
-            r = self.exec(["mkdir", "-p", dest_dir], user="root", timeout_sec=30)
-            if not r.ok:
-                raise SandboxError(f"cannot create {dest_dir} in {self.name}: {r.describe()}") from None
-            self.exec(["chown", f"{uid}:{gid}", dest_dir], user="root", timeout_sec=30)
-            ok = self._container.put_archive(dest_dir, archive)
-        except _docker_errors() as exc:
-            raise SandboxError(f"copy into {self.name}:{dest_dir} failed: {exc}") from exc
+        with engine_errors(f"copy into {self.name}:{dest_dir} failed"):
+            try:
+                ok = self._container.put_archive(dest_dir, archive)
+            except NotFound:
+                r = self.exec(["mkdir", "-p", dest_dir], user="root", timeout_sec=30)
+                if not r.ok:
+                    raise SandboxError(f"cannot create {dest_dir} in {self.name}: {r.describe()}") from None
+                self.exec(["chown", f"{uid}:{gid}", dest_dir], user="root", timeout_sec=30)
+                ok = self._container.put_archive(dest_dir, archive)
         if not ok:
             raise SandboxError(f"the engine refused the copy into {self.name}:{dest_dir}")
 
@@ -386,10 +365,8 @@ class DockerSandbox:
 
     def _put_root(self, archive: bytes, what: str) -> None:
         """Extract ``archive`` at "/" in one engine call; ``what`` names it in errors."""
-        try:
+        with engine_errors(f"{what} failed"):
             ok = self._container.put_archive("/", archive)
-        except _docker_errors() as exc:
-            raise SandboxError(f"{what} failed: {exc}") from exc
         if not ok:
             raise SandboxError(f"the engine refused {what}")
 
@@ -436,16 +413,11 @@ class DockerSandbox:
     def copy_out(self, src: str, dest: Path) -> None:
         """Copy ``src`` (file or directory) out of the container to host path ``dest``."""
         self._require_open()
-        from docker.errors import NotFound
 
         src = src if src.startswith("/") else f"{self.workdir}/{src}"
-        try:
+        with engine_errors(f"copy out of {self.name}:{src} failed", not_found=lambda _e: FileNotFoundError(src)):
             stream, _ = self._container.get_archive(src)
             data = b"".join(stream)
-        except NotFound as exc:
-            raise FileNotFoundError(src) from exc
-        except _docker_errors() as exc:
-            raise SandboxError(f"copy out of {self.name}:{src} failed: {exc}") from exc
         dest = Path(dest)
         with tempfile.TemporaryDirectory(prefix="harness-copyout-") as tmp:
             with tarfile.open(fileobj=io.BytesIO(data)) as tar:
@@ -472,15 +444,13 @@ class DockerSandbox:
         not answer: the runner then blames the machinery, not the agent. ``pids=False``
         skips the process count (the engine samples stats for ~1 s)."""
         self._require_open()
-        try:
+        with engine_errors(f"the engine did not answer for {self.name}"):
             self._container.reload()
             running = self._container.status == "running"
             count = limit = None
             if running and pids:
                 st = self._container.stats(stream=False, one_shot=True).get("pids_stats") or {}
                 count, limit = st.get("current"), st.get("limit")
-        except _docker_errors() as exc:
-            raise SandboxError(f"the engine did not answer for {self.name}: {exc}") from exc
         return SandboxHealth(running, count, limit or self.config.limits.pids or None)
 
     def is_running(self) -> bool:
