@@ -55,6 +55,7 @@ def run(
     timeout: Annotated[float | None, typer.Option(help="Per-trial timeout in seconds (overrides tasks).")] = None,
     keep: Annotated[bool, typer.Option(help="Keep containers after the run (to attach / inspect).")] = False,
     fresh_sandbox: Annotated[bool, typer.Option("--fresh-sandbox", help="A new container for every trial (no warm reuse of a task's container; slower).")] = False,
+    provider: Annotated[str, typer.Option(help="Where trials run: docker, local (a directory, no isolation), or module:Class.")] = "docker",
     gate: Annotated[bool, typer.Option("--gate", help="Decide and exit 0 accept, 1 reject, 2 inconclusive.")] = False,
     gate_policy: Annotated[Path | None, typer.Option(help="Gate thresholds (YAML/JSON), e.g. max_token_ratio, min_heldout_tasks.")] = None,
     resume: Annotated[str | None, typer.Option(help="Finish run RUN (re-runs only incomplete trials).")] = None,
@@ -84,6 +85,7 @@ def run(
         split, task, timeout = cfg.get("split"), cfg.get("tasks"), cfg.get("timeout")
         cassette = Path(cfg["cassette"]) if cfg.get("cassette") else None
         fresh_sandbox = fresh_sandbox or bool(cfg.get("fresh_sandbox"))
+        provider = cfg.get("provider", provider)
         # one run, one owner: refused while the owner lives, before anything starts
         ctx.call_on_close(RunLock(RunPaths(root, resume).run_dir, resume).acquire().release)
     if timeout is not None and not 0 < timeout < float("inf"):
@@ -120,11 +122,11 @@ def run(
     opts = RunOptions(agent=agent, variants=variants, trials=trials,
                       concurrency=concurrency or default_concurrency(),
                       model=model_name or DEFAULT_MODEL.get(agent, "model"), timeout_sec=timeout, keep=keep,
-                      fresh_sandbox=fresh_sandbox)
+                      fresh_sandbox=fresh_sandbox, provider=provider)
     config = {"suite": str(Path(suite).resolve()), "agent": agent, "variants": {k: str(Path(v).resolve()) if v != "none" else "none" for k, v in vspecs.items()},
               "trials": trials, "model": model, "model_name": opts.model, "split": split, "tasks": task,
               "timeout": timeout, "cassette": str(cassette.resolve()) if cassette else None,
-              "concurrency": opts.concurrency, "fresh_sandbox": fresh_sandbox}
+              "concurrency": opts.concurrency, "fresh_sandbox": fresh_sandbox, "provider": provider}
     if not resume:
         ctx.call_on_close(RunLock(paths.run_dir, run_id).acquire().release)
         store.create_run(run_id, suite=config["suite"], agent=agent, model_mode=model, config=config)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from controllers.profiles.base import HOOK_PATH
+from controllers.profiles.base import HOOK_PATH, STATE_DIR
 from controllers.profiles.common import hook_files
 from controllers.sandbox import DockerSandbox, DockerSandboxConfig, SandboxLimits
 from controllers.snapshot import SCRIPT as SNAPSHOT_SH
@@ -90,6 +90,15 @@ class WarmSandbox:
     fresh_reason: str = ""
     #: provisions ``box`` again from scratch (workspace, setup, seal, relay) after a renew
     reprovision: Callable[[WarmSandbox], None] | None = None
+
+    @property
+    def state_dir(self) -> str:
+        return STATE_DIR
+
+    @property
+    def gateway_url(self) -> str:
+        """The relay's port inside the container (the Gateway itself is on the host)."""
+        return f"http://127.0.0.1:{RELAY_PORT}"
 
     def close(self) -> None:
         if self.relay is not None:
