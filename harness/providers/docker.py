@@ -24,8 +24,10 @@ class DockerProvider(ProviderBase):
 
     name = "docker"
 
-    def __init__(self) -> None:
-        self._client: Any = None
+    def __init__(self, client: Any = None) -> None:
+        """``client``: an engine client already open (tests, tools); else ``start`` opens one
+        and ``close`` closes it."""
+        self._client: Any = client
         self._say: Callable[[str], None] = lambda m: None
         self._engine = engine.docker_endpoint()[0]
 
