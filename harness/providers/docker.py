@@ -8,12 +8,12 @@ import contextlib
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from controllers.sandbox import owner
+from controllers.sandbox import DockerSandbox, DockerSandboxConfig, SandboxLimits, owner
 from controllers.sandbox.gc import sweep
 from harness import engine, images
 from harness.errors import ConfigError, EngineError
 from harness.providers.base import ProviderBase, SandboxRequest, TaskSandbox
-from harness.runner.workspace import WarmSandbox, prepare
+from harness.runner.workspace import WORKDIR, WarmSandbox, provision
 
 if TYPE_CHECKING:
     from harness.tasks.schema import Task
@@ -95,3 +95,12 @@ class DockerProvider(ProviderBase):
         finally:
             self._client.close()
             self._client = None
+
+
+def prepare(task: Task, *, image: str, client: Any, run_id: str, limits: SandboxLimits,
+            with_relay: bool, gateway_url: str | None, workdir: str = WORKDIR) -> WarmSandbox:
+    """A started container holding the task's workspace, set up and sealed."""
+    box = DockerSandbox(
+        DockerSandboxConfig(image=image, run_id=run_id, workdir=workdir, limits=limits), client=client
+    ).start()
+    return provision(box, task, with_relay=with_relay, gateway_url=gateway_url, workdir=workdir)

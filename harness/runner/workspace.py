@@ -25,7 +25,7 @@ from typing import Any
 
 from controllers.profiles.base import HOOK_PATH, STATE_DIR
 from controllers.profiles.common import hook_files
-from controllers.sandbox import DockerSandbox, DockerSandboxConfig, SandboxLimits
+from controllers.sandbox import DockerSandbox
 from controllers.snapshot import SCRIPT as SNAPSHOT_SH
 from controllers.snapshot import GitSnapshotter, Snapshot
 from harness.errors import HarnessError, SandboxError
@@ -285,19 +285,25 @@ def _drop_later_refs(repo: Path) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=120, check=False)
 
 
-def prepare(task: Any, *, image: str, client: Any, run_id: str, limits: SandboxLimits,
-            with_relay: bool, gateway_url: str | None, workdir: str = WORKDIR) -> WarmSandbox:
-    """A started container holding the task's workspace, set up and sealed."""
-    box = DockerSandbox(
-        DockerSandboxConfig(image=image, run_id=run_id, workdir=workdir, limits=limits), client=client
-    ).start()
+def prepare(task: Any, **kwargs: Any) -> WarmSandbox:
+    """A container for ``task``: kept here for older callers; the Docker provider makes it
+    (``harness.providers.docker.prepare``), so the runner names no sandbox class."""
+    from harness.providers.docker import prepare as docker_prepare
 
-    def provision(w: WarmSandbox) -> None:
+    return docker_prepare(task, **kwargs)
+
+
+def provision(box: DockerSandbox, task: Any, *, with_relay: bool, gateway_url: str | None,
+              workdir: str = WORKDIR) -> WarmSandbox:
+    """A started container made ``task``'s: workspace in, setup run, sealed, relay started
+    (closed again when that fails)."""
+
+    def again(w: WarmSandbox) -> None:
         _provision(w, task, with_relay and bool(gateway_url), gateway_url)
 
-    w = WarmSandbox(task.id, box, None, None, workdir=workdir, reprovision=provision)  # type: ignore[arg-type]
+    w = WarmSandbox(task.id, box, None, None, workdir=workdir, reprovision=again)  # type: ignore[arg-type]
     try:
-        provision(w)
+        again(w)
         return w
     except BaseException:
         w.close()
