@@ -444,7 +444,7 @@ def _salvage(ctl: TmuxController, box: Sandbox, profile: AgentProfile, tp: Trial
              post: Snapshot | None) -> None:
     """Keep what can still be read of a wrecked sandbox: the pane, the transcript, the diff.
     Each piece on its own: one that cannot be read does not stop the others."""
-    steps: list[tuple[Path, Any]] = [
+    steps: list[tuple[Path, Callable[[], Any]]] = [
         (tp.pane, lambda: ctl.capture_pane(history=True)),
         (tp.transcript, lambda: _transcript(box, profile, tp, 0, wait_sec=0.0) and None),
         (tp.transcript, lambda: faults.copy_newest(box, profile.spec.transcript_glob)),
