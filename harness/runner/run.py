@@ -72,6 +72,11 @@ class RunOptions:
     #: where trials run: a name in ``harness.providers.REGISTRY`` (or ``module:Class``)
     provider: str = providers.DEFAULT
 
+    def __post_init__(self) -> None:
+        # a wrong name fails here, before a run is created in the store
+        if self.provider not in providers.REGISTRY and ":" not in self.provider:
+            providers.get_provider(self.provider)
+
 
 @dataclass
 class Progress:

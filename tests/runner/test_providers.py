@@ -104,3 +104,8 @@ def test_local_gives_the_checks_docker_gives(tmp_path: Path, docker_client: Any)
 
     assert by_variant(local) == by_variant(docker)
     assert all(o.extra["sandbox"].startswith("docker container ") for o in docker)
+
+
+def test_a_wrong_provider_name_fails_before_the_run_starts() -> None:
+    with pytest.raises(ConfigError, match="unknown sandbox provider 'k8s'"):
+        RunOptions(agent="noop", variants=[Variant("baseline")], provider="k8s")
