@@ -18,6 +18,7 @@ import getpass
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,10 +82,24 @@ class LocalTaskSandbox:
         return r.stdout.splitlines()
 
     def close(self) -> None:
+        """The agent's tmux servers ended (nothing else would: there is no container to
+        remove), then the directory removed."""
         try:
+            _end_servers(Path(self.base))
             self.local.close()
         finally:
             shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _end_servers(base: Path) -> None:
+    """Kill the tmux servers whose sockets live under ``base`` (the pane's shell gets SIGHUP
+    with them). Each ``kill-server`` has a deadline; a socket nobody answers is skipped."""
+    for sock in base.glob(f"root{STATE_DIR}/*.sock"):
+        try:
+            subprocess.run(["tmux", "-S", str(sock), "kill-server"], capture_output=True, timeout=10,
+                           check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
 
 
 class LocalProvider(ProviderBase):
@@ -130,6 +145,7 @@ class LocalProvider(ProviderBase):
                 continue
             out.append(f"{d} (owner pid {pid} is gone)")
             if not dry_run:
+                _end_servers(d)
                 shutil.rmtree(d, ignore_errors=True)
         return out
 

@@ -60,6 +60,18 @@ def _run(suite: Any, runs: Path, provider: str, agent: str = "noop") -> list[Tri
                       profile=get_profile(agent)).run()
 
 
+def _processes_in(dirs: list[str]) -> list[str]:
+    """Command lines of live processes that name one of ``dirs`` (a tmux server's socket)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            cmd = proc.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        found += [cmd[:200] for d in dirs if d in cmd]
+    return found
+
+
 def _checks(out: TrialOutcome) -> list[tuple[str, bool]]:
     return [(c.name, c.passed) for c in out.record.check_results]
 
@@ -88,6 +100,7 @@ def test_the_demo_suite_runs_on_a_registered_local_provider(tmp_path: Path,
             assert o.extra["fresh_reason"] == NO_REUSE  # never a warm reuse
         assert o.extra["warm"] is False
     assert not [d for d in ScratchProvider.created if Path(d).exists()], "every directory removed"
+    assert not _processes_in(ScratchProvider.created), "every agent's tmux server ended"
     assert {d: Path(d).exists() for d in ROOT_DIRS} == before, "nothing written at the machine's /"
 
 
