@@ -62,6 +62,10 @@ class LocalSandbox:
             return p
         return Path(self.root) / p.relative_to("/")
 
+    def host_path(self, path: str) -> str:
+        """Where ``path`` is on this machine (under ``root`` for the harness's own files)."""
+        return str(self._path(path))
+
     def exec(
         self,
         cmd: list[str],

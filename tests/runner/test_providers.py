@@ -8,6 +8,7 @@ demo workspace has an answer we know on every provider: each task's tests fail o
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -104,18 +105,49 @@ def test_the_demo_suite_runs_on_a_registered_local_provider(tmp_path: Path,
     assert {d: Path(d).exists() for d in ROOT_DIRS} == before, "nothing written at the machine's /"
 
 
+#: the demo's median fix, as the oracle (reference solution) of a copy of its first task
+SOLUTION = """cd "$TASK_WORKDIR" && python3 - <<'PY'
+import pathlib
+p = pathlib.Path("textstats.py")
+p.write_text(p.read_text().replace(
+    "    return ordered[len(ordered) // 2]\\n",
+    "    n, mid = len(ordered), len(ordered) // 2\\n"
+    "    return ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2\\n"))
+PY
+"""
+
+
+def _median_with_oracle(dest: Path) -> Any:
+    shutil.copytree(DEMO, dest)
+    task = dest / "tasks" / "01-median.yaml"
+    task.write_text(task.read_text() + "oracle: solution.sh\n")
+    (dest / "tasks" / "solution.sh").write_text(SOLUTION)
+    return load_suite(dest).select(ids=["fix-median"])
+
+
+@pytest.mark.tmux
+@pytest.mark.slow
+def test_the_oracle_passes_on_the_local_provider(tmp_path: Path) -> None:
+    """The agent's own command runs in the local workspace and the checks see its diff."""
+    outs = _run(_median_with_oracle(tmp_path / "suite"), tmp_path / "runs", "local", agent="oracle")
+    assert [o.record.status for o in outs] == ["passed", "passed"], [o.record.reason for o in outs]
+    assert not _processes_in([o.extra["sandbox"].split()[2] for o in outs])
+
+
 @pytest.mark.docker
 @pytest.mark.tmux
 @pytest.mark.slow
 def test_local_gives_the_checks_docker_gives(tmp_path: Path, docker_client: Any) -> None:
-    """One demo task with noop on both providers: the same checks pass and fail."""
-    suite = load_suite(DEMO).select(ids=["fix-median"])
-    local = _run(suite, tmp_path / "local", "local")
-    docker = _run(suite, tmp_path / "docker", "docker")
+    """The oracle of one demo task on both providers: the same checks pass and fail."""
+    suite = _median_with_oracle(tmp_path / "suite")
+    local = _run(suite, tmp_path / "local", "local", agent="oracle")
+    docker = _run(suite, tmp_path / "docker", "docker", agent="oracle")
+
     def by_variant(outs: list[TrialOutcome]) -> list[list[tuple[str, bool]]]:
         return [_checks(o) for o in sorted(outs, key=lambda o: o.record.variant)]
 
-    assert by_variant(local) == by_variant(docker)
+    assert by_variant(local) == by_variant(docker) == [[("median tests pass", True), ("diff_touches", True),
+                                                        ("tests untouched", True)]] * 2
     assert all(o.extra["sandbox"].startswith("docker container ") for o in docker)
 
 
