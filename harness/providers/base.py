@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from controllers.profiles.base import STATE_DIR
 from controllers.sandbox import SandboxLimits
 from controllers.sandbox.base import Sandbox
 from controllers.snapshot import GitSnapshotter, Snapshot
@@ -164,4 +163,4 @@ def _controller_class() -> Callable[..., tmux.TmuxController]:
     raise ImportError("controllers.tmux.controller has no sandbox tmux controller")
 
 
-__all__ = ["STATE_DIR", "FileMap", "ProviderBase", "SandboxProvider", "SandboxRequest", "TaskSandbox"]
+__all__ = ["FileMap", "ProviderBase", "SandboxProvider", "SandboxRequest", "TaskSandbox"]
