@@ -41,7 +41,7 @@ from controllers.tmux.controller import DockerTmuxController
 from harness import engine, images
 from harness.gateway import Gateway
 from harness.gateway.policy import parse_policy
-from harness.runner.workspace import RELAY_PORT, WORKDIR, prepare
+from harness.providers.warm import RELAY_PORT, WORKDIR, prepare
 from harness.tasks.schema import Task
 
 MODELS = {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex"}

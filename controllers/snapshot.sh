@@ -123,7 +123,7 @@ report)  # report ID MARKER [FILE]: the diff, MARKER, name-status, MARKER, FILE'
   echo "$mark"
   GIT_INDEX_FILE="$d/diff.index" g diff --cached --name-status --no-renames "$snap"
   echo "$mark"
-  [ -n "$extra" ] && cat "$extra" 2>/dev/null
+  if [ -n "$extra" ]; then cat "$extra" 2>/dev/null || true; fi  # no file: no lines (a local sandbox has no tool log)
   echo "$mark"
   shift 2 2>/dev/null || true
   for pattern in "$@"; do  # more files, by glob: the newest match of each

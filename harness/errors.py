@@ -165,3 +165,41 @@ class GatewayError(HarnessError):
 
 class GateError(HarnessError):
     """The gate could not compute a decision (bad check spec, inconsistent inputs)."""
+
+
+class PhaseTimeout(HarnessError):
+    """A phase of a trial ran out of time (see ``harness.runner.trial.Trial``). Each phase
+    has its own subclass, so a log or a test can say which one without parsing text."""
+
+    what = "a trial phase did not finish in time"
+
+    def __init__(self, cause: str = "", *, screen: str = "", message: str | None = None) -> None:
+        super().__init__(message or (f"{self.what}: {cause}" if cause else self.what))
+        self.screen = screen
+
+
+class SetupTimeout(PhaseTimeout):
+    what = "the sandbox was not ready for the trial in time"
+
+
+class LaunchTimeout(PhaseTimeout):
+    what = "the agent's CLI did not start in time"
+
+
+class DriveTimeout(PhaseTimeout):
+    """The trial's deadline passed while the agent worked: the trial's status is ``timeout``
+    (recorded, not raised: running out of time is the agent's outcome, not a breakage)."""
+
+    what = "trial timeout"
+
+    @classmethod
+    def after(cls, timeout_sec: float) -> DriveTimeout:
+        return cls(message=f"trial timeout after {timeout_sec:g}s")
+
+
+class CollectTimeout(PhaseTimeout):
+    what = "the trial's evidence (diff, transcript, pane) could not be collected in time"
+
+
+class CheckTimeout(PhaseTimeout):
+    what = "the trial's checks did not finish in time"

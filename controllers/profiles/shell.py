@@ -16,7 +16,7 @@ from controllers.profiles.base import (
     PromptSource,
 )
 from controllers.profiles.common import FileProfile
-from controllers.sandbox.base import Sandbox
+from controllers.sandbox.base import Sandbox, SupportsHostPath
 from harness.errors import AgentError
 
 ORACLE_PATH = "/harness/oracle.sh"
@@ -64,7 +64,8 @@ class OracleProfile(ShellProfile):
             raise AgentError(f"task {getattr(task, 'id', '?')} has no oracle (solution) script to type",
                              hint="add `oracle: solution.sh` to the task, or run another agent")
         box.write_file(ORACLE_PATH, script, mode=0o755, user="root")  # not the agent's to change
-        return [f"bash {ORACLE_PATH}"]
+        # a sandbox that keeps the harness's files elsewhere (the local one) names their place
+        return [f"bash {box.host_path(ORACLE_PATH) if isinstance(box, SupportsHostPath) else ORACLE_PATH}"]
 
 
 class NoopProfile(ShellProfile):

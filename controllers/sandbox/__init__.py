@@ -5,7 +5,13 @@ See ``base.py`` for the seam; the conformance suite in tests/sandbox runs agains
 
 from typing import TYPE_CHECKING
 
-from controllers.sandbox.base import ExecResult, Sandbox, SupportsCopy, SupportsHostArgv
+from controllers.sandbox.base import (
+    ExecResult,
+    Sandbox,
+    SupportsCopy,
+    SupportsHostArgv,
+    SupportsHostPath,
+)
 from controllers.sandbox.config import DockerSandboxConfig, SandboxLimits
 from controllers.sandbox.docker import DockerSandbox
 from controllers.sandbox.local import LocalSandbox
@@ -19,6 +25,7 @@ __all__ = [
     "SandboxLimits",
     "SupportsCopy",
     "SupportsHostArgv",
+    "SupportsHostPath",
 ]
 
 if TYPE_CHECKING:  # conformance, checked by mypy: both classes satisfy the seam

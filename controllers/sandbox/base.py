@@ -97,3 +97,12 @@ class SupportsHostArgv(Protocol):
         env: dict[str, str] | None = None,
         cwd: str | None = None,
     ) -> list[str]: ...
+
+
+@runtime_checkable
+class SupportsHostPath(Protocol):
+    """Optional ability: where an absolute path the harness writes really is, for a sandbox
+    that keeps such files elsewhere (a local one keeps them under its own root). A command
+    typed into the pane names this place; sandboxes without the ability use the path as is."""
+
+    def host_path(self, path: str) -> str: ...

@@ -3,7 +3,9 @@
 No isolation at all (the agent runs as you, with your network): it exists so a person can
 watch the same controller / snapshot / check code run on their own machine, and so the
 conformance suite can prove both sandboxes behave alike. Relative paths are taken against
-``workdir``; absolute paths are used as they are.
+``workdir``; absolute paths are used as they are, unless ``root`` is given: then the files
+the harness writes at absolute places outside ``workdir`` (tool shims, the hook, the agent's
+home) land under ``root`` instead of on this machine's own ``/`` (commands still see ``/``).
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from harness.errors import SandboxClosed, SandboxError
 class LocalSandbox:
     """Commands run in ``workdir`` (a temp dir it owns, unless you pass one to keep)."""
 
-    def __init__(self, workdir: str | os.PathLike[str] | None = None, *, keep: bool = False) -> None:
+    def __init__(self, workdir: str | os.PathLike[str] | None = None, *, keep: bool = False,
+                 root: str | os.PathLike[str] | None = None) -> None:
         self._owns_dir = workdir is None
         self._keep = keep
         self.workdir = str(Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="harness-local-")))
         Path(self.workdir).mkdir(parents=True, exist_ok=True)
+        self.root = str(root) if root is not None else None
         self._closed = False
         owner.register(self)
 
@@ -52,7 +56,15 @@ class LocalSandbox:
 
     def _path(self, path: str) -> Path:
         p = Path(path)
-        return p if p.is_absolute() else Path(self.workdir) / p
+        if not p.is_absolute():
+            return Path(self.workdir) / p
+        if self.root is None or any(p.is_relative_to(d) for d in (self.workdir, self.root)):
+            return p
+        return Path(self.root) / p.relative_to("/")
+
+    def host_path(self, path: str) -> str:
+        """Where ``path`` is on this machine (under ``root`` for the harness's own files)."""
+        return str(self._path(path))
 
     def exec(
         self,

@@ -59,6 +59,7 @@ def run(
     timeout: Annotated[float | None, typer.Option(help="Per-trial timeout in seconds (overrides tasks).")] = None,
     keep: Annotated[bool, typer.Option(help="Keep containers after the run (to attach / inspect).")] = False,
     fresh_sandbox: Annotated[bool, typer.Option("--fresh-sandbox", help="A new container for every trial (no warm reuse of a task's container; slower).")] = False,
+    provider: Annotated[str, typer.Option(help="Where trials run: docker, local (a directory, no isolation), or module:Class.")] = "docker",
     gate: Annotated[bool, typer.Option("--gate", help="Decide and exit 0 accept, 1 reject, 2 inconclusive.")] = False,
     gate_policy: GatePolicyOpt = None,
     policy_alias: GatePolicyAlias = None,
@@ -77,7 +78,8 @@ def run(
         cfg = launch_mod.stored_config(store, root, resume)
         store.close()
         given = {"concurrency": concurrency, "budget_tokens": budget_tokens, "gate_policy": thresholds,
-                 "keep": keep or None, "fresh_sandbox": fresh_sandbox or None}
+                 "keep": keep or None, "fresh_sandbox": fresh_sandbox or None,
+                 "provider": None if provider == "docker" else provider}
         cfg = cfg.model_copy(update={k: v for k, v in given.items() if v is not None})
     else:
         if suite is None:
@@ -87,7 +89,7 @@ def run(
                               concurrency=concurrency, model_mode=parse_mode(mode or "scripted"),
                               model_name=model_name, cassette=cassette, script=script,
                               budget_tokens=budget_tokens, split=split, tasks=task, timeout=timeout,
-                              keep=keep, fresh_sandbox=fresh_sandbox, gate_policy=thresholds)
+                              keep=keep, fresh_sandbox=fresh_sandbox, provider=provider, gate_policy=thresholds)
     live = _Live(as_json)
 
     def watch(runner: Any) -> _Live:

@@ -24,7 +24,7 @@ from harness.mine import split as split_mod
 from harness.mine.checks import mine_checks
 from harness.mine.group import Group, group_digests, normalise
 from harness.mine.oracle import oracle_script
-from harness.runner.workspace import WORKDIR
+from harness.providers.warm import WORKDIR
 
 REPORT_SCHEMA = "harness.mine/v1"
 

@@ -51,6 +51,8 @@ class RunConfig(BaseModel):
     keep: bool = False
     #: a new container for every trial (no warm reuse of a task's container)
     fresh_sandbox: bool = False
+    #: where trials run: a sandbox provider's registry name (docker, local) or module:Class
+    provider: str = "docker"
     gate_policy: Path | None = None
 
     @classmethod

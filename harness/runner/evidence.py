@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from controllers.profiles.base import ProfileSpec, ScreenKind
+from controllers.tmux.controller import TmuxController
 from controllers.tmux.scrollback import render_cast
 from controllers.tmux.waits import OutputQuiet
 from harness.errors import ControllerError, WaitTimeout
@@ -44,7 +45,7 @@ SETTLE_MAX_SEC = 15.0
 SETTLE_MAX_UNFINISHED_SEC = 2.0
 
 
-def write_pane(ctl: Any, spec: ProfileSpec, path: Path, *, finished: bool) -> dict[str, Any]:
+def write_pane(ctl: TmuxController, spec: ProfileSpec, path: Path, *, finished: bool) -> dict[str, Any]:
     """Write ``pane.txt``; returns how it was taken (for ``result.json``'s extra).
 
     Raises what the controller raises when tmux cannot be reached, after writing the text
@@ -86,7 +87,7 @@ _SESSION_TICKS = ("cat /proc/[0-9]*/stat 2>/dev/null | awk -v s=#{pane_pid} "
 CPU_OPTION = "@harness-cpu-ticks"
 
 
-def pane_cpu_sec(ctl: Any) -> float | None:
+def pane_cpu_sec(ctl: TmuxController) -> float | None:
     """CPU seconds the pane's processes (its session: the CLI and what it started) have used,
     read where tmux runs by the tmux server itself (a job that sets a server option; no
     engine call), or None when that cannot be read."""
@@ -101,7 +102,7 @@ def pane_cpu_sec(ctl: Any) -> float | None:
     return int(value) / 100.0 if value.isdigit() else None
 
 
-def _from_cast(ctl: Any, path: Path, info: dict[str, Any]) -> bool:
+def _from_cast(ctl: TmuxController, path: Path, info: dict[str, Any]) -> bool:
     """``pane.txt`` from the whole recording (stopped first, so the file is complete)."""
     recorder = ctl.recorder
     if recorder is None:

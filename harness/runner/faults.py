@@ -19,13 +19,20 @@ from __future__ import annotations
 
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gate.models import Artifacts
 from harness.errors import ConfigError, GatewayError, HarnessError
 from harness.runner.paths import TrialPaths
+
+if TYPE_CHECKING:
+    from controllers.sandbox.base import Sandbox
+    from harness.gateway.server import Gateway
+
+T = TypeVar("T")
 
 #: a model request that has sent nothing for this long at the trial timeout never answered
 STALL_SEC = 30.0
@@ -50,7 +57,7 @@ def auth_hint(mode: str, run_id: str) -> str:
     return f"the {mode} model answers 401/403: fix its policy, then `harness run --resume {run_id}`"
 
 
-def key_refused(gateway: Any, trial_id: str) -> str | None:
+def key_refused(gateway: Gateway, trial_id: str) -> str | None:
     """Why the model API refused this trial's key (401/403), or None. The driver asks it
     while a turn runs: the CLI may sit on the error until the trial timeout, and every
     other trial would wait as long."""
@@ -62,7 +69,7 @@ def key_refused(gateway: Any, trial_id: str) -> str | None:
     return f"the model API refused the key (HTTP {x.status}{note})"[:300]
 
 
-def model_fault(gateway: Any, trial_id: str, *, timed_out: bool, timeout_sec: float) -> ModelFault | None:
+def model_fault(gateway: Gateway, trial_id: str, *, timed_out: bool, timeout_sec: float) -> ModelFault | None:
     """What the Gateway saw go wrong for this trial, worst first: a refused key, a reply
     that never came (a request still open and silent at the trial timeout, or when the CLI
     gave up on it and ended its turn), the last main request failing (429 / 5xx, what the
@@ -82,7 +89,7 @@ def model_fault(gateway: Any, trial_id: str, *, timed_out: bool, timeout_sec: fl
     return None
 
 
-def _within(fn: Any, sec: float) -> Any:
+def _within(fn: Callable[[], T], sec: float) -> T:
     """``fn()`` or an exception: an engine that hangs must not hang the blame."""
     box: dict[str, Any] = {}
 
@@ -99,10 +106,10 @@ def _within(fn: Any, sec: float) -> Any:
         raise TimeoutError(f"no answer within {sec:g}s")
     if "e" in box:
         raise box["e"]
-    return box.get("v")
+    return box["v"]  # type: ignore[no-any-return]
 
 
-def engine_gone(box: Any) -> str | None:
+def engine_gone(box: Sandbox) -> str | None:
     """Why the engine or the container failed us, or None when both still answer."""
     if not hasattr(box, "probe"):
         return None
@@ -113,7 +120,7 @@ def engine_gone(box: Any) -> str | None:
     return None if health.running else "the sandbox's container stopped (engine restart?)"
 
 
-def wreckage(box: Any, workdir: str, agent_started: bool) -> list[str]:
+def wreckage(box: Sandbox, workdir: str, agent_started: bool) -> list[str]:
     """What the agent destroyed inside a sandbox whose engine still answers; [] when the
     engine or the container is the problem (then it is infra) or nothing is found."""
     if not agent_started or not hasattr(box, "probe"):
@@ -147,7 +154,7 @@ def wreckage(box: Any, workdir: str, agent_started: bool) -> list[str]:
     return found
 
 
-def blame(exc: BaseException, box: Any, workdir: str, *, agent_started: bool) -> tuple[str, str]:
+def blame(exc: BaseException, box: Sandbox, workdir: str, *, agent_started: bool) -> tuple[str, str]:
     """("agent" | "infra", reason) for a machinery error during a trial."""
     what = exc.one_line() if isinstance(exc, HarnessError) else f"{type(exc).__name__}: {exc}"
     if isinstance(exc, (GatewayError, ConfigError)):
@@ -158,7 +165,7 @@ def blame(exc: BaseException, box: Any, workdir: str, *, agent_started: bool) ->
     return "infra", what
 
 
-def copy_newest(box: Any, pattern: str) -> bytes | None:
+def copy_newest(box: Sandbox, pattern: str) -> bytes | None:
     """The newest file matching ``pattern`` (a glob), copied out by the engine without an
     exec: a sandbox whose pid limit is used up cannot start ``cat`` any more."""
     if not pattern or not hasattr(box, "copy_out"):
@@ -180,7 +187,7 @@ def existing_artifacts(tp: TrialPaths, rel_dir: str) -> Artifacts:
     """The trial's artifact files, each named only when it exists (a wrecked or failed trial
     may have no cast, transcript or diff)."""
 
-    def has(p: Any) -> str | None:
+    def has(p: Path) -> str | None:
         return p.name if p.exists() else None
 
     return Artifacts(dir=rel_dir, pane=has(tp.pane), cast=has(tp.cast), transcript=has(tp.transcript),

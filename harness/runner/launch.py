@@ -126,7 +126,7 @@ def _launch(cfg: RunConfig, root: Path, store: Store, resume: str | None, on_eve
         opts = RunOptions(agent=agent, variants=variants, trials=cfg.trials or 1,
                           concurrency=cfg.concurrency or default_concurrency(),
                           model=cfg.model_name or "model", timeout_sec=cfg.timeout, keep=cfg.keep,
-                          fresh_sandbox=cfg.fresh_sandbox)
+                          fresh_sandbox=cfg.fresh_sandbox, provider=cfg.provider)
         if not resume:
             locks.append(RunLock(paths.run_dir, run_id).acquire())
             store.create_run(run_id, suite=str(cfg.suite), agent=agent, model_mode=cfg.model_mode,

@@ -11,7 +11,6 @@ Nothing is lost when the process dies: a trial is complete once its row is in th
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -21,20 +20,24 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tenacity import Retrying, retry_if_result, stop_after_attempt
 
-from controllers.sandbox import SandboxLimits, owner
-from controllers.sandbox.gc import sweep
-from harness import engine, images
+from controllers.profiles.base import AgentProfile, Variant
+from controllers.sandbox import SandboxLimits
+from harness import providers
 from harness.errors import ConfigError, GatewayError, HarnessError
+from harness.providers import SandboxProvider, SandboxRequest, TaskSandbox
 from harness.runner.faults import auth_hint
 from harness.runner.paths import RunPaths
 from harness.runner.store import Store
 from harness.runner.trial import TrialEnv, TrialOutcome, TrialPlan, run_trial, write_result
 from harness.runner.variants import variant_bytes
-from harness.runner.workspace import WarmSandbox, prepare
+
+if TYPE_CHECKING:
+    from harness.gateway.server import Gateway
+    from harness.tasks.suite import Suite
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +54,7 @@ def default_concurrency() -> int:
 @dataclass
 class RunOptions:
     agent: str
-    variants: list[Any]                 # controllers.profiles.base.Variant, baseline first
+    variants: list[Variant]             # baseline first
     trials: int = 1
     concurrency: int = field(default_factory=default_concurrency)
     model: str = "claude-sonnet-4-5"
@@ -66,6 +69,13 @@ class RunOptions:
     keep: bool = False                  # keep containers (for attach after the run)
     fresh_sandbox: bool = False         # a new container per trial (no warm reuse)
     judge_base_url: str | None = None
+    #: where trials run: a name in ``harness.providers.REGISTRY`` (or ``module:Class``)
+    provider: str = providers.DEFAULT
+
+    def __post_init__(self) -> None:
+        # a wrong name fails here, before a run is created in the store
+        if self.provider not in providers.REGISTRY and ":" not in self.provider:
+            providers.get_provider(self.provider)
 
 
 @dataclass
@@ -88,16 +98,17 @@ class Progress:
 
 
 class Runner:
-    """Owns the engine client, the store and the workers of one run."""
+    """Owns the sandbox provider, the store and the workers of one run."""
 
-    def __init__(self, suite: Any, opts: RunOptions, paths: RunPaths, store: Store, *,
-                 gateway: Any | None, profile: Any, on_event: Callable[[str, str], None] | None = None) -> None:
+    def __init__(self, suite: Suite, opts: RunOptions, paths: RunPaths, store: Store, *,
+                 gateway: Gateway | None, profile: AgentProfile,
+                 on_event: Callable[[str, str], None] | None = None) -> None:
         self.suite, self.opts, self.paths, self.store = suite, opts, paths, store
         self.gateway, self.profile = gateway, profile
         self.progress = Progress()
         self.on_event = on_event or (lambda kind, msg: None)
         self._stop = threading.Event()
-        self._client: Any = None
+        self._provider: SandboxProvider | None = None
         self._task_images: dict[str, tuple[str, str]] = {}
         self._fatal: str | None = None  # why the run stopped early (a refused model key)
 
@@ -127,10 +138,15 @@ class Runner:
         done = self.store.completed_keys(self.paths.run_id)
         todo = [p for p in self.plans() if p.key not in done]
         self.progress.total, self.progress.done = len(self.plans()), len(done)
-        self._client = engine.client(timeout_sec=300)
-        sweep(self._client)
-        image = images.ensure_image(self._client, self.profile.spec.image, say=lambda m: self.on_event("image", m))
-        self._task_images = self._build_task_images(image)
+        provider = self._provider = providers.get_provider(self.opts.provider)
+        say = lambda m: self.on_event("image", m)
+        try:
+            provider.start(self.paths.run_id, say)
+            image = provider.ensure_image(self.profile.spec.image)
+            self._task_images = provider.task_images(self.suite.tasks, image)
+        except BaseException:
+            provider.close()
+            raise
         q = _AffinityQueue(todo)
         results: list[TrialOutcome] = []
         lock = threading.Lock()
@@ -149,8 +165,7 @@ class Runner:
             self.store.event(self.paths.run_id, "interrupted", "stopped by the user; resume with --resume")
             raise
         finally:
-            owner.retry_unremoved(self._client)  # containers an engine restart kept from going
-            self._client.close()
+            provider.close()
         if self._fatal is not None:
             self.store.set_run_status(self.paths.run_id, "stopped")
             self.store.event(self.paths.run_id, "stopped", self._fatal)
@@ -158,38 +173,20 @@ class Runner:
             raise GatewayError(self._fatal, hint=auth_hint(mode, self.paths.run_id))
         return results
 
-    def _build_task_images(self, agent_image: str) -> dict[str, tuple[str, str]]:
-        """task id -> (image, workdir) for tasks that bring their own environment.
-
-        A task Dockerfile is built on top of the agent image (its FROM replaced); a prebuilt
-        ``image`` is used as it is and must already hold tmux and the agent CLI.
-        """
-        out: dict[str, tuple[str, str]] = {}
-        for task in self.suite.tasks:
-            src = task.environment_source()
-            if src is None:
-                continue
-            if src.dockerfile is not None:
-                out[task.id] = images.build_task_image(
-                    self._client, task.id, src.dockerfile, src.context or src.dockerfile.parent, agent_image,
-                    say=lambda m: self.on_event("image", m))
-            elif src.image:
-                if not images.image_exists(self._client, src.image):
-                    raise ConfigError(f"task {task.id}: image {src.image} is not in the engine",
-                                      hint="build or load it first (no registry is assumed)")
-                wd = self._client.images.get(src.image).attrs.get("Config", {}).get("WorkingDir") or "/workspace"
-                out[task.id] = (src.image, wd)
-        return out
-
     def _env(self) -> TrialEnv:
         o = self.opts
         return TrialEnv(
             run_id=self.paths.run_id, paths=self.paths, agent=o.agent, profile=self.profile,
-            model=o.model, gateway=self.gateway, client=self._client,
+            model=o.model, gateway=self.gateway, provider=self._need_provider(),
             permission_mode=o.permission_mode, timeout_override=o.timeout_sec,
             offline_tests=o.offline_tests, judge_base_url=o.judge_base_url,
             on_started=self._started,
         )
+
+    def _need_provider(self) -> SandboxProvider:
+        if self._provider is None:
+            raise HarnessError("the run has no sandbox provider yet", hint="call Runner.run()")
+        return self._provider
 
     def _started(self, plan: TrialPlan, attach: str, view: str = "") -> None:
         with self.progress.lock:
@@ -200,7 +197,7 @@ class Runner:
 
     def _worker(self, q: _AffinityQueue, image: str, results: list[TrialOutcome],
                 lock: threading.Lock) -> None:
-        warm: WarmSandbox | None = None
+        warm: TaskSandbox | None = None
         env = self._env()
         try:
             while not self._stop.is_set():
@@ -230,8 +227,8 @@ class Runner:
                 self._let_go(warm)
 
     def _one(self, env: TrialEnv, plan: TrialPlan, image: str,
-             warm: WarmSandbox | None) -> tuple[TrialOutcome | None, WarmSandbox | None]:
-        state: dict[str, Any] = {"warm": warm}
+             warm: TaskSandbox | None) -> tuple[TrialOutcome | None, TaskSandbox | None]:
+        state: dict[str, TaskSandbox | None] = {"warm": warm}
 
         def attempt() -> TrialOutcome | None:
             if self._stop.is_set():
@@ -249,16 +246,17 @@ class Runner:
                         self._let_go(w)
                     state["warm"] = None
                     timage, workdir = self._task_images.get(plan.task.id, (image, "/workspace"))
-                    w = state["warm"] = prepare(
-                        plan.task, image=timage, workdir=workdir, client=self._client, run_id=self.paths.run_id,
-                        limits=self.opts.limits, with_relay=self.gateway is not None,
-                        gateway_url=self.gateway.url if self.gateway else None,
-                    )
+                    w = state["warm"] = env.provider.create(SandboxRequest(
+                        plan.task, image=timage, workdir=workdir, run_id=self.paths.run_id,
+                        limits=self.opts.limits, gateway_url=self.gateway.url if self.gateway else None,
+                    ))
             except HarnessError as exc:
-                if state["warm"] is not None:
-                    state["warm"].close()
+                old = state["warm"]
+                if old is not None:
+                    old.close()
                 state["warm"] = None
                 return _timed(env, plan, _infra_outcome(env, plan, exc.one_line()), False, None, t0)
+            assert w is not None
             t_ready = time.monotonic() - t0
             out = run_trial(env, plan, w)
             if w.fresh_reason:  # the warm reset failed: begin replaced the container
@@ -267,8 +265,9 @@ class Runner:
             if fresh_why:
                 out.extra["fresh_reason"] = fresh_why
             out = _timed(env, plan, out, reused, t_ready, t0)
-            if (out.record.status == "infra_error" or out.extra.get("sandbox_wrecked")) and state["warm"] is not None:
-                self._let_go(state["warm"])  # never reuse a sandbox that failed us (--keep: kept)
+            last = state["warm"]
+            if (out.record.status == "infra_error" or out.extra.get("sandbox_wrecked")) and last is not None:
+                self._let_go(last)  # never reuse a sandbox that failed us (--keep: kept)
                 state["warm"] = None
             return out
 
@@ -287,18 +286,13 @@ class Runner:
         )(attempt)
         return outcome, state["warm"]
 
-    def _let_go(self, warm: WarmSandbox) -> None:
-        """Done with a sandbox: removed; with --keep left running to attach to or inspect (its
-        relay ends, and neither exit nor Ctrl-C removes it; `harness gc` does, later)."""
+    def _let_go(self, warm: TaskSandbox) -> None:
+        """Done with a sandbox: removed; with --keep left for the user as its provider can
+        (a container left running to attach to; `harness gc` removes it later)."""
         if not self.opts.keep:
             warm.close()
             return
-        if warm.relay is not None:
-            with contextlib.suppress(Exception):  # the container is what was asked for
-                warm.relay.close()
-        owner.unregister(warm.box)
-        self.store.event(self.paths.run_id, "kept", f"container {warm.box.name} kept (--keep)",
-                         warm.task_id)
+        self.store.event(self.paths.run_id, "kept", self._need_provider().keep(warm), warm.task_id)
 
     def _record(self, outcome: TrialOutcome) -> None:
         rec = outcome.record
@@ -385,7 +379,7 @@ def backoff_sec(attempt: int, retries: int, total_sec: float) -> float:
     return first * 2 ** (min(attempt, retries) - 1)
 
 
-def check_variants(variants: list[Any]) -> None:
+def check_variants(variants: list[Variant]) -> None:
     names = [v.name for v in variants]
     if len(set(names)) != len(names):
         raise ConfigError(f"two variants share a name: {', '.join(names)}")

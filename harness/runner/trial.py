@@ -14,26 +14,45 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from controllers.profiles.base import STATE_DIR, AgentProfile, LaunchContext, Variant
+from controllers.profiles.base import AgentProfile, LaunchContext, Variant
 from controllers.profiles.common import WRITE_ROOTS
 from controllers.profiles.driver import AgentDriver, TurnOutcome
-from controllers.tmux.controller import DockerTmuxController
+from controllers.sandbox.base import Sandbox, SupportsCopy
+from controllers.snapshot import Snapshot
+from controllers.tmux.controller import TmuxController
 from gate.checks import CheckContext, evaluate_all
-from gate.models import CheckResult, TrialEvidence, TrialRecord
+from gate.models import CheckResult, Tokens, TrialEvidence, TrialRecord
 from gate.models import ToolCall as GateToolCall
 from gate.scoring import outcome_status
 from harness import episode as episode_mod
-from harness.errors import AgentError, HarnessError, WaitTimeout
+from harness.errors import (
+    AgentError,
+    CheckTimeout,
+    CollectTimeout,
+    DriveTimeout,
+    ExecTimeout,
+    HarnessError,
+    LaunchTimeout,
+    PhaseTimeout,
+    SandboxError,
+    SetupTimeout,
+    WaitTimeout,
+)
+from harness.providers.base import SandboxProvider, TaskSandbox
 from harness.runner import faults
 from harness.runner.evidence import write_pane
 from harness.runner.paths import RunPaths, TrialPaths
-from harness.runner.workspace import RELAY_PORT, WarmSandbox
 from harness.tasks import shims
+
+if TYPE_CHECKING:
+    from harness.gateway.server import Gateway
+    from harness.tasks.schema import Task
 
 log = logging.getLogger(__name__)
 AGENT_PATH = "/harness/tools/bin:/opt/harness/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -41,7 +60,7 @@ AGENT_PATH = "/harness/tools/bin:/opt/harness/bin:/usr/local/sbin:/usr/local/bin
 
 @dataclass
 class TrialPlan:
-    task: Any
+    task: Task
     variant: Variant
     attempt: int
 
@@ -63,13 +82,13 @@ class TrialEnv:
     agent: str
     profile: AgentProfile
     model: str
-    gateway: Any | None
-    client: Any
+    gateway: Gateway | None
+    provider: SandboxProvider
     permission_mode: str = "bypass"
     timeout_override: float | None = None
     offline_tests: bool = True
     judge_base_url: str | None = None
-    on_started: Any = None  # callback(plan, attach_command, view_command)
+    on_started: Callable[[TrialPlan, str, str], None] | None = None  # (plan, attach, view command)
 
 
 @dataclass
@@ -84,7 +103,7 @@ def _write(path: Path, data: str | bytes) -> None:
 
 
 def _evidence(ep: episode_mod.Episode, diff: str, changed: list[str], tools: list[dict[str, Any]],
-              box: Any, tokens: tuple[int, int], workdir: str) -> TrialEvidence:
+              box: Sandbox, tokens: tuple[int, int], workdir: str) -> TrialEvidence:
     calls = [GateToolCall(c.name, dict(c.input), c.output, c.is_error) for c in ep.tool_calls]
     # tool shims log what really ran: add them as calls of the shim's name
     calls += [GateToolCall(str(t.get("tool")), {"args": t.get("args")}, "", False) for t in tools]
@@ -100,12 +119,15 @@ def _evidence(ep: episode_mod.Episode, diff: str, changed: list[str], tools: lis
     )
 
 
-def _tests_checks(task: Any, box: Any, offline: bool) -> list[dict[str, Any]]:
+def _tests_checks(task: Task, box: Sandbox, offline: bool) -> list[dict[str, Any]]:
     """A task's hidden tests go in only after the agent is done, then run as a check."""
     spec = getattr(task, "tests", None)
     if spec is None:
         return []
     if spec.dir:
+        if not isinstance(box, SupportsCopy):
+            raise SandboxError(f"task {task.id}: its tests folder cannot be copied into this sandbox",
+                               hint="run it with --provider docker")
         box.exec(["mkdir", "-p", spec.test_dir], user="root")
         box.copy_in(task.resolve(spec.dir), spec.test_dir, user="root")
     cmd = (spec.offline_cmd if offline and spec.offline_cmd else spec.cmd)
@@ -114,7 +136,7 @@ def _tests_checks(task: Any, box: Any, offline: bool) -> list[dict[str, Any]]:
              "timeout_sec": spec.timeout_sec}]
 
 
-def _episode_from(text: str, box: Any, profile: AgentProfile, tp: TrialPaths,
+def _episode_from(text: str, box: Sandbox, profile: AgentProfile, tp: TrialPaths,
                   turns_sent: int) -> episode_mod.Episode:
     """The Episode from the transcript the collect exec brought back, if it is whole;
     otherwise re-read it for a moment (the CLI may still be flushing)."""
@@ -126,7 +148,7 @@ def _episode_from(text: str, box: Any, profile: AgentProfile, tp: TrialPaths,
     return _transcript(box, profile, tp, turns_sent)
 
 
-def _transcript(box: Any, profile: AgentProfile, tp: TrialPaths, turns_sent: int,
+def _transcript(box: Sandbox, profile: AgentProfile, tp: TrialPaths, turns_sent: int,
                 wait_sec: float = 3.0) -> episode_mod.Episode:
     """The CLI's session file, once it holds every turn we sent and the last one's answer.
 
@@ -151,164 +173,244 @@ def _transcript(box: Any, profile: AgentProfile, tp: TrialPaths, turns_sent: int
         time.sleep(0.1)
 
 
-def run_trial(env: TrialEnv, plan: TrialPlan, warm: WarmSandbox) -> TrialOutcome:
+def run_trial(env: TrialEnv, plan: TrialPlan, warm: TaskSandbox) -> TrialOutcome:
     """Run one trial in a prepared sandbox. Never raises for what the agent did."""
-    tp = env.paths.trial(*plan.key)
-    tp.dir.mkdir(parents=True, exist_ok=True)
-    task, spec = plan.task, env.profile.spec
-    trial_id = f"{env.run_id}/{plan.label}"
-    timeout = float(env.timeout_override or task.timeout_for(env.agent))
-    started, t0 = time.time(), time.monotonic()
-    box = warm.box
-    ctl = None
-    extra: dict[str, Any] = {"turns": [], "dialogs": [], "agent": env.agent}
-    status_flags = {"timed_out": False, "agent_error": False, "infra_error": False}
-    reason = ""
-    checks: list[CheckResult] = []
-    ep = episode_mod.Episode(agent=spec.name)
-    tokens = (0, 0)
-    agent_sec = 0.0
-    timing: dict[str, float] = {}
-    mark = time.monotonic()
-    t_agent: float | None = None
-    post = None
+    return Trial(env, plan, warm).run()
 
-    def lap(name: str) -> None:
-        nonlocal mark
-        now = time.monotonic()
-        timing[name] = round(now - mark, 4)
-        mark = now
 
+@contextmanager
+def _phase(timeout_error: type[PhaseTimeout]) -> Iterator[None]:
+    """A wait or a required command that ran out of time inside a phase is that phase's own
+    timeout (same blame as before: machinery, unless the sandbox is found wrecked)."""
     try:
-        key = env.gateway.register_trial(trial_id, policy=task.policy_source()) if env.gateway else None
-        # the socket lives in the state dir written below: no extra exec to make a directory
-        ctl = DockerTmuxController(box, transport="control",
-                                   socket_path=f"{STATE_DIR}/tmux-{uuid.uuid4().hex[:8]}.sock")
-        ctx = LaunchContext(
-            gateway_url=f"http://127.0.0.1:{RELAY_PORT}", api_key=key.key if key else "none",
-            model=env.model, workdir=warm.workdir, tmux_socket=ctl.socket_path,
-            permission_mode=env.permission_mode,
-        )
-        files = env.profile.files(ctx, plan.variant, warm.workdir)
-        launch = env.profile.launch(ctx)
-        launch.env.update(PATH=AGENT_PATH, HARNESS_TOOLS_LOG=shims.LOG_PATH, HARNESS_TOOL_DATA=shims.DATA_DIR,
-                          TASK_WORKDIR=warm.workdir)
-        roots = (*WRITE_ROOTS, warm.workdir)
-        # the diff's baseline: the pristine state, unless the variant wrote into the workspace
-        in_ws = any(p.startswith(warm.workdir.rstrip("/") + "/") for p in files)
-        if in_ws:
-            warm.begin(files, roots=roots)
-            post = warm.snapper.snapshot(f"t{warm.trials}")
-            lap("install_and_snapshot")
-            t_agent = time.monotonic()
-            ctl.start(launch.argv, env=launch.env, cwd=launch.cwd, width=200, height=50)
-        else:
-            # the last trial's reset, this one's files and the CLI's start: one exec
-            post = warm.pristine
-            start = ctl.start_argv(launch.argv, env=launch.env, cwd=launch.cwd, width=200, height=50)
-            ctl.started(warm.begin(files, roots=roots, then=start))
-            lap("install_and_snapshot")
-            t_agent = time.monotonic()
-        ctl.start_recording(tp.cast, title=plan.label)
-        if env.on_started:
-            env.on_started(plan, ctl.attach_command(), ctl.view_command())
-        gw = env.gateway
-        drv = AgentDriver(spec, ctl, box, activity=(lambda: len(gw.exchanges(trial_id))) if gw else None,
-                          abort=(lambda: faults.key_refused(gw, trial_id)) if gw else None)
-        drv.wait_ready(timeout_sec=min(90.0, timeout))
-        outcomes: list[TurnOutcome] = []
-        for text in _turns(env, task, box):
-            remaining = max(timeout - (time.monotonic() - t0), 1.0)
-            out = _shell_turn(ctl, text, remaining) if spec.completion == "shell" else \
-                drv.run_turn(text, timeout_sec=remaining)
-            outcomes.append(out)
-            extra["turns"].append({"how": out.how, "seconds": round(out.seconds, 3), "done_at": out.done_at,
-                                   "detail": out.detail})
-            if out.how != "signal" and out.how != "screen":
-                break
-        agent_sec = time.monotonic() - t_agent
-        mark = time.monotonic()
-        extra["dialogs"] = drv.log.dialogs
-        last = outcomes[-1] if outcomes else None
+        yield
+    except (WaitTimeout, ExecTimeout) as exc:
+        raise timeout_error(exc.one_line(), screen=getattr(exc, "screen", "")) from exc
+
+
+class Trial:
+    """One trial, one method per phase: ``set_up`` (Gateway key, the trial's files, the
+    agent's tmux server), ``launch`` (recording, the CLI ready), ``drive`` (the turns),
+    ``collect`` (pane, diff, transcript, usage, faults), ``check``; ``run`` chains them and
+    turns what went wrong into a status. Each phase raises its own ``PhaseTimeout``."""
+
+    def __init__(self, env: TrialEnv, plan: TrialPlan, warm: TaskSandbox) -> None:
+        self.env, self.plan, self.warm = env, plan, warm
+        self.tp = env.paths.trial(*plan.key)
+        self.task, self.spec = plan.task, env.profile.spec
+        self.trial_id = f"{env.run_id}/{plan.label}"
+        self.timeout = float(env.timeout_override or plan.task.timeout_for(env.agent))
+        self.box: Sandbox = warm.box
+        self.ctl: TmuxController | None = None
+        self.drv: AgentDriver | None = None
+        self.extra: dict[str, Any] = {"turns": [], "dialogs": [], "agent": env.agent,
+                                      "sandbox": env.provider.describe(warm)}
+        self.flags = {"timed_out": False, "agent_error": False, "infra_error": False}
+        self.reason = ""
+        self.checks: list[CheckResult] = []
+        self.ep = episode_mod.Episode(agent=self.spec.name)
+        self.tokens = (0, 0)
+        self.agent_sec = 0.0
+        self.timing: dict[str, float] = {}
+        self.t_agent: float | None = None
+        self.post: Snapshot | None = None
+        self.outcomes: list[TurnOutcome] = []
+        self.evidence: TrialEvidence | None = None
+        self.specs: list[dict[str, Any]] = []
+        self.t0 = self._mark = time.monotonic()
+
+    def _lap(self, name: str) -> None:
+        now = time.monotonic()
+        self.timing[name] = round(now - self._mark, 4)
+        self._mark = now
+
+    def run(self) -> TrialOutcome:
+        self.tp.dir.mkdir(parents=True, exist_ok=True)
+        started = time.time()
+        self.t0 = self._mark = time.monotonic()
+        try:
+            self.set_up()
+            self.launch()
+            self.drive()
+            self.collect()
+            self.check()
+        except AgentError as exc:
+            gone = faults.engine_gone(self.box)  # a CLI "gone" with the engine is not the agent's fault
+            self.flags["infra_error" if gone else "agent_error"] = True
+            self.reason = f"{gone} ({exc.one_line()})" if gone else exc.one_line()
+            self.extra["screen"] = exc.screen[-4000:]
+            if exc.screen:
+                _write(self.tp.pane, exc.screen)
+        except HarnessError as exc:
+            self.reason = _blame(exc, self.reason, self.flags, self.extra, self.box, self.warm.workdir,
+                                 self.t_agent is not None)
+        except Exception as exc:
+            log.exception("trial %s crashed", self.plan.label)
+            self.flags["infra_error"], self.reason = True, f"harness error: {type(exc).__name__}: {exc}"
+        finally:
+            self._release()
+        return self._finish(started)
+
+    def set_up(self) -> None:
+        """The Gateway's key for this trial, the agent's files written (after the last trial's
+        reset) and its tmux server started: one exec in the common case."""
+        env, warm, plan = self.env, self.warm, self.plan
+        with _phase(SetupTimeout):
+            key = env.gateway.register_trial(self.trial_id, policy=self.task.policy_source()) if env.gateway else None
+            ctl = self.ctl = env.provider.controller(warm)
+            ctx = LaunchContext(
+                gateway_url=warm.gateway_url, api_key=key.key if key else "none",
+                model=env.model, workdir=warm.workdir, tmux_socket=ctl.socket_path,
+                permission_mode=env.permission_mode,
+            )
+            files = env.profile.files(ctx, plan.variant, warm.workdir)
+            launch = env.profile.launch(ctx)
+            launch.env.update(PATH=AGENT_PATH, HARNESS_TOOLS_LOG=shims.LOG_PATH, HARNESS_TOOL_DATA=shims.DATA_DIR,
+                              TASK_WORKDIR=warm.workdir)
+            roots = (*WRITE_ROOTS, warm.workdir)
+            # the diff's baseline: the pristine state, unless the variant wrote into the workspace
+            in_ws = any(p.startswith(warm.workdir.rstrip("/") + "/") for p in files)
+            if in_ws:
+                warm.begin(files, roots=roots)
+                self.post = warm.snapper.snapshot(f"t{warm.trials}")
+                self._lap("install_and_snapshot")
+                self.t_agent = time.monotonic()
+                ctl.start(launch.argv, env=launch.env, cwd=launch.cwd, width=200, height=50)
+            else:
+                # the last trial's reset, this one's files and the CLI's start: one exec
+                self.post = warm.pristine
+                start = ctl.start_argv(launch.argv, env=launch.env, cwd=launch.cwd, width=200, height=50)
+                ctl.started(warm.begin(files, roots=roots, then=start))
+                self._lap("install_and_snapshot")
+                self.t_agent = time.monotonic()
+
+    def launch(self) -> None:
+        """The pane recorded, the watchers told where to attach, the CLI ready for a prompt."""
+        env, ctl = self.env, self._ctl()
+        with _phase(LaunchTimeout):
+            ctl.start_recording(self.tp.cast, title=self.plan.label)
+            if env.on_started:
+                env.on_started(self.plan, ctl.attach_command(), ctl.view_command())
+            gw, tid = env.gateway, self.trial_id
+            self.drv = AgentDriver(self.spec, ctl, self.box,
+                                   activity=(lambda: len(gw.exchanges(tid))) if gw else None,
+                                   abort=(lambda: faults.key_refused(gw, tid)) if gw else None)
+            self.drv.wait_ready(timeout_sec=min(90.0, self.timeout))
+
+    def drive(self) -> None:
+        """The agent's turns until one does not end by its completion signal; the trial's
+        deadline passing is the ``timeout`` status (``DriveTimeout``'s message is the reason)."""
+        ctl, drv, spec = self._ctl(), self.drv, self.spec
+        assert drv is not None, "launch() comes first"
+        with _phase(DriveTimeout):
+            for text in _turns(self.env, self.task, self.box):
+                remaining = max(self.timeout - (time.monotonic() - self.t0), 1.0)
+                out = _shell_turn(ctl, text, remaining) if spec.completion == "shell" else \
+                    drv.run_turn(text, timeout_sec=remaining)
+                self.outcomes.append(out)
+                self.extra["turns"].append({"how": out.how, "seconds": round(out.seconds, 3),
+                                            "done_at": out.done_at, "detail": out.detail})
+                if out.how != "signal" and out.how != "screen":
+                    break
+        assert self.t_agent is not None
+        self.agent_sec = time.monotonic() - self.t_agent
+        self._mark = time.monotonic()
+        self.extra["dialogs"] = drv.log.dialogs
+        last = self.outcomes[-1] if self.outcomes else None
         if last is not None and last.how == "timeout":
-            status_flags["timed_out"], reason = True, f"trial timeout after {timeout:g}s"
+            self.flags["timed_out"], self.reason = True, DriveTimeout.after(self.timeout).one_line()
         elif last is not None and last.how in ("exited", "blocked"):
-            status_flags["agent_error"] = True
-            reason = (f"{spec.name} exited mid-trial ({last.detail})" if last.how == "exited"
-                      else f"{spec.name} showed a dialog the harness does not know: {last.detail!r}")
-            extra["screen"] = last.screen[-4000:]
-            gone = faults.engine_gone(box) if last.how == "exited" else None
+            self.flags["agent_error"] = True
+            self.reason = (f"{spec.name} exited mid-trial ({last.detail})" if last.how == "exited"
+                           else f"{spec.name} showed a dialog the harness does not know: {last.detail!r}")
+            self.extra["screen"] = last.screen[-4000:]
+            gone = faults.engine_gone(self.box) if last.how == "exited" else None
             if gone:  # the CLI's channel died with the engine, not by the agent's hand
-                status_flags["agent_error"], status_flags["infra_error"], reason = False, True, gone
-        finished = last is None or last.how in ("signal", "screen")
-        extra["pane"] = write_pane(ctl, spec, tp.pane, finished=finished)  # settled, wipe-proof
-        globs = [spec.transcript_glob] if spec.transcript_glob else []
-        diff, changes, tools_text, found = warm.snapper.report(post, shims.LOG_PATH, *globs)
-        ep = _episode_from(found[0] if found else "", box, env.profile, tp, len(outcomes))
-        _write(tp.episode, ep.model_dump_json(indent=2))
-        if env.gateway is not None:
-            u = env.gateway.usage(trial_id)
-            tokens = (u.input_tokens, u.output_tokens)
-        else:
-            tokens = (ep.usage.input_tokens, ep.usage.output_tokens)
-        fault = faults.model_fault(env.gateway, trial_id, timed_out=status_flags["timed_out"],
-                                   timeout_sec=timeout) if env.gateway is not None else None
-        if fault is not None and fault.kind in ("auth", "stalled"):
-            # a refused key or a reply that never came: never the agent's doing
-            status_flags["infra_error"], reason = True, fault.reason
-            extra["model_fault"] = fault.kind
-        elif ep.api_errors and not status_flags["agent_error"]:
-            status_flags["infra_error"], reason = True, f"model API error: {ep.api_errors[-1][:200]}"
-        elif fault is not None and not status_flags["agent_error"]:
-            # codex keeps no error line in its session file: the Gateway saw it fail
-            status_flags["infra_error"], reason = True, fault.reason
-        _write(tp.diff, diff)
-        changed = [c.path for c in changes]
-        _write(tp.tools_log, tools_text)
-        specs = list(task.checks_for(env.agent)) + _tests_checks(task, box, env.offline_tests)
-        evidence = _evidence(ep, diff, changed, shims.read_tools_log(tools_text), box, tokens, warm.workdir)
-        lap("collect")
-        checks = evaluate_all(specs, evidence, _check_ctx(env))
-        lap("checks")
-        if not any(status_flags.values()):
-            failed = [c for c in checks if not c.passed]
-            reason = "; ".join(f"{c.name}: {c.reason}" for c in failed)[:500] if failed else "all checks passed"
-    except AgentError as exc:
-        gone = faults.engine_gone(box)  # a CLI "gone" with the engine is not the agent's fault
-        status_flags["infra_error" if gone else "agent_error"] = True
-        reason = f"{gone} ({exc.one_line()})" if gone else exc.one_line()
-        extra["screen"] = exc.screen[-4000:]
-        if exc.screen:
-            _write(tp.pane, exc.screen)
-    except HarnessError as exc:
-        reason = _blame(exc, reason, status_flags, extra, box, warm.workdir, t_agent is not None)
-    except Exception as exc:
-        log.exception("trial %s crashed", plan.label)
-        status_flags["infra_error"], reason = True, f"harness error: {type(exc).__name__}: {exc}"
-    finally:
-        if ctl is not None:
-            try:
-                ctl.stop_recording()
-            except Exception:  # noqa: BLE001
-                pass
-            if status_flags["agent_error"] and extra.get("sandbox_wrecked"):
-                _salvage(ctl, box, env.profile, tp, warm, post)
-            ctl.close(kill_server=False)  # the warm reset or the container's removal ends it
-    status = outcome_status(checks, **status_flags)
-    record = TrialRecord(
-        run_id=env.run_id, task_id=task.id, variant=plan.variant.name, attempt=plan.attempt,
-        split=task.split, status=status, reason=reason, check_results=checks,
-        tokens={"input": tokens[0], "output": tokens[1]},
-        duration_sec=round(time.monotonic() - t0, 3),
-        tool_turns=len(ep.tool_calls), steps_to_green=_steps_to_green(ep),
-        error_signatures=_error_signatures(ep),
-        artifacts=faults.existing_artifacts(tp, str(tp.dir.relative_to(env.paths.run_dir))),
-    )
-    lap("teardown")
-    extra.update(started_at=started, finished_at=time.time(), agent_sec=round(agent_sec, 3), timing=timing)
-    outcome = TrialOutcome(record, extra)
-    write_result(tp, outcome)
-    return outcome
+                self.flags["agent_error"], self.flags["infra_error"], self.reason = False, True, gone
+
+    def collect(self) -> None:
+        """The settled pane, the diff against the baseline, the transcript as an Episode, the
+        tokens, and what the Gateway saw go wrong with the model."""
+        env, tp, spec, flags = self.env, self.tp, self.spec, self.flags
+        with _phase(CollectTimeout):
+            last = self.outcomes[-1] if self.outcomes else None
+            finished = last is None or last.how in ("signal", "screen")
+            self.extra["pane"] = write_pane(self._ctl(), spec, tp.pane, finished=finished)  # settled, wipe-proof
+            globs = [spec.transcript_glob] if spec.transcript_glob else []
+            assert self.post is not None
+            diff, changes, tools_text, found = self.warm.snapper.report(self.post, shims.LOG_PATH, *globs)
+            self.ep = ep = _episode_from(found[0] if found else "", self.box, env.profile, tp, len(self.outcomes))
+            _write(tp.episode, ep.model_dump_json(indent=2))
+            if env.gateway is not None:
+                u = env.gateway.usage(self.trial_id)
+                self.tokens = (u.input_tokens, u.output_tokens)
+            else:
+                self.tokens = (ep.usage.input_tokens, ep.usage.output_tokens)
+            fault = faults.model_fault(env.gateway, self.trial_id, timed_out=flags["timed_out"],
+                                       timeout_sec=self.timeout) if env.gateway is not None else None
+            if fault is not None and fault.kind in ("auth", "stalled"):
+                # a refused key or a reply that never came: never the agent's doing
+                flags["infra_error"], self.reason = True, fault.reason
+                self.extra["model_fault"] = fault.kind
+            elif ep.api_errors and not flags["agent_error"]:
+                flags["infra_error"], self.reason = True, f"model API error: {ep.api_errors[-1][:200]}"
+            elif fault is not None and not flags["agent_error"]:
+                # codex keeps no error line in its session file: the Gateway saw it fail
+                flags["infra_error"], self.reason = True, fault.reason
+            _write(tp.diff, diff)
+            changed = [c.path for c in changes]
+            _write(tp.tools_log, tools_text)
+            self.specs = list(self.task.checks_for(env.agent)) + _tests_checks(self.task, self.box,
+                                                                               env.offline_tests)
+            self.evidence = _evidence(ep, diff, changed, shims.read_tools_log(tools_text), self.box, self.tokens,
+                                      self.warm.workdir)
+            self._lap("collect")
+
+    def check(self) -> None:
+        """The task's checks on the evidence; the reason names the ones that failed."""
+        assert self.evidence is not None, "collect() comes first"
+        with _phase(CheckTimeout):
+            self.checks = evaluate_all(self.specs, self.evidence, _check_ctx(self.env))
+            self._lap("checks")
+        if not any(self.flags.values()):
+            failed = [c for c in self.checks if not c.passed]
+            self.reason = "; ".join(f"{c.name}: {c.reason}" for c in failed)[:500] if failed \
+                else "all checks passed"
+
+    def _ctl(self) -> TmuxController:
+        assert self.ctl is not None, "set_up() comes first"
+        return self.ctl
+
+    def _release(self) -> None:
+        """The recording stopped, a wrecked sandbox salvaged, the controller let go (the warm
+        reset or the sandbox's removal ends its tmux server)."""
+        ctl = self.ctl
+        if ctl is None:
+            return
+        with suppress(Exception):
+            ctl.stop_recording()
+        if self.flags["agent_error"] and self.extra.get("sandbox_wrecked"):
+            _salvage(ctl, self.box, self.env.profile, self.tp, self.warm, self.post)
+        ctl.close(kill_server=False)
+
+    def _finish(self, started: float) -> TrialOutcome:
+        env, plan, tp, ep = self.env, self.plan, self.tp, self.ep
+        status = outcome_status(self.checks, **self.flags)
+        record = TrialRecord(
+            run_id=env.run_id, task_id=self.task.id, variant=plan.variant.name, attempt=plan.attempt,
+            split=self.task.split, status=status, reason=self.reason, check_results=self.checks,
+            tokens=Tokens(input=self.tokens[0], output=self.tokens[1]),
+            duration_sec=round(time.monotonic() - self.t0, 3),
+            tool_turns=len(ep.tool_calls), steps_to_green=_steps_to_green(ep),
+            error_signatures=_error_signatures(ep),
+            artifacts=faults.existing_artifacts(tp, str(tp.dir.relative_to(env.paths.run_dir))),
+        )
+        self._lap("teardown")
+        self.extra.update(started_at=started, finished_at=time.time(), agent_sec=round(self.agent_sec, 3),
+                          timing=self.timing)
+        outcome = TrialOutcome(record, self.extra)
+        write_result(tp, outcome)
+        return outcome
 
 
 def write_result(tp: TrialPaths, outcome: TrialOutcome) -> None:
@@ -320,7 +422,7 @@ def write_result(tp: TrialPaths, outcome: TrialOutcome) -> None:
     tmp.replace(tp.result)
 
 
-def _blame(exc: HarnessError, reason: str, flags: dict[str, bool], extra: dict[str, Any], box: Any,
+def _blame(exc: HarnessError, reason: str, flags: dict[str, bool], extra: dict[str, Any], box: Sandbox,
            workdir: str, agent_started: bool) -> str:
     """A machinery error mid-trial: the agent's doing when it already failed (its CLI exited,
     then the collect could not read what it left) or when the sandbox is found wrecked from
@@ -338,11 +440,11 @@ def _blame(exc: HarnessError, reason: str, flags: dict[str, bool], extra: dict[s
     return why
 
 
-def _salvage(ctl: Any, box: Any, profile: AgentProfile, tp: TrialPaths, warm: WarmSandbox,
-             post: Any) -> None:
+def _salvage(ctl: TmuxController, box: Sandbox, profile: AgentProfile, tp: TrialPaths, warm: TaskSandbox,
+             post: Snapshot | None) -> None:
     """Keep what can still be read of a wrecked sandbox: the pane, the transcript, the diff.
     Each piece on its own: one that cannot be read does not stop the others."""
-    steps: list[tuple[Path, Any]] = [
+    steps: list[tuple[Path, Callable[[], Any]]] = [
         (tp.pane, lambda: ctl.capture_pane(history=True)),
         (tp.transcript, lambda: _transcript(box, profile, tp, 0, wait_sec=0.0) and None),
         (tp.transcript, lambda: faults.copy_newest(box, profile.spec.transcript_glob)),
@@ -359,7 +461,7 @@ def _salvage(ctl: Any, box: Any, profile: AgentProfile, tp: TrialPaths, warm: Wa
             _write(path, text)
 
 
-def _shell_turn(ctl: Any, cmd: str, timeout_sec: float) -> TurnOutcome:
+def _shell_turn(ctl: TmuxController, cmd: str, timeout_sec: float) -> TurnOutcome:
     """A shell agent's turn: the command's own end marker is the exact completion signal."""
     t = time.monotonic()
     try:
@@ -369,7 +471,7 @@ def _shell_turn(ctl: Any, cmd: str, timeout_sec: float) -> TurnOutcome:
     return TurnOutcome("signal", time.monotonic() - t, time.time(), "", f"exit {r.exit_code}")
 
 
-def _turns(env: TrialEnv, task: Any, box: Any) -> list[str]:
+def _turns(env: TrialEnv, task: Task, box: Sandbox) -> list[str]:
     """The agent chooses its turns (the task's prompts; the oracle's script; none for noop)."""
     return env.profile.turns(task, box)
 

@@ -22,7 +22,7 @@ from controllers.profiles.driver import AgentDriver
 from controllers.sandbox import SandboxLimits
 from controllers.tmux.controller import DockerTmuxController
 from harness.gateway import Gateway
-from harness.runner.workspace import RELAY_PORT, WORKDIR, WarmSandbox, prepare
+from harness.providers.warm import RELAY_PORT, WORKDIR, WarmSandbox, prepare
 from harness.tasks.schema import Task
 
 AGENTS = ("claude", "codex")

@@ -25,9 +25,10 @@ from agent_rig import MODELS, Rig, empty_task
 
 from controllers.profiles.base import Variant
 from controllers.sandbox import SandboxLimits
+from harness.providers.docker import DockerProvider
+from harness.providers.warm import WarmSandbox, prepare
 from harness.runner.paths import RunPaths
 from harness.runner.trial import TrialEnv, TrialOutcome, TrialPlan, run_trial
-from harness.runner.workspace import WarmSandbox, prepare
 
 pytestmark = [pytest.mark.agents, pytest.mark.docker, pytest.mark.slow]
 PIDS = 256  # small, so a bounded fork bomb fills it quickly
@@ -38,7 +39,8 @@ def _trial(rig: Rig, warm: WarmSandbox, tmp: Path, policy: dict[str, Any], *,
     task = empty_task("agents-faults", prompt="Please tidy the workspace.", policy=policy,
                       timeout_sec=timeout_sec, checks=[{"op": "contains", "value": "tidy"}])
     env = TrialEnv(run_id=rig.trial_id("run"), paths=RunPaths(tmp, "run"), agent=rig.agent,
-                   profile=rig.profile, model=MODELS[rig.agent], gateway=rig.gateway, client=rig.client)
+                   profile=rig.profile, model=MODELS[rig.agent], gateway=rig.gateway,
+                   provider=DockerProvider(rig.client))
     return run_trial(env, TrialPlan(task, Variant("baseline"), 0), warm)
 
 

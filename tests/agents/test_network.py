@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from agent_rig import Rig
 
-from harness.runner.workspace import RELAY_PORT
+from harness.providers.warm import RELAY_PORT
 
 pytestmark = [pytest.mark.agents, pytest.mark.docker]
 

@@ -11,6 +11,7 @@ import pytest
 from agent_rig import MODELS, EnvProfile, Rig, empty_task, skill_variant
 
 from controllers.profiles.base import Variant
+from harness.providers.docker import DockerProvider
 from harness.runner.paths import RunPaths
 from harness.runner.trial import TrialEnv, TrialOutcome, TrialPlan, run_trial
 
@@ -29,7 +30,7 @@ def _trial(rig: Rig, tmp: Path, policy: dict[str, Any], *, variant: Variant | No
                       checks=checks if checks is not None else [{"op": "contains", "value": "ahoy"}])
     env = TrialEnv(run_id=rig.trial_id("run"), paths=RunPaths(tmp, "run"), agent=rig.agent,
                    profile=profile or rig.profile, model=MODELS[rig.agent], gateway=rig.gateway,
-                   client=rig.client)
+                   provider=DockerProvider(rig.client))
     return run_trial(env, TrialPlan(task, variant or Variant("baseline"), 0), rig.warm)
 
 

@@ -323,9 +323,10 @@ def generate(root: Path, client: Any, images: dict[str, str]) -> Generated:
     from controllers.sandbox import SandboxLimits
     from harness.gateway import Gateway
     from harness.gateway.policy import parse_policy
+    from harness.providers.docker import DockerProvider
+    from harness.providers.warm import prepare
     from harness.runner.paths import RunPaths
     from harness.runner.trial import TrialEnv, TrialPlan, run_trial
-    from harness.runner.workspace import prepare
     from harness.tasks.schema import Task
 
     gen = Generated(root, root / "repo", make_repo(root / "repo"))
@@ -373,7 +374,7 @@ def generate(root: Path, client: Any, images: dict[str, str]) -> Generated:
                         profile=profiles[agent](),
                         model=models[agent],
                         gateway=gw,
-                        client=client,
+                        provider=DockerProvider(client),
                     )
                     variant = Variant(
                         "baseline", skills=(Skill(SKILL, {"SKILL.md": SKILL_MD.encode()}),)

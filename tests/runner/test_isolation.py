@@ -20,7 +20,7 @@ from controllers.profiles.base import AGENT_HOME, HOOK_PATH
 from controllers.sandbox import SandboxLimits
 from gate.checks import evaluate_all
 from gate.models import TrialEvidence
-from harness.runner import workspace as ws
+from harness.providers import warm as ws
 from harness.tasks import load_suite, shims
 
 pytestmark = pytest.mark.docker

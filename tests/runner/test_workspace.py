@@ -11,7 +11,7 @@ import yaml
 
 from controllers.profiles.base import AGENT_HOME, HOOK_PATH
 from controllers.sandbox import SandboxLimits
-from harness.runner import workspace as ws
+from harness.providers import warm as ws
 from harness.tasks import load_suite
 
 pytestmark = pytest.mark.docker

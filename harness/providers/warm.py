@@ -21,11 +21,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from controllers.profiles.base import HOOK_PATH
+from controllers.profiles.base import HOOK_PATH, STATE_DIR
 from controllers.profiles.common import hook_files
-from controllers.sandbox import DockerSandbox, DockerSandboxConfig, SandboxLimits
+from controllers.sandbox import DockerSandbox
+from controllers.sandbox.base import ExecResult
 from controllers.snapshot import SCRIPT as SNAPSHOT_SH
 from controllers.snapshot import GitSnapshotter, Snapshot
 from harness.errors import HarnessError, SandboxError
@@ -38,6 +39,9 @@ from harness.gateway.relay import (
     in_container_argv,
 )
 from harness.tasks import shims
+
+if TYPE_CHECKING:
+    from harness.tasks.schema import Task
 
 WORKDIR = "/workspace"
 RELAY_PORT = 48100
@@ -90,6 +94,15 @@ class WarmSandbox:
     fresh_reason: str = ""
     #: provisions ``box`` again from scratch (workspace, setup, seal, relay) after a renew
     reprovision: Callable[[WarmSandbox], None] | None = None
+
+    @property
+    def state_dir(self) -> str:
+        return STATE_DIR
+
+    @property
+    def gateway_url(self) -> str:
+        """The relay's port inside the container (the Gateway itself is on the host)."""
+        return f"http://127.0.0.1:{RELAY_PORT}"
 
     def close(self) -> None:
         if self.relay is not None:
@@ -198,7 +211,7 @@ class WarmSandbox:
         self.reprovision(self)
 
 
-def _why(r: Any) -> str:
+def _why(r: ExecResult) -> str:
     """The ``error:`` line of a failed exec, else its description."""
     errs = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
     return errs[-1][len("error:"):].strip()[:300] if errs else r.describe()
@@ -276,26 +289,32 @@ def _drop_later_refs(repo: Path) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=120, check=False)
 
 
-def prepare(task: Any, *, image: str, client: Any, run_id: str, limits: SandboxLimits,
-            with_relay: bool, gateway_url: str | None, workdir: str = WORKDIR) -> WarmSandbox:
-    """A started container holding the task's workspace, set up and sealed."""
-    box = DockerSandbox(
-        DockerSandboxConfig(image=image, run_id=run_id, workdir=workdir, limits=limits), client=client
-    ).start()
+def prepare(task: Task, **kwargs: Any) -> WarmSandbox:
+    """A container for ``task``: kept here for older callers; the Docker provider makes it
+    (``harness.providers.docker.prepare``), so the runner names no sandbox class."""
+    from harness.providers.docker import prepare as docker_prepare
 
-    def provision(w: WarmSandbox) -> None:
+    return docker_prepare(task, **kwargs)
+
+
+def provision(box: DockerSandbox, task: Task, *, with_relay: bool, gateway_url: str | None,
+              workdir: str = WORKDIR) -> WarmSandbox:
+    """A started container made ``task``'s: workspace in, setup run, sealed, relay started
+    (closed again when that fails)."""
+
+    def again(w: WarmSandbox) -> None:
         _provision(w, task, with_relay and bool(gateway_url), gateway_url)
 
-    w = WarmSandbox(task.id, box, None, None, workdir=workdir, reprovision=provision)  # type: ignore[arg-type]
+    w = WarmSandbox(task.id, box, None, None, workdir=workdir, reprovision=again)  # type: ignore[arg-type]
     try:
-        provision(w)
+        again(w)
         return w
     except BaseException:
         w.close()
         raise
 
 
-def _provision(w: WarmSandbox, task: Any, with_relay: bool, gateway_url: str | None) -> None:
+def _provision(w: WarmSandbox, task: Task, with_relay: bool, gateway_url: str | None) -> None:
     """Workspace in, setup run, pristine state sealed, relay started: into ``w.box``."""
     box, workdir = w.box, w.workdir
     # the workspace, the tool shims, their data, the empty tool log, the hook and the
@@ -323,7 +342,7 @@ def _provision(w: WarmSandbox, task: Any, with_relay: bool, gateway_url: str | N
                                       user="root"), gateway_url).start()
 
 
-def _harness_files(task: Any, relay: bool) -> FileMap:
+def _harness_files(task: Task, relay: bool) -> FileMap:
     """What the harness puts in every sandbox of ``task``: its tool shims (on PATH), their
     data, an empty tool log the shims append to, the completion hook, and the Gateway
     relay's script. Only the log is the agent's (a reset empties it): the rest is root's."""
