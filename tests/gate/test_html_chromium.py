@@ -29,6 +29,7 @@ def need(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+import chromium_cdp
 from gate_helpers import sample_trials
 
 from gate.decision import decide
@@ -91,17 +92,7 @@ def test_report_html_screenshot(chromium: str, tmp_path: Path) -> None:
     profile = tmp_path / "profile"
     cmd = [
         chromium,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        # nothing may leave this machine (the page is file:// and self-contained)
-        "--host-resolver-rules=MAP * ~NOTFOUND",
-        "--proxy-server=127.0.0.1:9",
-        "--disable-quic",
+        *chromium_cdp.FLAGS,  # one list: nothing leaves this machine
         f"--user-data-dir={profile}",
         f"--screenshot={shot}",
         "--window-size=1280,2000",

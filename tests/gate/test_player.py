@@ -16,6 +16,7 @@ import uuid
 from html.parser import HTMLParser
 from pathlib import Path
 
+import chromium_cdp
 import pytest
 import test_html_chromium
 from gate_helpers import sample_trials
@@ -28,20 +29,7 @@ from gate.report import render_player, write_player, write_reports
 chromium = test_html_chromium.chromium
 png_size_and_colors = test_html_chromium.png_size_and_colors
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    # nothing may leave this machine: every host name fails to resolve, every proxyable
-    # request goes to a closed loopback port (the pages are file:// and self-contained)
-    "--host-resolver-rules=MAP * ~NOTFOUND",
-    "--proxy-server=127.0.0.1:9",
-    "--disable-quic",
-]
+CHROMIUM_FLAGS = chromium_cdp.FLAGS  # one list: nothing leaves this machine
 
 #: what every program below runs first: wait for Enter so the recording sees everything
 PREAMBLE = "stty -echo; read go; printf '\\033[?25l'\n"
