@@ -148,7 +148,11 @@ def wreckage(box: Sandbox, workdir: str, agent_started: bool) -> list[str]:
     if facts.get("git") == "no":
         found.append(f"the workspace's .git is gone (deleted from inside: {workdir}/.git)")
     if facts.get("procs", "").strip() == "0":
-        found.append("every process of the agent user is gone (killed from inside, e.g. `kill -9 -1`)")
+        # the CLI lives in the agent's tmux server: killing either takes the other down, so
+        # what is left cannot tell `kill -9 -1` from `tmux kill-server`; say both
+        found.append("every process of the agent user is gone and the agent's tmux server is gone "
+                     "with them (killed from inside: `kill -9 -1`, or `tmux kill-server` taking the "
+                     "CLI down)")
     elif facts.get("tmux") == "no":
         found.append("the agent's tmux server is gone (killed from inside)")
     return found

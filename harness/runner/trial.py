@@ -337,8 +337,18 @@ class Trial:
             finished = last is None or last.how in ("signal", "screen")
             self.extra["pane"] = write_pane(self._ctl(), spec, tp.pane, finished=finished)  # settled, wipe-proof
             globs = [spec.transcript_glob] if spec.transcript_glob else []
+            # the workspace's own .git/HEAD rides along: gone means the agent deleted its repo
+            # (the harness's diff does not need it: its git state is out of the agent's reach)
+            head_glob = f"{self.warm.workdir.rstrip('/')}/.git/HEAD"
             assert self.post is not None
-            diff, changes, tools_text, found = self.warm.snapper.report(self.post, shims.LOG_PATH, *globs)
+            diff, changes, tools_text, found = self.warm.snapper.report(self.post, shims.LOG_PATH, *globs,
+                                                                        head_glob)
+            if not found[-1].strip() and not flags["agent_error"] and not flags["infra_error"]:
+                flags["agent_error"] = True
+                self.reason = ("the agent wrecked its sandbox: the workspace's .git is gone "
+                               f"(deleted from inside: {self.warm.workdir}/.git)")
+                self.extra["sandbox_wrecked"] = True
+            found = found[:-1]
             self.ep = ep = _episode_from(found[0] if found else "", self.box, env.profile, tp, len(self.outcomes))
             _write(tp.episode, ep.model_dump_json(indent=2))
             if env.gateway is not None:

@@ -110,10 +110,12 @@ def test_a_refused_key_is_infra_and_marked_for_stopping_the_run(rig: Rig, tmp_pa
 
 
 def test_unknown_permission_menu_is_agent_error_with_the_screen(rig: Rig, tmp_path: Path) -> None:
-    if rig.agent != "claude":
-        pytest.skip("codex runs with approval_policy=never: it shows no permission menu")
     rig.warm.reset()
     out = _trial(rig, rig.warm, tmp_path, _shell_then("rm -rf /home/agent/.cache /tmp/*"))
+    if rig.agent == "codex":  # approval_policy=never: it runs the command, no menu to block on
+        assert out.record.status in ("passed", "failed"), (out.record.status, out.record.reason)
+        assert "does not know" not in out.record.reason and "screen" not in out.extra
+        return
     assert out.record.status == "agent_error", (out.record.status, out.record.reason)
     assert "does not know" in out.record.reason and "Dangerous rm" in out.record.reason, out.record.reason
     assert "Do you want to proceed?" in out.extra["screen"]
