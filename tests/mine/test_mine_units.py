@@ -221,7 +221,7 @@ def test_written_suite_loads_unreviewed_and_run_refuses_live(repo: tuple[Path, s
                            capture_output=True, text=True, timeout=120, check=False)
         assert r.returncode == 2
         assert r.stderr.strip().splitlines() == [
-            (f"error: suite {out} was mined and not reviewed: --model {mode} refused (read its "
+            (f"error: suite {out} was mined and not reviewed: --model-mode {mode} refused (read its "
              "tasks, then set `reviewed: true` in its suite.yaml)")]
     cfg = yaml.safe_load((out / "suite.yaml").read_text())
     (out / "suite.yaml").write_text(yaml.safe_dump({**cfg, "reviewed": True}))
