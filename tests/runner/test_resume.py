@@ -19,16 +19,18 @@ from harness.runner.store import Store
 from tests.runner.conftest import DEMO, REPO, harness_cli, summary
 
 pytestmark = [pytest.mark.docker, pytest.mark.agents, pytest.mark.slow]
-TASKS = ["--task", "fix-median", "--task", "fix-clamp"]
+TASKS = ["--task", "fix-median", "--task", "fix-clamp", "--trials", "1"]
 
 
 def _start_run(runs: Path, *, capture: bool = False) -> subprocess.Popen[str]:
-    """The demo's two tasks on claude, one worker, in its own process group."""
-    out = subprocess.PIPE if capture else subprocess.DEVNULL
+    """The demo's two tasks on claude, one attempt each, one worker, in its own process
+    group. Without ``capture`` its output goes to ``runs/../run.log`` (shown when it fails)."""
+    runs.parent.mkdir(parents=True, exist_ok=True)
+    out: Any = subprocess.PIPE if capture else (runs.parent / "run.log").open("w")
     return subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "run", str(DEMO), "--agent", "claude", "-j", "1",
          "--runs-dir", str(runs), *TASKS], cwd=REPO, stdout=out,
-        stderr=subprocess.STDOUT if capture else subprocess.DEVNULL, text=True, start_new_session=True,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
 
 
@@ -44,7 +46,10 @@ def _wait_completed(p: subprocess.Popen[str], runs: Path, n: int) -> tuple[str |
             with Store(db) as s:
                 run_id = s.latest_run_id()
                 done = s.completed_keys(run_id) if run_id else set()
-        assert p.poll() is None, "the run ended before it could be stopped"
+        if p.poll() is not None:
+            log = runs.parent / "run.log"
+            said = log.read_text()[-3000:] if log.exists() else (p.stdout.read()[-3000:] if p.stdout else "")
+            raise AssertionError(f"the run ended (exit {p.returncode}) before it could be stopped:\n{said}")
     assert len(done) >= n, "no trial completed in time"
     return run_id, done
 
