@@ -117,7 +117,7 @@ restore_worktree() {  # git's one-way merge (only what differs is written), then
   full=$(cat "$S/git/refs/harness/snapshots/full") || fail 22 "the pristine snapshot is gone"
   ( cd "$WS" && export GIT_DIR="$S/git" GIT_WORK_TREE="$WS" GIT_OBJECT_DIRECTORY="$S/objects" \
       GIT_INDEX_FILE="$S/reset.index"
-    cp "$S/git/harness/snapshots/full/work.index" "$S/reset.index"
+    cp -p "$S/git/harness/snapshots/full/work.index" "$S/reset.index"
     # what cannot be added (a nested repo without a commit) is not in the index: the listing
     # below removes it; a changed file that is in it is rewritten by read-tree either way
     g add -A -f --ignore-errors -- . >/dev/null 2>"$S/reset.err" || true

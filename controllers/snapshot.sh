@@ -40,7 +40,10 @@ d="$gd/harness/snapshots/$id"
 ref="refs/harness/snapshots/$id"
 
 seed_index() {  # $1 = temp index path: start from the real index (stat cache), else empty
-  if [ -f "$gd/index" ]; then cp "$gd/index" "$1"; else rm -f "$1"; fi
+  # -p keeps the index's own mtime: git trusts an entry's stat data only when the file is
+  # older than the index (racy-git); a fresh copy's mtime would hide a same-second,
+  # same-size edit made just after the snapshot
+  if [ -f "$gd/index" ]; then cp -p "$gd/index" "$1"; else rm -f "$1"; fi
 }
 worktree_tree() {  # $1 = temp index path; prints the tree of the working tree as it is now
   seed_index "$1"
@@ -70,7 +73,7 @@ snapshot)
   g update-ref "$ref" "$commit"
   if r=$(g symbolic-ref -q HEAD); then echo "ref $r" >"$d/HEAD"; else echo "sha $(g rev-parse HEAD)" >"$d/HEAD"; fi
   g for-each-ref --format='%(objectname) %(refname)' | grep -v ' refs/harness/' >"$d/refs" || true
-  [ -f "$gd/index" ] && cp "$gd/index" "$d/index"
+  [ -f "$gd/index" ] && cp -p "$gd/index" "$d/index"
   [ -f "$gd/logs/refs/stash" ] && cp "$gd/logs/refs/stash" "$d/stash.log"
   echo "$ignored" >"$d/flags"
   echo "$commit"
@@ -96,7 +99,7 @@ restore)
   worktree_tree "$d/restore.index" >/dev/null
   GIT_INDEX_FILE="$d/restore.index" g read-tree --reset -u "$snap^{tree}"
   # 4. the user's index and stash list, byte for byte
-  if [ -f "$d/index" ]; then cp "$d/index" "$gd/index"; else rm -f "$gd/index"; fi
+  if [ -f "$d/index" ]; then cp -p "$d/index" "$gd/index"; else rm -f "$gd/index"; fi
   if [ -f "$d/stash.log" ]; then mkdir -p "$gd/logs/refs"; cp "$d/stash.log" "$gd/logs/refs/stash"
   else rm -f "$gd/logs/refs/stash"; fi
   g update-index -q --refresh >/dev/null 2>&1 || true
