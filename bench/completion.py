@@ -37,7 +37,7 @@ from controllers.profiles.claude import ClaudeProfile
 from controllers.profiles.codex import CodexProfile
 from controllers.profiles.driver import AgentDriver, TurnOutcome
 from controllers.sandbox import SandboxLimits
-from controllers.tmux.controller import DockerTmuxController
+from controllers.tmux.controller import SandboxTmuxController
 from harness import engine, images
 from harness.gateway import Gateway
 from harness.gateway.policy import parse_policy
@@ -120,10 +120,10 @@ class Bench:
         finally:
             self.gw.close()
 
-    def session(self, tid: str, **driver_kw: Any) -> tuple[DockerTmuxController, AgentDriver]:
+    def session(self, tid: str, **driver_kw: Any) -> tuple[SandboxTmuxController, AgentDriver]:
         self.warm.reset()
         key = self.gw.register_trial(tid)
-        ctl = DockerTmuxController(self.warm.box, transport="control")
+        ctl = SandboxTmuxController(self.warm.box, transport="control")
         ctx = LaunchContext(gateway_url=f"http://127.0.0.1:{RELAY_PORT}", api_key=key.key,
                             model=MODELS[self.agent], workdir=WORKDIR, tmux_socket=ctl.socket_path)
         self.profile.configure(self.warm.box, ctx)

@@ -154,13 +154,8 @@ class ProviderBase:
 
 
 def _controller_class() -> Callable[..., tmux.TmuxController]:
-    """The tmux controller for a sandbox with a host argv (renamed from DockerTmuxController
-    to a provider-neutral name; either is accepted)."""
-    for name in ("SandboxTmuxController", "DockerTmuxController"):
-        cls = getattr(tmux, name, None)
-        if cls is not None:
-            return cls  # type: ignore[no-any-return]
-    raise ImportError("controllers.tmux.controller has no sandbox tmux controller")
+    """The tmux controller for any sandbox with a host argv (docker exec, or another prefix)."""
+    return tmux.SandboxTmuxController
 
 
 __all__ = ["FileMap", "ProviderBase", "SandboxProvider", "SandboxRequest", "TaskSandbox"]

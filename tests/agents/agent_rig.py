@@ -20,7 +20,7 @@ from controllers.profiles import codex as codex_mod
 from controllers.profiles.base import LaunchContext, Skill, Variant
 from controllers.profiles.driver import AgentDriver
 from controllers.sandbox import SandboxLimits
-from controllers.tmux.controller import DockerTmuxController
+from controllers.tmux.controller import SandboxTmuxController
 from harness.gateway import Gateway
 from harness.providers.warm import RELAY_PORT, WORKDIR, WarmSandbox, prepare
 from harness.tasks.schema import Task
@@ -60,7 +60,7 @@ class Rig:
         key = gw.register_trial(tid, policy=policy) if gw.mode == "scripted" else gw.register_trial(tid)
         if variant is not None:
             self.profile.install_variant(self.box, variant, WORKDIR)
-        ctl = DockerTmuxController(self.box, transport="control")
+        ctl = SandboxTmuxController(self.box, transport="control")
         s = Session(self, gw, tid, key.key, ctl)
         self.sessions.append(s)
         ctx = LaunchContext(gateway_url=f"http://127.0.0.1:{RELAY_PORT}", api_key=key.key,
@@ -86,7 +86,7 @@ class Session:
     gateway: Gateway
     trial_id: str
     key: str
-    ctl: DockerTmuxController
+    ctl: SandboxTmuxController
     driver: Any = None
 
     def close(self) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from controllers.profiles.base import STATE_DIR
 from controllers.sandbox import DockerSandbox, DockerSandboxConfig
-from controllers.tmux import DockerTmuxController
+from controllers.tmux import SandboxTmuxController
 from harness.runner.store import Store
 from tests.runner.conftest import REPO
 
@@ -33,7 +33,7 @@ def test_watch_shows_the_running_trials_screen(tmp_path: Path, base_image: str, 
     box = DockerSandbox(DockerSandboxConfig(image=base_image, run_id="test-watch"), client=docker_client).start()
     try:
         box.exec(["mkdir", "-p", STATE_DIR])
-        ctl = DockerTmuxController(box, socket_path=f"{STATE_DIR}/w.sock")
+        ctl = SandboxTmuxController(box, socket_path=f"{STATE_DIR}/w.sock")
         ctl.start(["sh", "-c", "echo watch-me-123; sleep 600"], width=80, height=10)
         ctl.wait_for_text("watch-me-123", timeout_sec=10)
         store.event("r1", "attach", ctl.attach_command(), "t/baseline/0")

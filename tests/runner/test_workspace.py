@@ -81,10 +81,10 @@ def test_begin_starts_the_agent_in_the_same_exec(warm: Any) -> None:
     """``then``: the tmux start rides in the begin exec, on a fresh and on a used sandbox,
     and sees the files that were installed just before it."""
     from controllers.profiles.base import STATE_DIR
-    from controllers.tmux import DockerTmuxController
+    from controllers.tmux import SandboxTmuxController
 
     for tag in ("fresh", "used"):
-        ctl = DockerTmuxController(warm.box, socket_path=f"{STATE_DIR}/t-{tag}.sock")
+        ctl = SandboxTmuxController(warm.box, socket_path=f"{STATE_DIR}/t-{tag}.sock")
         argv = ctl.start_argv(["sh", "-c", "cat CLAUDE.md; sleep 600"], cwd=ws.WORKDIR, width=80, height=10)
         files = _files(tag, {f"{STATE_DIR}/events.jsonl": (b"", 0o644, "agent")})  # the socket's dir
         out = warm.begin(files, roots=(AGENT_HOME, ws.WORKDIR), then=argv)
