@@ -15,7 +15,6 @@ tables with ``IF NOT EXISTS``, so either can open the file first. What is kept:
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any, Self
 
 from harness.errors import ConfigError
 from harness.harvest.digest import Digest
+from harness.runner.store import connect
 
 HARVEST_SCHEMA_VERSION = 1
 META_KEY = "harvest_schema_version"
@@ -54,12 +54,7 @@ class HarvestStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(
-            str(path), timeout=30, check_same_thread=False, isolation_level=None
-        )
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db = connect(path)  # the same file and settings as the runs store
         with self._lock:
             self._db.executescript(_SCHEMA)
             row = self._db.execute("SELECT value FROM meta WHERE key=?", (META_KEY,)).fetchone()

@@ -65,6 +65,18 @@ _TRIAL_COLUMNS = ("run_id", "task_id", "variant", "attempt", "split", "status", 
                   "timing_json")
 
 
+def connect(path: Path) -> sqlite3.Connection:
+    """The one way the runs database file is opened (runs, trials, and harvest's tables
+    alike): WAL, so readers never block the writer; autocommit, so every transaction is an
+    explicit ``BEGIN IMMEDIATE``; a 30 s wait on a lock another process holds."""
+    db = sqlite3.connect(str(path), timeout=30, check_same_thread=False, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA busy_timeout=30000")
+    return db
+
+
 class Store:
     """Thread-safe (one connection, one lock): the runner's workers all write through it."""
 
@@ -72,11 +84,7 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(str(path), timeout=30, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db = connect(path)
         with self._lock:
             self._db.executescript(_SCHEMA)
         try:
