@@ -120,6 +120,12 @@ def engine_gone(box: Sandbox) -> str | None:
     return None if health.running else "the sandbox's container stopped (engine restart?)"
 
 
+def git_gone(workdir: str) -> str:
+    """The finding when the workspace's own repository was deleted (seen by ``wreckage``
+    after a machinery error, or by the collect exec when nothing else broke)."""
+    return f"the workspace's .git is gone (deleted from inside: {workdir}/.git)"
+
+
 def wreckage(box: Sandbox, workdir: str, agent_started: bool) -> list[str]:
     """What the agent destroyed inside a sandbox whose engine still answers; [] when the
     engine or the container is the problem (then it is infra) or nothing is found."""
@@ -146,7 +152,7 @@ def wreckage(box: Sandbox, workdir: str, agent_started: bool) -> list[str]:
     if not facts:
         return found or [f"no process can start in the sandbox any more ({r.describe()[:120]})"]
     if facts.get("git") == "no":
-        found.append(f"the workspace's .git is gone (deleted from inside: {workdir}/.git)")
+        found.append(git_gone(workdir))
     if facts.get("procs", "").strip() == "0":
         # the CLI lives in the agent's tmux server: killing either takes the other down, so
         # what is left cannot tell `kill -9 -1` from `tmux kill-server`; say both

@@ -345,8 +345,7 @@ class Trial:
                                                                         head_glob)
             if not found[-1].strip() and not flags["agent_error"] and not flags["infra_error"]:
                 flags["agent_error"] = True
-                self.reason = ("the agent wrecked its sandbox: the workspace's .git is gone "
-                               f"(deleted from inside: {self.warm.workdir}/.git)")
+                self.reason = f"the agent wrecked its sandbox: {faults.git_gone(self.warm.workdir)}"
                 self.extra["sandbox_wrecked"] = True
             found = found[:-1]
             self.ep = ep = _episode_from(found[0] if found else "", self.box, env.profile, tp, len(self.outcomes))
