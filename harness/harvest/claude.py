@@ -128,15 +128,7 @@ def discover(
 
 
 def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(
-            str(b.get("text", ""))
-            for b in content
-            if isinstance(b, dict) and b.get("type") == "text" and b.get("text")
-        )
-    return ""
+    return ev.block_text(content)
 
 
 def prompt_text(content: Any) -> str | None:

@@ -72,17 +72,7 @@ def discover(codex_home: Path, problems: list[Problem]) -> Iterator[SessionFile]
 
 
 def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(
-            str(b.get("text", ""))
-            for b in content
-            if isinstance(b, dict)
-            and b.get("type") in ("input_text", "output_text", "text", "Text")
-            and b.get("text")
-        )
-    return ""
+    return ev.block_text(content, ("input_text", "output_text", "text", "Text"))
 
 
 def is_subagent(source: Any) -> bool:

@@ -233,3 +233,17 @@ def skill_from_path(text: str) -> str | None:
     """The skill a command or path reads: ``.../skills/<name>/SKILL.md``."""
     m = re.search(r"skills/([\w.-]+)/SKILL\.md", text)
     return m.group(1) if m else None
+
+
+def block_text(content: Any, kinds: tuple[str, ...] = ("text",)) -> str:
+    """The text of a message's content: a plain string, or the ``text`` of its blocks whose
+    ``type`` is one of ``kinds`` (claude writes ``text``; codex ``input_text`` / ``output_text``)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            str(b.get("text", ""))
+            for b in content
+            if isinstance(b, dict) and b.get("type") in kinds and b.get("text")
+        )
+    return ""
