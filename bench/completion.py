@@ -41,7 +41,8 @@ from controllers.tmux.controller import SandboxTmuxController
 from harness import engine, images
 from harness.gateway import Gateway
 from harness.gateway.policy import parse_policy
-from harness.providers.warm import RELAY_PORT, WORKDIR, prepare
+from harness.providers.docker import prepare
+from harness.providers.warm import RELAY_PORT, WORKDIR
 from harness.tasks.schema import Task
 
 MODELS = {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex"}

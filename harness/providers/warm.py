@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from controllers.profiles.base import HOOK_PATH, STATE_DIR
 from controllers.profiles.common import hook_files
@@ -287,14 +287,6 @@ def _drop_later_refs(repo: Path) -> subprocess.CompletedProcess[str]:
         return r
     return subprocess.run([*git, "reflog", "expire", "--expire=now", "--all"], capture_output=True,
                           text=True, timeout=120, check=False)
-
-
-def prepare(task: Task, **kwargs: Any) -> WarmSandbox:
-    """A container for ``task``: kept here for older callers; the Docker provider makes it
-    (``harness.providers.docker.prepare``), so the runner names no sandbox class."""
-    from harness.providers.docker import prepare as docker_prepare
-
-    return docker_prepare(task, **kwargs)
 
 
 def provision(box: DockerSandbox, task: Task, *, with_relay: bool, gateway_url: str | None,

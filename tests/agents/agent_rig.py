@@ -22,7 +22,8 @@ from controllers.profiles.driver import AgentDriver
 from controllers.sandbox import SandboxLimits
 from controllers.tmux.controller import SandboxTmuxController
 from harness.gateway import Gateway
-from harness.providers.warm import RELAY_PORT, WORKDIR, WarmSandbox, prepare
+from harness.providers.docker import prepare
+from harness.providers.warm import RELAY_PORT, WORKDIR, WarmSandbox
 from harness.tasks.schema import Task
 
 AGENTS = ("claude", "codex")

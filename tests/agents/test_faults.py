@@ -25,8 +25,8 @@ from agent_rig import MODELS, Rig, empty_task
 
 from controllers.profiles.base import Variant
 from controllers.sandbox import SandboxLimits
-from harness.providers.docker import DockerProvider
-from harness.providers.warm import WarmSandbox, prepare
+from harness.providers.docker import DockerProvider, prepare
+from harness.providers.warm import WarmSandbox
 from harness.runner.paths import RunPaths
 from harness.runner.trial import TrialEnv, TrialOutcome, TrialPlan, run_trial
 

@@ -323,8 +323,7 @@ def generate(root: Path, client: Any, images: dict[str, str]) -> Generated:
     from controllers.sandbox import SandboxLimits
     from harness.gateway import Gateway
     from harness.gateway.policy import parse_policy
-    from harness.providers.docker import DockerProvider
-    from harness.providers.warm import prepare
+    from harness.providers.docker import DockerProvider, prepare
     from harness.runner.paths import RunPaths
     from harness.runner.trial import TrialEnv, TrialPlan, run_trial
     from harness.tasks.schema import Task

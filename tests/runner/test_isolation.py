@@ -21,6 +21,7 @@ from controllers.sandbox import SandboxLimits
 from gate.checks import evaluate_all
 from gate.models import TrialEvidence
 from harness.providers import warm as ws
+from harness.providers.docker import prepare as docker_prepare
 from harness.tasks import load_suite, shims
 
 pytestmark = pytest.mark.docker
@@ -92,7 +93,7 @@ def task(tmp_path: Path) -> Any:
 
 
 def _prepare(task: Any, docker_client: Any, image: str) -> ws.WarmSandbox:
-    return ws.prepare(task, image=image, client=docker_client, run_id="test-iso", limits=SandboxLimits(),
+    return docker_prepare(task, image=image, client=docker_client, run_id="test-iso", limits=SandboxLimits(),
                       with_relay=False, gateway_url=None)
 
 

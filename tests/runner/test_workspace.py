@@ -12,6 +12,7 @@ import yaml
 from controllers.profiles.base import AGENT_HOME, HOOK_PATH
 from controllers.sandbox import SandboxLimits
 from harness.providers import warm as ws
+from harness.providers.docker import prepare as docker_prepare
 from harness.tasks import load_suite
 
 pytestmark = pytest.mark.docker
@@ -25,7 +26,7 @@ def warm(tmp_path: Path, docker_client: Any, base_image: str) -> Any:
             "split": "heldout", "checks": [{"op": "contains", "value": "x"}]}
     (tmp_path / "t.yaml").write_text(yaml.safe_dump(task))
     suite = load_suite(tmp_path)
-    w = ws.prepare(suite.tasks[0], image=base_image, client=docker_client, run_id="test-ws",
+    w = docker_prepare(suite.tasks[0], image=base_image, client=docker_client, run_id="test-ws",
                    limits=SandboxLimits(), with_relay=False, gateway_url=None)
     try:
         yield w
