@@ -109,8 +109,8 @@ def parse_reply(reply: str, *, max_edits: int) -> list[Edit]:
     try:
         es = EditSet.model_validate(data)
     except ValidationError as exc:
-        probs = [f"{_where(e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise ProposalInvalid("the proposer's reply is not a valid edit set", probs) from None
+        raise ProposalInvalid("the proposer's reply is not a valid edit set",
+                              [f"{_where(e['loc'])}: {e['msg']}" for e in exc.errors()]) from None
     probs: list[str] = []
     if not es.edits:
         probs.append("it proposes no edits")
@@ -161,6 +161,11 @@ def _blank(line: str) -> bool:
     return not line.strip()
 
 
+def _same_heading(a: str, b: str) -> bool:
+    (la, ta), (lb, tb) = md.parse_name(a), md.parse_name(b)
+    return la == lb and ta.casefold() == tb.casefold()
+
+
 def apply_one(text: str, e: Edit) -> str:
     """``text`` with one edit applied; ValueError saying why it cannot be."""
     fm, body = md.split_front_matter(text)
@@ -176,7 +181,10 @@ def apply_one(text: str, e: Edit) -> str:
         return "---\n" + "".join(f"{x}\n" for x in ylines) + "---\n" + body
     lines = _lines(body)
     if e.op == "add":
-        level, name = md.parse_name(e.section)
+        first = e.content.strip("\n").splitlines()[0] if e.content.strip() else ""
+        if md.parse_name(first)[0] is not None and not _same_heading(first, e.section):
+            raise ValueError(f"its content starts with {first.strip()!r}, not the section's "
+                             "heading")
         if md.find(body, e.section):
             raise ValueError(f"a section {e.section!r} is already there (use replace)")
         new = _block(e.content, e.section)

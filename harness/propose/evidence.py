@@ -45,6 +45,7 @@ class TrialEvidence:
     failed_checks: tuple[str, ...]
     errors: tuple[str, ...]
     diff: str
+    diff_bytes: int = 0  # the whole diff.patch (only its head is read)
 
     def render(self) -> str:
         head = f"### {self.task} · {self.variant} · attempt {self.attempt}: {self.status}"
@@ -58,8 +59,11 @@ class TrialEvidence:
         if self.errors:
             parts.append("error signatures:\n" + "\n".join(f"- {_cut(e, CHECK_CHARS)}"
                                                           for e in self.errors))
-        parts.append("diff:\n" + ("```diff\n" + _cut(self.diff, DIFF_CHARS) + "\n```"
-                                  if self.diff.strip() else "(no change)"))
+        diff = self.diff.strip()
+        if len(diff) > DIFF_CHARS or self.diff_bytes > len(self.diff.encode()):
+            diff = (diff[:DIFF_CHARS] + f"\n[... diff cut: {DIFF_CHARS:,} of "
+                    f"{max(self.diff_bytes, len(self.diff.encode())):,} bytes shown]")
+        parts.append("diff:\n" + ("```diff\n" + diff + "\n```" if diff else "(no change)"))
         return "\n".join(parts) + "\n"
 
 
@@ -96,12 +100,13 @@ def _records(run_dir: Path) -> list[dict[str, Any]]:
     return out
 
 
-def _read(path: Path, limit: int) -> str:
+def _read(path: Path, limit: int) -> tuple[str, int]:
+    """The head of a file (at most ``limit`` bytes) and the file's whole size."""
     try:
         with path.open("rb") as fh:
-            return fh.read(limit).decode("utf-8", errors="replace")
+            return fh.read(limit).decode("utf-8", errors="replace"), path.stat().st_size
     except OSError:
-        return ""
+        return "", 0
 
 
 def _episode(path: Path) -> tuple[str, str]:
@@ -156,12 +161,13 @@ def trial_evidence(run_dir: Path, rec: dict[str, Any],
                    if isinstance(c, dict) and c.get("passed") is False)
     if not failed and rec.get("status") in FAILED and rec.get("reason"):
         failed = (str(rec["reason"]),)
+    diff, diff_bytes = _read(paths.diff, DIFF_CHARS * 2)
     return TrialEvidence(
         run=run_dir.name, task=str(rec["task_id"]), variant=str(rec.get("variant", "")),
         attempt=int(rec.get("attempt", 0)), status=str(rec.get("status", "")),
         prompt=prompt, answer=answer, failed_checks=failed,
         errors=tuple(str(e) for e in rec.get("error_signatures") or []),
-        diff=_read(paths.diff, DIFF_CHARS * 2))
+        diff=diff, diff_bytes=diff_bytes)
 
 
 def _summary(run_dir: Path, recs: list[dict[str, Any]]) -> str:
