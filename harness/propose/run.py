@@ -142,6 +142,15 @@ def _write_candidate(out_dir: Path, t: Targets, new: dict[str, str]) -> Path:
     return final
 
 
+def _clear(out_dir: Path) -> None:
+    """Remove what an earlier proposal left in ``out_dir``: a failed proposal must not leave
+    a stale candidate (or reply) that reads as this one's."""
+    if (out_dir / CANDIDATE).is_dir():
+        shutil.rmtree(out_dir / CANDIDATE)
+    for name in ("reply.txt", "proposal.json", "prompt.md"):
+        (out_dir / name).unlink(missing_ok=True)
+
+
 def _record(out_dir: Path, p: Proposal) -> Proposal:
     data = {"ok": p.ok, "error": p.error, "problems": p.problems, "edits": p.edits,
             "candidate_dir": str(p.candidate_dir) if p.candidate_dir else None,
@@ -166,6 +175,7 @@ def propose(run_dirs: list[Path], targets: dict[str, Path], out_dir: Path,
         raise ConfigError("the targets hold no markdown file to edit",
                           hint="target a skill folder with SKILL.md, or CLAUDE.md / AGENTS.md")
     out_dir.mkdir(parents=True, exist_ok=True)
+    _clear(out_dir)
     rejected = (rejected_examples(opts.db_path, opts.project, opts.rejected_limit)
                 if opts.db_path is not None else [])
     evidence = build_evidence([Path(d) for d in run_dirs], max_bytes=opts.evidence_bytes)

@@ -88,6 +88,7 @@ def test_a_reply_that_is_no_edit_set_is_kept_and_fails_the_proposal(gw_of, run_d
                                                                     tmp_path: Path) -> None:
     _, opts = gw_of(scripted("You should tell the agent to run the tests."))
     out = tmp_path / "out"
+    (out / "candidate" / TARGET).mkdir(parents=True)  # an earlier proposal's: not this one's
     p = propose([run_dir], {TARGET: EXAMPLES / "skills" / "live"}, out, opts)
     assert not p.ok and p.candidate_dir is None and p.edits == []
     assert p.error is not None and p.error.startswith("the proposer's reply is not an edit set: ")
