@@ -29,7 +29,7 @@ MAX_BODY = 64 * 1024 * 1024
 class GatewayHTTPServer(ThreadingHTTPServer):
     """Tracks open connections so ``close()`` can cut idle keep-alives and join threads.
 
-    It knows nothing of the Gateway: a POST goes to ``dispatch(handler, body)`` and a health
+    It knows nothing of the Gateway: a request goes to ``dispatch(handler, body)`` and a health
     check answers ``health()``, so this module imports nothing back from its owner."""
 
     daemon_threads = False
@@ -85,8 +85,8 @@ class GatewayHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path.split("?")[0] in ("/health", "/healthz"):
             self.send_json(200, self.server.health())
-        else:
-            self.send_json(404, {"error": {"message": f"no route GET {self.path}"}})
+        else:  # a wire's GET (a model list); ``self.command`` tells dispatch it is one
+            self.server.dispatch(self, b"")
 
     def do_POST(self) -> None:
         try:

@@ -8,19 +8,22 @@ Tests may :func:`register` a fake wire and must :func:`unregister` it again.
 
 from __future__ import annotations
 
-from . import anthropic, openai_responses
-from .base import Answer, SseEvent, Wire, estimate_tokens, sse_bytes, summarize
+from typing import cast
+
+from . import anthropic, openai_chat, openai_responses
+from .base import Answer, Lister, SseEvent, Wire, estimate_tokens, sse_bytes, summarize
 
 WIRES: dict[str, Wire] = {
     anthropic.NAME: anthropic,
     openai_responses.NAME: openai_responses,
+    openai_chat.NAME: openai_chat,
 }
 
 
 def register(wire: Wire) -> Wire:
     """Add a wire; its routes must not clash with a registered wire's."""
-    taken = {r: w.NAME for w in WIRES.values() for r in w.ROUTES if w.NAME != wire.NAME}
-    clash = [r for r in wire.ROUTES if r in taken]
+    taken = {r: w.NAME for w in WIRES.values() for r in _routes(w) if w.NAME != wire.NAME}
+    clash = [r for r in _routes(wire) if r in taken]
     if clash:
         raise ValueError(f"wire {wire.NAME!r}: route {clash[0]} belongs to {taken[clash[0]]!r}")
     WIRES[wire.NAME] = wire
@@ -47,11 +50,27 @@ def route_of(path: str) -> str:
     return path.split("?")[0].rstrip("/")
 
 
-def for_path(path: str) -> Wire | None:
-    """The wire answering requests to ``path``, or None (an unknown route)."""
+def get_routes(wire: Wire) -> tuple[str, ...]:
+    """The routes a wire answers GETs on (an optional ability, see :class:`~.base.Lister`)."""
+    return tuple(getattr(wire, "GET_ROUTES", ()))
+
+
+def _routes(wire: Wire) -> tuple[str, ...]:
+    return (*wire.ROUTES, *get_routes(wire))
+
+
+def for_path(path: str, method: str = "POST") -> Wire | None:
+    """The wire answering ``method`` requests to ``path``, or None (an unknown route)."""
     route = route_of(path)
-    return next((w for w in WIRES.values() if route in w.ROUTES), None)
+    return next((w for w in WIRES.values()
+                 if route in (get_routes(w) if method == "GET" else w.ROUTES)), None)
 
 
-__all__ = ["WIRES", "Answer", "SseEvent", "Wire", "estimate_tokens", "for_path", "get",
-           "names", "register", "route_of", "sse_bytes", "summarize", "unregister"]
+def lister(wire: Wire) -> Lister:
+    """The wire as a :class:`~.base.Lister`; only for a wire that has ``GET_ROUTES``."""
+    return cast(Lister, wire)
+
+
+__all__ = ["WIRES", "Answer", "Lister", "SseEvent", "Wire", "estimate_tokens", "for_path",
+           "get", "get_routes", "lister", "names", "register", "route_of", "sse_bytes",
+           "summarize", "unregister"]
