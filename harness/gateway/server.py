@@ -27,6 +27,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Any, Literal, Self
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from harness.errors import ConfigError, GatewayError
 
@@ -230,8 +231,9 @@ class Gateway:
         view = wire.view(route, req)
         with state.lock:
             turn = state.turn_for(view)
-        ctx = RequestContext(state, wire, h.path, view, req, redact_headers(dict(h.headers)),
-                             turn, started, raw, h, self._events)
+        ctx = RequestContext(state, wire, _without_key(h.path), view, req,
+                             redact_headers(dict(h.headers)), turn, started, raw, h,
+                             self._events)
         ctx.event("request", view.kind)
         token = id(ctx)
         with state.lock:
@@ -271,3 +273,14 @@ class Gateway:
             log.info("gateway: client of trial %s went away: %s", ctx.trial_id, exc)
             if not ctx.recorded:
                 ctx.record(499, note="client went away")
+
+
+def _without_key(path: str) -> str:
+    """The path without a ``key=`` query parameter (Gemini clients may send the key so): the
+    trial's key stays out of exchanges, cassettes and the upstream request."""
+    u = urlsplit(path)
+    if "key=" not in u.query:
+        return path
+    query = urlencode([(k, v) for k, v in parse_qsl(u.query, keep_blank_values=True)
+                       if k != "key"])
+    return urlunsplit(("", "", u.path, query, ""))

@@ -17,7 +17,8 @@ from .policy import Policy, ScriptState
 from .view import RequestView
 
 KEY_PREFIX = "sk-harness-"
-SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie",
+SECRET_HEADERS = frozenset({"x-api-key", "x-goog-api-key", "authorization",
+                            "proxy-authorization", "cookie",
                             "openai-organization", "chatgpt-account-id"})
 
 

@@ -8,15 +8,18 @@ Tests may :func:`register` a fake wire and must :func:`unregister` it again.
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import cast
 
-from . import anthropic, openai_chat, openai_responses
+from . import anthropic, gemini, openai_chat, openai_responses
 from .base import Answer, Lister, SseEvent, Wire, estimate_tokens, sse_bytes, summarize
 
 WIRES: dict[str, Wire] = {
     anthropic.NAME: anthropic,
     openai_responses.NAME: openai_responses,
     openai_chat.NAME: openai_chat,
+    gemini.NAME: gemini,
 }
 
 
@@ -59,11 +62,25 @@ def _routes(wire: Wire) -> tuple[str, ...]:
     return (*wire.ROUTES, *get_routes(wire))
 
 
+@lru_cache(maxsize=256)
+def _pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"\{[a-z_]+\}", template)
+    return re.compile("[^/:]+".join(re.escape(p) for p in parts))
+
+
+def matches(template: str, route: str) -> bool:
+    """True when ``route`` is ``template``, whose ``{name}`` parts stand for one path
+    segment (the Gemini API names the model in the path: ``/v1beta/models/{model}:...``)."""
+    return route == template or ("{" in template and _pattern(template).fullmatch(route)
+                                 is not None)
+
+
 def for_path(path: str, method: str = "POST") -> Wire | None:
     """The wire answering ``method`` requests to ``path``, or None (an unknown route)."""
     route = route_of(path)
     return next((w for w in WIRES.values()
-                 if route in (get_routes(w) if method == "GET" else w.ROUTES)), None)
+                 if any(matches(t, route) for t in
+                        (get_routes(w) if method == "GET" else w.ROUTES))), None)
 
 
 def lister(wire: Wire) -> Lister:
@@ -72,5 +89,5 @@ def lister(wire: Wire) -> Lister:
 
 
 __all__ = ["WIRES", "Answer", "Lister", "SseEvent", "Wire", "estimate_tokens", "for_path",
-           "get", "get_routes", "lister", "names", "register", "route_of", "sse_bytes",
+           "get", "get_routes", "lister", "matches", "names", "register", "route_of", "sse_bytes",
            "summarize", "unregister"]
