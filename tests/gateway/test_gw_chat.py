@@ -244,6 +244,17 @@ def test_skill_rule_and_title_request(scripted: Callable[..., Gateway]) -> None:
     assert gw.exchanges("t")[1].kind == "title"
 
 
+def test_upstream_base_with_or_without_v1() -> None:
+    """``OPENAI_BASE_URL`` style bases end in ``/v1``; the path is not doubled."""
+    for base in ("http://up:8/v1", "http://up:8/v1/", "http://up:8"):
+        assert openai_chat.upstream_url(base, PATH) == f"http://up:8{PATH}"
+    assert openai_chat.upstream_url("http://up:8/proxy/v1", PATH) == f"http://up:8/proxy{PATH}"
+    up = Upstream.from_env({"OPENAI_API_KEY": "o-key",
+                            "HARNESS_UPSTREAM_OPENAI_URL": "http://up:8/v1"})
+    assert (up.key_for(openai_chat), up.url_for(openai_chat)) == ("o-key", "http://up:8/v1")
+    assert openai_chat.auth_headers("o-key") == {"Authorization": "Bearer o-key"}
+
+
 def test_the_request_view() -> None:
     call = {"id": "c1", "type": "function", "function": {"name": "bash", "arguments": "{}"}}
     body = chat("<system-reminder>x</system-reminder>go on", tools=OPENCODE_TOOLS,

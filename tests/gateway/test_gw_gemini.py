@@ -190,6 +190,15 @@ def test_errors_faults_auxiliary_json_and_models(scripted: Callable[..., Gateway
     assert json.loads(raw)["models"][0]["name"] == f"models/{MODEL}"
 
 
+def test_keys_and_urls_from_the_environment() -> None:
+    up = Upstream.from_env({"GEMINI_API_KEY": "g-key", "OPENAI_API_KEY": "o-key",
+                            "HARNESS_UPSTREAM_OPENAI_URL": "http://127.0.0.1:1/v1"})
+    assert up.key_for(gemini) == "g-key" and up.url_for(gemini) == gemini.UPSTREAM_BASE
+    assert "g-key" not in repr(up)
+    assert gemini.upstream_url(up.url_for(gemini), STREAM) == \
+        f"{gemini.UPSTREAM_BASE}{STREAM}"
+
+
 def test_route_templates() -> None:
     assert matches("/v1beta/models/{model}:generateContent",
                    "/v1beta/models/gemini-2.5-flash:generateContent")

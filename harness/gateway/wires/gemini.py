@@ -27,8 +27,9 @@ from .base import Answer, Call, SseEvent, join_url
 
 NAME = "gemini"
 _METHODS = ("generateContent", "streamGenerateContent", "countTokens")
-ROUTES = tuple(f"/{v}/models/{{model}}:{m}" for v in ("v1beta", "v1") for m in _METHODS)
-GET_ROUTES = ("/v1beta/models",)  # /v1/models is the OpenAI list (openai_chat)
+ROUTES = tuple(f"/{v}/models/{{model}}:{m}" for v in ("v1beta", "v1", "v1alpha")
+               for m in _METHODS)
+GET_ROUTES = ("/v1beta/models", "/v1alpha/models")  # /v1/models: the OpenAI list (openai_chat)
 PROVIDER = "gemini"
 UPSTREAM_BASE = "https://generativelanguage.googleapis.com"
 URL_ENV = "HARNESS_UPSTREAM_GEMINI_URL"

@@ -19,6 +19,7 @@ is how such a client is shown a command to run.
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -100,7 +101,7 @@ def parse(body: dict[str, Any]) -> RequestView:
     for name, desc in parse_skill_tags(described):
         skills.setdefault(name, desc)
     kind: Kind = "main"
-    if not tools and "title" in system[:1000].lower():
+    if not tools and re.search(r"\btitle\b", system[:1000], re.IGNORECASE):
         kind = "title"  # opencode's title request: no tools, a title-generator system prompt
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
     return RequestView(
