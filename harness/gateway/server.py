@@ -203,13 +203,14 @@ class Gateway:
 
     # ------------------------------------------------------------------ dispatch
     def dispatch(self, h: GatewayHandler, raw: bytes) -> None:
-        """Route one POST; every refusal is an immediate, explained HTTP error."""
+        """Route one request; every refusal is an immediate, explained HTTP error."""
         started = time.time()
         route = wires.route_of(h.path)
         method = h.command or "POST"
         wire = wires.for_path(h.path, method)
         if wire is None:
-            h.send_json(404, {"error": {"message": f"harness gateway: no route {method} {route}"}})
+            h.send_json(404, {"error": {"message":
+                                        f"harness gateway: no route {method} {route}"}})
             return
         state = self._by_key.get(h.api_key())
         if state is None:

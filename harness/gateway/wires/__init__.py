@@ -89,5 +89,5 @@ def lister(wire: Wire) -> Lister:
 
 
 __all__ = ["WIRES", "Answer", "Lister", "SseEvent", "Wire", "estimate_tokens", "for_path",
-           "get", "get_routes", "lister", "matches", "names", "register", "route_of", "sse_bytes",
-           "summarize", "unregister"]
+           "get", "get_routes", "lister", "matches", "names", "register", "route_of",
+           "sse_bytes", "summarize", "unregister"]
