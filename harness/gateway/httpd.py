@@ -14,22 +14,25 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 log = logging.getLogger("harness.gateway")
 
 MAX_BODY = 64 * 1024 * 1024
+_KEY_PARAM = re.compile(r"([?&]key=)[^&\s]*")
 
 
 class GatewayHTTPServer(ThreadingHTTPServer):
     """Tracks open connections so ``close()`` can cut idle keep-alives and join threads.
 
-    It knows nothing of the Gateway: a POST goes to ``dispatch(handler, body)`` and a health
+    It knows nothing of the Gateway: a request goes to ``dispatch(handler, body)`` and a health
     check answers ``health()``, so this module imports nothing back from its owner."""
 
     daemon_threads = False
@@ -79,14 +82,15 @@ class GatewayHandler(BaseHTTPRequestHandler):
     last_write: float = 0.0
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
+        # a Gemini client may put its key in the query string: never into a log
+        log.debug("%s %s", self.address_string(), _KEY_PARAM.sub(r"\1<redacted>", format % args))
 
     # ------------------------------------------------------------- request side
     def do_GET(self) -> None:
         if self.path.split("?")[0] in ("/health", "/healthz"):
             self.send_json(200, self.server.health())
-        else:
-            self.send_json(404, {"error": {"message": f"no route GET {self.path}"}})
+        else:  # a wire's GET (a model list); ``self.command`` tells dispatch it is one
+            self.server.dispatch(self, b"")
 
     def do_POST(self) -> None:
         try:
@@ -117,10 +121,14 @@ class GatewayHandler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def api_key(self) -> str:
-        key = self.headers.get("x-api-key") or ""
+        """The key as the wires' clients send it: ``x-api-key``, ``Authorization: Bearer``,
+        ``x-goog-api-key`` or a ``key=`` query parameter (Gemini)."""
+        key = self.headers.get("x-api-key") or self.headers.get("x-goog-api-key") or ""
         if not key:
             auth = self.headers.get("Authorization") or ""
             key = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        if not key and "?" in self.path:
+            key = dict(parse_qsl(urlsplit(self.path).query)).get("key", "")
         return key
 
     # ------------------------------------------------------------- response side

@@ -17,7 +17,8 @@ Fields (all optional unless said):
   (regex on each tool output in the last message; ``""`` = any tool output), ``text``
   (regex on all text of the request), ``turn`` (1-based human turn of the trial: int, list,
   or a regex on the number), ``step`` (tool rounds since that human message, 0 first),
-  ``api`` (a wire name: ``anthropic`` or ``openai``, see :mod:`.wires`).
+  ``api`` (a wire name: ``anthropic``, ``openai``, ``openai_chat`` or ``gemini``, see
+  :mod:`.wires`).
 - ``rules[].reply`` (required) -- ``text`` and/or ``calls`` (``{shell, description}`` for
   the shell tool, or ``{tool, input}`` sent verbatim), ``shell`` as a one-call shorthand, or
   ``error: {status, message, type, retry_after_sec}`` alone.
@@ -74,7 +75,8 @@ def _check_regex(v: str | None) -> str | None:
 
 class Call(_Strict):
     """One tool call. ``shell`` is the abstract shell tool (claude ``Bash``, codex
-    ``exec_command``); ``tool`` + ``input`` is sent verbatim under that name (e.g. ``Skill``)."""
+    ``exec_command``, a Chat Completions client's own shell function); ``tool`` + ``input``
+    is sent verbatim under that name (e.g. ``Skill``)."""
 
     shell: str | None = None
     description: str = ""

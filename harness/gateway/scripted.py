@@ -76,24 +76,29 @@ class Scripted:
             text, calls = reply.text, tuple(reply.all_calls())
         ids = f"{ctx.turn}_{view.step}" + ("t" if view.kind == "title" else "")
         ans = Answer(text=text, calls=calls, ids=ids, model=view.model or "harness",
-                     input_tokens=in_tok)
-        self._send(ctx, ans, rule, fault, final=view.kind == "main" and not calls)
+                     input_tokens=in_tok, request=ctx.request)
+        self._send(ctx, ans, rule, fault, final=view.kind == "main")
 
     def _send(self, ctx: RequestContext, ans: Answer, rule: str, fault: Fault | None, *,
               final: bool) -> None:
-        """One JSON body, or the wire's SSE events (with injected pauses or a cut)."""
+        """One JSON body, or the wire's SSE events (with injected pauses or a cut). Whether
+        the answer ends the turn is read back from what the wire rendered: a wire may write
+        a call as text (Chat Completions to a client that declared no shell tool)."""
         h = ctx.reply
         tokens = (ans.input_tokens, ans.out_tokens())
         if not ctx.view.stream:
             body = ctx.wire.reply(ans)
+            final = final and ctx.wire.is_final(body)
             ctx.record(200, rule=rule, final=final, tokens=tokens)
             h.send_json(200, body)
             ctx.finish(200, final=final, rule=rule)
             return
         cut = fault.cut_after_events if fault is not None else None
         delay = fault.event_delay_sec if fault is not None else 0.0
+        events = ctx.wire.events(ans)
+        final = final and any(ctx.wire.is_final(d) for _, d in events if isinstance(d, dict))
         h.start_stream()
-        for i, (name, data) in enumerate(ctx.wire.events(ans)):
+        for i, (name, data) in enumerate(events):
             if delay and i and self._closing.wait(delay):
                 return
             chunk = sse_bytes(name, data)

@@ -27,6 +27,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Any, Literal, Self
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from harness.errors import ConfigError, GatewayError
 
@@ -43,6 +44,7 @@ from .trials import (
     TrialState,
     Usage,
     make_state,
+    now,
     redact_headers,
 )
 from .upstream import Upstream
@@ -134,15 +136,18 @@ class Gateway:
 
     # ------------------------------------------------------------------ trials
     def register_trial(self, trial_id: str, *,
-                       policy: Policy | str | Path | dict[str, Any] | None = None) -> TrialKey:
+                       policy: Policy | str | Path | dict[str, Any] | None = None,
+                       model: str | None = None) -> TrialKey:
         """A dummy key for one trial; ``policy`` (scripted mode: a Policy, a file or an inline
         mapping, as task files hold it) overrides the run's default, so each task of a suite
-        can script its own model. It is validated here, before any agent starts."""
+        can script its own model. It is validated here, before any agent starts. ``model``
+        is the name the agent was told to use, listed first by ``GET /v1/models``."""
         policy = policy_from(policy, where=f"policy of trial {trial_id}")
         with self._lock:
             if trial_id in self._trials:
                 return self._trials[trial_id].key
-            state = make_state(trial_id, policy if policy is not None else self.policy)
+            state = make_state(trial_id, policy if policy is not None else self.policy,
+                               model=model or "")
             self._trials[trial_id] = state
             self._by_key[state.key.key] = state
             return state.key
@@ -198,18 +203,23 @@ class Gateway:
 
     # ------------------------------------------------------------------ dispatch
     def dispatch(self, h: GatewayHandler, raw: bytes) -> None:
-        """Route one POST; every refusal is an immediate, explained HTTP error."""
+        """Route one request; every refusal is an immediate, explained HTTP error."""
         started = time.time()
         route = wires.route_of(h.path)
-        wire = wires.for_path(h.path)
+        method = h.command or "POST"
+        wire = wires.for_path(h.path, method)
         if wire is None:
-            h.send_json(404, {"error": {"message": f"harness gateway: no route {route}"}})
+            h.send_json(404, {"error": {"message":
+                                        f"harness gateway: no route {method} {route}"}})
             return
         state = self._by_key.get(h.api_key())
         if state is None:
             log.warning("gateway: request to %s with an unknown key refused", route)
             h.send_json(401, wire.error(401, "harness gateway: unknown API key; "
                                              "use the key from Gateway.register_trial"))
+            return
+        if method == "GET":
+            self._listing(h, wire, route, state)
             return
         why = "body is not a JSON object"
         try:
@@ -222,8 +232,9 @@ class Gateway:
         view = wire.view(route, req)
         with state.lock:
             turn = state.turn_for(view)
-        ctx = RequestContext(state, wire, h.path, view, req, redact_headers(dict(h.headers)),
-                             turn, started, raw, h, self._events)
+        ctx = RequestContext(state, wire, _without_key(h.path), view, req,
+                             redact_headers(dict(h.headers)), turn, started, raw, h,
+                             self._events)
         ctx.event("request", view.kind)
         token = id(ctx)
         with state.lock:
@@ -233,6 +244,19 @@ class Gateway:
         finally:
             with state.lock:
                 state.pending.pop(token, None)
+
+    def _listing(self, h: GatewayHandler, wire: wires.Wire, route: str,
+                 state: TrialState) -> None:
+        """A wire's GET (``/v1/models``), answered here in every mode: the list is the
+        trial's configuration (its model, then the models it asked for), not a model turn,
+        so it needs no upstream, no cassette line and counts no usage."""
+        with state.lock:
+            asked = [e.view.model for e in state.exchanges if e.view.model]
+        models = tuple(dict.fromkeys(m for m in (state.model, *asked) if m)) or ("harness",)
+        wall, mono = now()
+        self._events.add(GatewayEvent(state.key.trial_id, "listing", wire.NAME, wall, mono,
+                                      state.turn, route))
+        h.send_json(200, wires.lister(wire).listing(route, models))
 
     def _answer(self, ctx: RequestContext) -> None:
         """Answer one accepted request in the Gateway's mode (budget first)."""
@@ -250,3 +274,14 @@ class Gateway:
             log.info("gateway: client of trial %s went away: %s", ctx.trial_id, exc)
             if not ctx.recorded:
                 ctx.record(499, note="client went away")
+
+
+def _without_key(path: str) -> str:
+    """The path without a ``key=`` query parameter (Gemini clients may send the key so): the
+    trial's key stays out of exchanges, cassettes and the upstream request."""
+    u = urlsplit(path)
+    if "key=" not in u.query:
+        return path
+    query = urlencode([(k, v) for k, v in parse_qsl(u.query, keep_blank_values=True)
+                       if k != "key"])
+    return urlunsplit(("", "", u.path, query, ""))

@@ -17,7 +17,8 @@ from .policy import Policy, ScriptState
 from .view import RequestView
 
 KEY_PREFIX = "sk-harness-"
-SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie",
+SECRET_HEADERS = frozenset({"x-api-key", "x-goog-api-key", "authorization",
+                            "proxy-authorization", "cookie",
                             "openai-organization", "chatgpt-account-id"})
 
 
@@ -124,6 +125,7 @@ class TrialState:
     last_human: tuple[int, str] | None = None
     exchanges: list[Exchange] = field(default_factory=list)
     pending: dict[int, Pending] = field(default_factory=dict)
+    model: str = ""  # the model the agent was told to use (GET /v1/models lists it)
 
     def turn_for(self, view: RequestView) -> int:
         """Number the human turns: a new (count, text) of human messages starts one.
@@ -137,9 +139,9 @@ class TrialState:
         return max(self.turn, 1)
 
 
-def make_state(trial_id: str, policy: Policy | None) -> TrialState:
+def make_state(trial_id: str, policy: Policy | None, *, model: str = "") -> TrialState:
     return TrialState(TrialKey(trial_id, new_key(trial_id)),
-                      ScriptState(policy) if policy is not None else None)
+                      ScriptState(policy) if policy is not None else None, model=model)
 
 
 def now() -> tuple[float, float]:

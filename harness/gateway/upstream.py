@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 _HOP = frozenset({"host", "content-length", "connection", "keep-alive", "transfer-encoding",
                   "te", "trailer", "upgrade", "proxy-authorization", "x-api-key",
-                  "authorization", "accept-encoding"})
+                  "authorization", "x-goog-api-key", "accept-encoding"})
 
 
 class Upstream:

@@ -23,6 +23,8 @@ SKILLS_MARKER = "The following skills are available for use with the Skill tool"
 CODEX_SKILLS_MARKER = "### Available skills"
 _CODEX_FILE_SUFFIX = re.compile(r"\s*\(file: [^)]*\)$")
 _SKILL_LINE = re.compile(r"^- ([^:\n]+?): ?(.*)$")
+_SKILL_TAG = re.compile(r"<skill>\s*<name>(.*?)</name>\s*<description>(.*?)</description>",
+                        re.DOTALL)
 REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.DOTALL)
 
 
@@ -63,6 +65,16 @@ def parse_skills(text: str) -> tuple[tuple[str, str], ...]:
     uniq: dict[str, str] = {}
     for name, desc in out:
         uniq.setdefault(name, _CODEX_FILE_SUFFIX.sub("", desc))
+    return tuple(uniq.items())
+
+
+def parse_skill_tags(text: str) -> tuple[tuple[str, str], ...]:
+    """Skill ``(name, description)`` pairs in the ``<skill><name>..</name><description>..``
+    form (an ``<available_skills>`` list, as CLIs following the Agent Skills format show
+    them, often inside a tool's description)."""
+    uniq: dict[str, str] = {}
+    for m in _SKILL_TAG.finditer(text):
+        uniq.setdefault(m.group(1).strip(), " ".join(m.group(2).split()))
     return tuple(uniq.items())
 
 

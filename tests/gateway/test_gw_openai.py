@@ -101,5 +101,5 @@ def test_bad_body_unknown_route_and_health(scripted: Callable[..., Gateway]) -> 
         assert resp.status == 200 and json.loads(resp.read())["mode"] == "scripted"
     finally:
         conn.close()
-    status, _, raw = post(gw.url, "/v1/chat/completions", {}, key, bearer=True)
+    status, _, raw = post(gw.url, "/v1/embeddings", {}, key, bearer=True)
     assert status == 404 and b"no route" in raw

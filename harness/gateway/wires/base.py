@@ -17,7 +17,9 @@ from urllib.parse import urlsplit, urlunsplit
 if TYPE_CHECKING:
     from ..view import RequestView
 
-SseEvent = tuple[str, dict[str, Any]]
+#: (event name, data). An empty name writes no ``event:`` line and a str data goes out as is:
+#: Chat Completions and Gemini streams are data-only and Chat ends with ``data: [DONE]``.
+SseEvent = tuple[str, dict[str, Any] | str]
 
 
 class Call(Protocol):
@@ -103,6 +105,20 @@ class Wire(Protocol):
         ...
 
 
+class Lister(Protocol):
+    """An optional ability of a wire: answering GETs (a model list) with ``GET_ROUTES``.
+
+    Why the Gateway answers them itself, in every mode: the list is the harness's
+    configuration, not the model's behaviour, so it needs no upstream and no cassette line."""
+
+    @property
+    def GET_ROUTES(self) -> tuple[str, ...]: ...
+
+    def listing(self, route: str, models: tuple[str, ...]) -> dict[str, Any]:
+        """The JSON body answering a GET to ``route`` with these model names."""
+        ...
+
+
 @dataclass(frozen=True)
 class Answer:
     """A model turn: optional text then zero or more tool calls. ``ids`` seeds call ids."""
@@ -113,6 +129,9 @@ class Answer:
     model: str = "harness-scripted"
     input_tokens: int = 1
     output_tokens: int = field(default=0)
+    #: the request being answered, for wires whose rendering depends on it (Chat Completions
+    #: maps the shell tool onto a function the client declared, and honours stream options)
+    request: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def out_tokens(self) -> int:
         if self.output_tokens:
@@ -127,8 +146,10 @@ def estimate_tokens(raw: bytes | str) -> int:
     return max(1, len(raw) // 4)
 
 
-def sse_bytes(name: str, data: dict[str, Any]) -> bytes:
-    return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+def sse_bytes(name: str, data: dict[str, Any] | str) -> bytes:
+    """One SSE event; no ``event:`` line when ``name`` is empty, a str ``data`` as is."""
+    text = data if isinstance(data, str) else json.dumps(data, separators=(',', ':'))
+    return (f"event: {name}\n" if name else "").encode() + f"data: {text}\n\n".encode()
 
 
 def join_url(base: str, path: str, *, drop_v1: bool = False) -> str:
