@@ -256,7 +256,8 @@ class Trial:
         reset) and its tmux server started: one exec in the common case."""
         env, warm, plan = self.env, self.warm, self.plan
         with _phase(SetupTimeout):
-            key = env.gateway.register_trial(self.trial_id, policy=self.task.policy_source()) if env.gateway else None
+            key = (env.gateway.register_trial(self.trial_id, policy=self.task.policy_source(),
+                                              model=env.model) if env.gateway else None)
             ctl = self.ctl = env.provider.controller(warm)
             ctx = LaunchContext(
                 gateway_url=warm.gateway_url, api_key=key.key if key else "none",
