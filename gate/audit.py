@@ -102,7 +102,8 @@ def entry_for(m: Manifest, action: Action, stage_dir: Path, *, reason: str = "",
                  for f in changes]
     return AuditEntry(time=when, action=action, stage_dir=str(Path(stage_dir).resolve()),
                       live_root=m.live_root,
-                      audit_file=str(audit_path(Path(m.live_root), m.layout)), run_id=m.run_id, candidate=m.candidate,
+                      audit_file=str(audit_path(Path(m.live_root), m.layout)),
+                      run_id=m.run_id, candidate=m.candidate,
                       files=files, reason=reason, night_id=night_id, project=project,
                       user=_user(), forced=forced)
 

@@ -102,7 +102,7 @@ def _fmt(v: float) -> str:
 
 
 def line_chart(title: str, labels: Sequence[str], series: Series, *, percent: bool = False,
-               width: int = 640, height: int = 220) -> str:
+               width: int = 520, height: int = 220) -> str:
     """An inline SVG line chart: x = nights, one line per series, None = a gap; each point
     carries its value as a tooltip (<title>)."""
     esc = html.escape
@@ -173,7 +173,8 @@ body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
 h1{font-size:22px}h2{font-size:18px;margin-top:32px}h3{font-size:15px}
 table{border-collapse:collapse;font-size:13px;margin:8px 0}
 td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}
-.chart{display:block;margin:8px 0}.t{font-size:13px;font-weight:600}
+.charts{display:flex;flex-wrap:wrap;gap:4px 16px}.chart{display:block}
+.t{font-size:13px;font-weight:600}
 .ax{stroke:#888}.yl{font-size:11px;text-anchor:end;fill:#555}
 .xl{font-size:11px;text-anchor:middle;fill:#555}.lg{font-size:12px}.none{fill:#999}
 .accept{color:#1a7f37}.reject,.rolled_back{color:#cf222e}.inconclusive{color:#9a6700}
@@ -205,7 +206,7 @@ def project_section(project: str, nights: Sequence[NightRecord],
                    variant_series(nights, lambda n: n.steps_to_green)),
         line_chart("tokens per trial", labels,
                    variant_series(nights, lambda n: n.tokens_per_trial)),
-        line_chart("repeat-error rate (share of the night's error signatures seen before)",
+        line_chart("repeat-error rate (errors seen on an earlier night)",
                    labels, {"repeat errors": rates}, percent=True),
     ]
     rows = []
@@ -226,7 +227,8 @@ def project_section(project: str, nights: Sequence[NightRecord],
              for c in changes(nights, audit)]
     edits = f"<ul class=\"changes\">{''.join(items)}</ul>" if items else "<p>none yet</p>"
     return (f"<section id=\"project-{esc(project)}\"><h2>{esc(project)}: {len(nights)} "
-            f"night(s)</h2>{''.join(charts)}<h3>Nights</h3>{table}"
+            f"night(s)</h2><div class=\"charts\">{''.join(charts)}</div>"
+            f"<h3>Nights</h3>{table}"
             f"<h3>Adopted and rolled-back edits</h3>{edits}</section>")
 
 

@@ -111,11 +111,17 @@ def cron_line(cmd: NightCommand, hour: int, minute: int) -> str:
     return f"{minute} {hour} * * * {cmd.shell().replace('%', chr(92) + '%')} {MARK}{cmd.project}"
 
 
-def _is_ours(line: str, project: str | None) -> bool:
-    s = line.rstrip()
-    if project is None:
-        return MARK in s and not s.lstrip().startswith("#")
-    return s.endswith(f"{MARK}{project}") and not s.lstrip().startswith("#")
+_OURS = re.compile(rf"^(\d{{1,2}}) (\d{{1,2}}) \* \* \* .* {re.escape(MARK)}(\S+)$")
+
+
+def _ours(line: str) -> re.Match[str] | None:
+    """A line ``cron_line`` wrote: minute, hour, daily, and the marker ending the line."""
+    return _OURS.match(line.rstrip())
+
+
+def _is_ours(line: str, project: str) -> bool:
+    m = _ours(line)
+    return m is not None and m.group(3) == project
 
 
 def crontab_with(text: str, line: str, project: str) -> str:
@@ -138,11 +144,10 @@ def crontab_entries(text: str) -> list[Scheduled]:
     """The harness's entries in a crontab's text."""
     out = []
     for ln in text.splitlines():
-        if not _is_ours(ln, None):
-            continue
-        project = ln.rstrip().rsplit(MARK, 1)[1].strip()
-        minute, hour = ln.split()[:2]
-        out.append(Scheduled(project, f"{int(hour):02d}:{int(minute):02d}", "cron", "crontab"))
+        m = _ours(ln)
+        if m:
+            out.append(Scheduled(m.group(3), f"{int(m.group(2)):02d}:{int(m.group(1)):02d}",
+                                 "cron", "crontab"))
     return out
 
 
@@ -174,10 +179,10 @@ def unit_files(cmd: NightCommand, hour: int, minute: int) -> dict[str, str]:
     head = (f"{MARK}{cmd.project}\n# written by `harness nightly schedule`; remove with "
             f"`harness nightly unschedule --project {cmd.project}`\n")
     env = "".join(f"Environment={_sd_env(k, v)}\n" for k, v in cmd.env.items())
-    log = str(cmd.log).replace("%", "%%")
+    log, cwd = (str(p).replace("%", "%%") for p in (cmd.log, cmd.cwd))
     service = (
         f"{head}[Unit]\nDescription=harness nightly, project {cmd.project}\n\n"
-        f"[Service]\nType=oneshot\nWorkingDirectory={_sd_arg(str(cmd.cwd))}\n{env}"
+        f"[Service]\nType=oneshot\nWorkingDirectory={cwd}\n{env}"
         f"ExecStartPre=/bin/mkdir -p {_sd_arg(str(cmd.log.parent))}\n"
         f"ExecStart={' '.join(_sd_arg(a) for a in cmd.argv)}\n"
         f"StandardOutput=append:{log}\nStandardError=append:{log}\n"
