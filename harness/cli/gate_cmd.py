@@ -213,8 +213,9 @@ def adopt(
     reason: ReasonOpt = "",
     runs_dir: RunsDir = None,
 ) -> None:
-    """Apply a staged candidate; refuses when the live files changed since staging. Every
-    adopt lands in the audit log (.harness-audit.jsonl beside the live files, and the store)."""
+    """Apply a staged candidate; refuses when the live files changed since staging.
+
+    Logged in .harness-audit.jsonl beside the live files and in the runs store."""
     m = adopt_staged(stage_dir, reason=reason)
     changes = m.changes()
     typer.echo(
@@ -234,8 +235,9 @@ def rollback(
     reason: ReasonOpt = "",
     runs_dir: RunsDir = None,
 ) -> None:
-    """Restore the live files as they were before adopt, and remove the ones it created (and
-    log it in the audit log, like adopt)."""
+    """Restore the live files as they were before adopt, and remove the ones it created.
+
+    Logged in the audit log like adopt."""
     m = rollback_staged(stage_dir, force=force, reason=reason)
     changes = m.changes()
     typer.echo(f"rolled back {m.candidate} in {m.live}: {len(changes)} file(s) restored")

@@ -24,7 +24,7 @@ from harness.nightly.records import NightStore
 from harness.runner.paths import default_runs_root
 
 app = typer.Typer(help="Schedule the nightly, see its status, write its history.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, add_completion=False)
 
 EXIT_ERROR = 2
 F = TypeVar("F", bound=Callable[..., Any])
@@ -34,7 +34,7 @@ ProjectOpt = Annotated[
     str | None, typer.Option(help="the project (default: the config's `project`)")
 ]
 ConfigOpt = Annotated[
-    Path | None, typer.Option(help="the night's config file [default: ./nightly.yaml]")
+    Path | None, typer.Option(help="the night's config file (default: ./nightly.yaml)")
 ]
 
 
@@ -94,8 +94,9 @@ def schedule(
     backend: Annotated[str, typer.Option(help="auto (systemd user timer where systemd runs, "
                                          "else cron), systemd or cron")] = "auto",
 ) -> None:
-    """Run `harness nightly --config F` every night at --at: a systemd user timer where
-    systemd runs, else a crontab entry (replacing the project's earlier one)."""
+    """Run `harness nightly --config F` every night at --at (systemd user timer, else cron).
+
+    Replaces the project's earlier entry; --print shows it and installs nothing."""
     hour, minute = sched.parse_at(at)
     cfg = (config or DEFAULT_CONFIG).expanduser().absolute()
     if not cfg.is_file():
@@ -181,11 +182,13 @@ def status(
 def report(
     project: Annotated[str | None, typer.Option(help="one project (default: all)")] = None,
     out: Annotated[Path | None, typer.Option(help="where to write the page "
-                                             "[default: RUNS/history.html]")] = None,
+                                             "(default: RUNS/history.html)")] = None,
     runs_dir: RunsDir = None,
 ) -> None:
-    """Write history.html: plots across nights (held-out score, pass rate, steps to green,
-    tokens per trial, repeat-error rate), verdicts, adopted and rolled-back edits."""
+    """Write history.html: trends across nights, verdicts, adopted and rolled-back edits.
+
+    Plots held-out score per variant, pass rate, steps to green, tokens per trial and the
+    repeat-error rate; one self-contained page (opens offline)."""
     root = (runs_dir or default_runs_root()).resolve()
     db = root / "harness.db"
     if project is not None:

@@ -6,10 +6,8 @@ query, next to the ``nights`` rows, without having to know where every live skil
 The gate writes the file (it may not import the runner); the CLI commands and the nightly
 record the same entry here (``gate.audit.entry_for`` rebuilds it from the manifest).
 
-Use::
-
-    m = gate.staging.adopt(stage_dir, reason=..., night_id=..., project=...)
-    record(db_path, gate.audit.entry_for(m, "adopt", stage_dir, reason=..., ...))
+The nightly calls :func:`adopt` / :func:`rollback` here, which do both: ``gate.staging``'s
+adopt or rollback (which appends the JSONL line) and :func:`record` of the same entry.
 """
 
 from __future__ import annotations
@@ -17,7 +15,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from gate.audit import AuditEntry
+from gate import staging
+from gate.audit import AuditEntry, entry_for
 from harness.errors import ConfigError
 from harness.runner.store import connect
 
@@ -81,3 +80,23 @@ def entries(db_path: Path, project: str | None = None) -> list[AuditEntry]:
     finally:
         db.close()
     return [AuditEntry.model_validate_json(r[0]) for r in rows]
+
+
+def adopt(db_path: Path, stage_dir: Path, *, reason: str, night_id: str | None = None,
+          project: str | None = None) -> AuditEntry:
+    """Adopt a staged candidate and log it in both places; the entry logged."""
+    m = staging.adopt(stage_dir, reason=reason, night_id=night_id, project=project)
+    entry = entry_for(m, "adopt", stage_dir, reason=reason, night_id=night_id, project=project)
+    record(db_path, entry)
+    return entry
+
+
+def rollback(db_path: Path, stage_dir: Path, *, reason: str, night_id: str | None = None,
+             project: str | None = None, force: bool = False) -> AuditEntry:
+    """Roll an adopted candidate back and log it in both places; the entry logged."""
+    m = staging.rollback(stage_dir, force=force, reason=reason, night_id=night_id,
+                         project=project)
+    entry = entry_for(m, "rollback", stage_dir, reason=reason, night_id=night_id,
+                      project=project, forced=force)
+    record(db_path, entry)
+    return entry

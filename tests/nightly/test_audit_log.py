@@ -18,6 +18,7 @@ from gate import audit
 from gate.skill_layout import read_layout
 from gate.staging import adopt, rollback, stage
 from harness.errors import GateError
+from harness.nightly import audit as nightly_audit
 from harness.nightly.audit import entries, record
 from harness.nightly.records import NightRecord, NightStore
 from harness.runner.variants import load_variant
@@ -140,6 +141,18 @@ def test_the_table_keeps_one_row_per_action_and_filters_by_project(tmp_path: Pat
     assert entries(tmp_path / "absent.db") == []
     # what the table holds is what the file beside the live files holds
     assert audit.read(Path(by_alpha.audit_file)) == [by_alpha, by_beta]
+
+
+def test_the_nightlys_calls_log_in_both_places(tmp_path: Path) -> None:
+    db = tmp_path / "runs" / "harness.db"
+    live, cand = skill_folder(tmp_path)
+    st = tmp_path / "stage"
+    do_stage(live, cand, st)
+    a = nightly_audit.adopt(db, st, reason="gate accepted", night_id="n1", project="demo")
+    b = nightly_audit.rollback(db, st, reason="watch: worse", night_id="n2", project="demo")
+    assert entries(db, "demo") == [a, b] == audit.read(Path(a.audit_file))
+    assert (a.action, b.action, b.night_id) == ("adopt", "rollback", "n2")
+    assert (live / "SKILL.md").read_text().endswith("old\n")
 
 
 def harness(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from harness.cli.nightly_admin_cmd import app
 from harness.errors import ConfigError
 from harness.nightly import schedule as s
-from harness.nightly.records import NightRecord, NightStore
+from harness.nightly.records import NightRecord, NightStore, Verdict
 
 ENV = {"PATH": "/opt/venv/bin:/usr/bin", "DOCKER_HOST": "unix:///run/docker.sock",
        "ANTHROPIC_API_KEY": "sk-must-not-be-carried"}
@@ -173,7 +173,8 @@ def test_status_lists_scheduled_projects_and_last_nights(tmp_path: Path,
     for name, text in s.unit_files(cmd(), 2, 30).items():
         (units / name).write_text(text)
     with NightStore(tmp_path / "runs" / "harness.db") as store:
-        for i, verdict in enumerate(["accept", "reject", "nothing_to_do"]):
+        verdicts: list[Verdict] = ["accept", "reject", "nothing_to_do"]
+        for i, verdict in enumerate(verdicts):
             store.save(NightRecord(night_id=f"n{i}", project="demo-proj",
                                    started_at=86400.0 * (i + 1), status="done",
                                    verdict=verdict, decision=f"rule {i}"))
