@@ -31,7 +31,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_CONFIG = Path("nightly.yaml")
 
 ProjectOpt = Annotated[
-    str | None, typer.Option(help="the project (default: the config's `project`)")
+    str | None, typer.Option(help="the project: its folder or folder name (default: the "
+                             "config's `project`)")
 ]
 ConfigOpt = Annotated[
     Path | None, typer.Option(help="the night's config file (default: ./nightly.yaml)")
@@ -51,8 +52,9 @@ def _one_line(fn: F) -> F:
 
 
 def config_project(config: Path) -> str | None:
-    """The ``project`` a nightly config names (a name, or a mapping with ``name``); None when
-    it names none. Read as plain YAML: validating the whole config is the night's job."""
+    """The project a nightly config names (``project:``, a folder relative to the config, as
+    the night keeps it: absolute), or None. Read as plain YAML: validating the whole config is
+    the night's job, at night."""
     try:
         data = yaml.safe_load(config.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -62,9 +64,21 @@ def config_project(config: Path) -> str | None:
         raise ConfigError(f"the nightly config {config} is not YAML: "
                           f"{str(exc).splitlines()[0]}") from exc
     project = data.get("project") if isinstance(data, dict) else None
-    if isinstance(project, dict):
-        project = project.get("name")
-    return str(project) if isinstance(project, str | int) and str(project).strip() else None
+    if not isinstance(project, str) or not project.strip():
+        return None
+    return str((config.parent / Path(project.strip()).expanduser()).resolve())
+
+
+def match_project(wanted: str, known: list[str]) -> str | None:
+    """The recorded project ``wanted`` names: itself, its resolved path, or the one project
+    whose folder has that name."""
+    if wanted in known:
+        return wanted
+    path = str(Path(wanted).expanduser().resolve())
+    if path in known:
+        return path
+    by_name = [k for k in known if Path(k).name == Path(wanted).name]
+    return by_name[0] if len(by_name) == 1 else None
 
 
 def _project(project: str | None, config: Path | None, *, must: bool = True) -> str | None:
@@ -180,7 +194,8 @@ def status(
 @app.command()
 @_one_line
 def report(
-    project: Annotated[str | None, typer.Option(help="one project (default: all)")] = None,
+    project: Annotated[str | None, typer.Option(help="one project, by folder or folder name "
+                                                "(default: all)")] = None,
     out: Annotated[Path | None, typer.Option(help="where to write the page "
                                              "(default: RUNS/history.html)")] = None,
     runs_dir: RunsDir = None,
@@ -196,8 +211,10 @@ def report(
         if db.is_file():
             with NightStore(db) as store:
                 known = store.projects()
-        if project not in known:
+        found = match_project(project, known)
+        if found is None:
             raise ConfigError(f"no nights of project {project!r} in {root}",
                               hint=f"known: {', '.join(known) or 'none'}")
+        project = found
     path, count = write_report(db, (out or root / "history.html").absolute(), project)
     typer.echo(f"history: {path} ({count} night(s))")

@@ -76,8 +76,12 @@ def parse_at(text: str) -> tuple[int, int]:
 
 
 def project_slug(project: str) -> str:
-    """The project's name as unit names and markers can hold it."""
-    slug = _SLUG.sub("-", project.strip()).strip("-.")
+    """The project as unit names and markers hold it: a path (what ``nightly.yaml`` names and
+    the night records keep) by its folder's name, a name as it is, other characters as ``-``."""
+    text = project.strip()
+    if "/" in text:
+        text = Path(text).name
+    slug = _SLUG.sub("-", text).strip("-.")
     if not slug:
         raise ConfigError(f"project name {project!r} has no letters or digits",
                           hint="pass --project NAME")

@@ -158,10 +158,15 @@ def test_report_of_all_projects_and_of_an_unknown_one(tmp_path: Path,
     p = Page()
     p.feed((runs / "history.html").read_text())
     assert "other: 1 night(s)" in p.text and "shop: 3 night(s)" in p.text
+    with NightStore(runs / "harness.db") as store:  # the night records a project by its path
+        store.save(rec(7, [], project="/srv/repos/tools"))
+    r = CliRunner().invoke(app, ["report", "--project", "tools", "--runs-dir", str(runs),
+                                 "--out", str(tmp_path / "tools.html")])
+    assert r.exit_code == 0 and "(1 night(s))" in r.output, r.output
     r = CliRunner().invoke(app, ["report", "--project", "nope", "--runs-dir", str(runs)])
     assert r.exit_code == 2
     assert r.output.strip() == (f"error: no nights of project 'nope' in {runs} "
-                                "(known: other, shop)")
+                                "(known: /srv/repos/tools, other, shop)")
     monkeypatch.chdir(tmp_path)
     r = CliRunner().invoke(app, ["report", "--out", "empty.html", "--runs-dir", "nothing"])
     assert r.exit_code == 0 and "(0 night(s))" in r.output

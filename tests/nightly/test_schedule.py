@@ -211,3 +211,27 @@ def test_unschedule_without_crontab_or_units_says_so(tmp_path: Path,
     assert r.output.strip() == ("error: neither a systemd user manager nor crontab is available "
                                 "here (install cron, or run the command shown by --print from "
                                 "your own scheduler)")
+
+
+def test_the_project_is_the_configs_folder_as_the_night_records_it(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch
+                                                                   ) -> None:
+    """nightly.yaml names the project as a folder relative to itself; the night records it
+    absolute; units and markers take the folder's name."""
+    from harness.cli.nightly_admin_cmd import config_project, match_project
+
+    (tmp_path / "conf").mkdir()
+    cfg = tmp_path / "conf" / "nightly.yaml"
+    cfg.write_text("project: ../repos/my shop\n")
+    assert config_project(cfg) == str(tmp_path / "repos" / "my shop")
+    assert s.project_slug(str(tmp_path / "repos" / "my shop")) == "my-shop"
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(app, ["schedule", "--at", "3:07", "--config", "conf/nightly.yaml",
+                                 "--print", "--backend", "cron"])
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines()[1].endswith("# harness-nightly project=my-shop")
+    known = ["/srv/a/shop", "/srv/b/shop", "/srv/c/tools"]
+    assert match_project("/srv/c/tools", known) == "/srv/c/tools"
+    assert match_project("tools", known) == "/srv/c/tools"
+    assert match_project("shop", known) is None  # two folders of that name: say which
+    assert match_project("nothing", known) is None
