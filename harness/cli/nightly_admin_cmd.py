@@ -51,10 +51,7 @@ def _one_line(fn: F) -> F:
     return run  # type: ignore[return-value]
 
 
-def config_project(config: Path) -> str | None:
-    """The project a nightly config names (``project:``, a folder relative to the config, as
-    the night keeps it: absolute), or None. Read as plain YAML: validating the whole config is
-    the night's job, at night."""
+def _config_data(config: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(config.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -63,10 +60,22 @@ def config_project(config: Path) -> str | None:
     except yaml.YAMLError as exc:
         raise ConfigError(f"the nightly config {config} is not YAML: "
                           f"{str(exc).splitlines()[0]}") from exc
-    project = data.get("project") if isinstance(data, dict) else None
-    if not isinstance(project, str) or not project.strip():
+    return data if isinstance(data, dict) else {}
+
+
+def _config_path(config: Path, key: str) -> str | None:
+    """A folder the config names (relative to the config's folder), made absolute."""
+    value = _config_data(config).get(key)
+    if not isinstance(value, str) or not value.strip():
         return None
-    return str((config.parent / Path(project.strip()).expanduser()).resolve())
+    return str((config.parent / Path(value.strip()).expanduser()).resolve())
+
+
+def config_project(config: Path) -> str | None:
+    """The project a nightly config names (``project:``, a folder relative to the config, as
+    the night keeps it: absolute), or None. Read as plain YAML: validating the whole config is
+    the night's job, at night."""
+    return _config_path(config, "project")
 
 
 def match_project(wanted: str, known: list[str]) -> str | None:
@@ -118,7 +127,9 @@ def schedule(
                           hint="pass --config with the file `harness nightly` should run")
     name = _project(project, cfg)
     assert name is not None
-    cmd = sched.night_command(name, cfg, runs_dir, cwd=Path.cwd())
+    cfg_runs = _config_path(cfg, "runs_dir")
+    cmd = sched.night_command(name, cfg, runs_dir, cwd=Path.cwd(),
+                              config_runs_dir=Path(cfg_runs) if cfg_runs else None)
     if print_only:
         chosen = backend if backend != "auto" else ("systemd" if sched.systemd_works() else "cron")
         typer.echo(f"# runs every night at {hour:02d}:{minute:02d}, output appended to {cmd.log}")

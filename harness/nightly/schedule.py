@@ -89,9 +89,12 @@ def project_slug(project: str) -> str:
 
 
 def night_command(project: str, config: Path, runs_dir: Path | None, *, cwd: Path,
-                  python: str = sys.executable, environ: dict[str, str] | None = None,
-                  ) -> NightCommand:
-    """The exact ``harness nightly`` invocation the user would type, made absolute."""
+                  config_runs_dir: Path | None = None, python: str = sys.executable,
+                  environ: dict[str, str] | None = None) -> NightCommand:
+    """The exact ``harness nightly`` invocation the user would type, made absolute.
+
+    The log goes under the runs folder the night will use: ``--runs-dir``, else the config's
+    ``runs_dir`` (``config_runs_dir``, absolute), else ``$HARNESS_RUNS_DIR`` or ``./runs``."""
     environ = dict(os.environ if environ is None else environ)
     cwd = cwd.resolve()
     config = (cwd / config.expanduser()).resolve()
@@ -99,6 +102,8 @@ def night_command(project: str, config: Path, runs_dir: Path | None, *, cwd: Pat
     if runs_dir is not None:
         runs_root = (cwd / runs_dir.expanduser()).resolve()
         argv += ["--runs-dir", str(runs_root)]
+    elif config_runs_dir is not None:
+        runs_root = config_runs_dir
     else:
         runs_root = (cwd / environ.get("HARNESS_RUNS_DIR", "runs")).resolve()
     slug = project_slug(project)

@@ -222,14 +222,16 @@ def test_the_project_is_the_configs_folder_as_the_night_records_it(tmp_path: Pat
 
     (tmp_path / "conf").mkdir()
     cfg = tmp_path / "conf" / "nightly.yaml"
-    cfg.write_text("project: ../repos/my shop\n")
+    cfg.write_text("project: ../repos/my shop\nruns_dir: ../night-runs\n")
     assert config_project(cfg) == str(tmp_path / "repos" / "my shop")
     assert s.project_slug(str(tmp_path / "repos" / "my shop")) == "my-shop"
     monkeypatch.chdir(tmp_path)
     r = CliRunner().invoke(app, ["schedule", "--at", "3:07", "--config", "conf/nightly.yaml",
                                  "--print", "--backend", "cron"])
     assert r.exit_code == 0, r.output
-    assert r.output.splitlines()[1].endswith("# harness-nightly project=my-shop")
+    assert r.output.splitlines()[1].endswith(  # the night reads runs_dir itself; the log
+        f"--config {cfg} >> {tmp_path / 'night-runs/nightly/my-shop.log'} 2>&1 "  # goes there
+        "# harness-nightly project=my-shop")
     known = ["/srv/a/shop", "/srv/b/shop", "/srv/c/tools"]
     assert match_project("/srv/c/tools", known) == "/srv/c/tools"
     assert match_project("tools", known) == "/srv/c/tools"
