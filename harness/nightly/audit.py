@@ -83,20 +83,19 @@ def entries(db_path: Path, project: str | None = None) -> list[AuditEntry]:
 
 
 def adopt(db_path: Path, stage_dir: Path, *, reason: str, night_id: str | None = None,
-          project: str | None = None) -> AuditEntry:
-    """Adopt a staged candidate and log it in both places; the entry logged."""
+          project: str | None = None) -> staging.Manifest:
+    """``gate.staging.adopt``, logged in both places (a drop-in: the same manifest back)."""
     m = staging.adopt(stage_dir, reason=reason, night_id=night_id, project=project)
-    entry = entry_for(m, "adopt", stage_dir, reason=reason, night_id=night_id, project=project)
-    record(db_path, entry)
-    return entry
+    record(db_path, entry_for(m, "adopt", stage_dir, reason=reason, night_id=night_id,
+                              project=project))
+    return m
 
 
 def rollback(db_path: Path, stage_dir: Path, *, reason: str, night_id: str | None = None,
-             project: str | None = None, force: bool = False) -> AuditEntry:
-    """Roll an adopted candidate back and log it in both places; the entry logged."""
+             project: str | None = None, force: bool = False) -> staging.Manifest:
+    """``gate.staging.rollback``, logged in both places (a drop-in: the same manifest back)."""
     m = staging.rollback(stage_dir, force=force, reason=reason, night_id=night_id,
                          project=project)
-    entry = entry_for(m, "rollback", stage_dir, reason=reason, night_id=night_id,
-                      project=project, forced=force)
-    record(db_path, entry)
-    return entry
+    record(db_path, entry_for(m, "rollback", stage_dir, reason=reason, night_id=night_id,
+                              project=project, forced=force))
+    return m

@@ -148,10 +148,14 @@ def test_the_nightlys_calls_log_in_both_places(tmp_path: Path) -> None:
     live, cand = skill_folder(tmp_path)
     st = tmp_path / "stage"
     do_stage(live, cand, st)
-    a = nightly_audit.adopt(db, st, reason="gate accepted", night_id="n1", project="demo")
-    b = nightly_audit.rollback(db, st, reason="watch: worse", night_id="n2", project="demo")
-    assert entries(db, "demo") == [a, b] == audit.read(Path(a.audit_file))
-    assert (a.action, b.action, b.night_id) == ("adopt", "rollback", "n2")
+    m = nightly_audit.adopt(db, st, reason="gate accepted", night_id="n1", project="demo")
+    assert m.state == "adopted"
+    m = nightly_audit.rollback(db, st, reason="watch: worse", night_id="n2", project="demo")
+    assert m.state == "rolled_back"
+    a, b = entries(db, "demo")
+    assert [a, b] == audit.read(tmp_path / "skills" / audit.AUDIT_FILE)
+    assert (a.action, a.reason, b.action, b.reason, b.night_id) == (
+        "adopt", "gate accepted", "rollback", "watch: worse", "n2")
     assert (live / "SKILL.md").read_text().endswith("old\n")
 
 
