@@ -28,6 +28,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from gate import audit
 from gate.fileswap import prune_dirs, swap
 from gate.skill_layout import KIND_TEXT, map_files, read_layout
 from harness.errors import GateError
@@ -174,8 +175,10 @@ def _drifted(live: Path, m: Manifest) -> list[str]:
     return out
 
 
-def adopt(stage_dir: Path) -> Manifest:
-    """Apply a staged candidate; refuses when live files drifted since staging."""
+def adopt(stage_dir: Path, *, reason: str = "", night_id: str | None = None,
+          project: str | None = None) -> Manifest:
+    """Apply a staged candidate; refuses when live files drifted since staging. The adopt
+    lands in the audit log beside the live files (``gate.audit``), with ``reason``."""
     m = load_manifest(stage_dir)
     if m.state == "adopted":
         raise GateError(f"{stage_dir} is already adopted")
@@ -205,11 +208,14 @@ def adopt(stage_dir: Path) -> Manifest:
     created = swap(live, {f.path: files / f.path for f in todo}, verify=verify)
     m.state, m.adopted_at, m.created_dirs = "adopted", datetime.now(UTC), created
     _save(stage_dir, m)
+    audit.log(m, "adopt", stage_dir, reason=reason, night_id=night_id, project=project)
     return m
 
 
-def rollback(stage_dir: Path, *, force: bool = False) -> Manifest:
-    """Restore the live files adopt replaced, and remove the ones (and folders) it created."""
+def rollback(stage_dir: Path, *, force: bool = False, reason: str = "",
+             night_id: str | None = None, project: str | None = None) -> Manifest:
+    """Restore the live files adopt replaced, and remove the ones (and folders) it created;
+    the rollback lands in the audit log beside the live files, with ``reason``."""
     m = load_manifest(stage_dir)
     if m.state != "adopted":
         raise GateError(f"{stage_dir} is {m.state}, not adopted: nothing to roll back")
@@ -236,4 +242,6 @@ def rollback(stage_dir: Path, *, force: bool = False) -> Manifest:
     prune_dirs(live, m.created_dirs)
     m.state, m.rolled_back_at = "rolled_back", datetime.now(UTC)
     _save(stage_dir, m)
+    audit.log(m, "rollback", stage_dir, reason=reason, night_id=night_id, project=project,
+              forced=force)
     return m

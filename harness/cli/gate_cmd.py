@@ -16,6 +16,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from gate.audit import AuditEntry
+from gate.audit import entry_for as audit_entry
 from gate.models import GateDecision, TrialRecord
 from gate.staging import adopt as adopt_staged
 from gate.staging import rollback as rollback_staged
@@ -23,6 +25,7 @@ from gate.staging import stage as stage_candidate
 from gate.verdict import gate_run
 from harness.cli.common import RunsDir, one_of
 from harness.errors import ConfigError, HarnessError, ValidationFailed
+from harness.nightly.audit import record as record_audit
 from harness.runner.paths import RunPaths, default_runs_root
 
 app = typer.Typer(help="Gate a run: report, stage, adopt, rollback.", no_args_is_help=True)
@@ -184,11 +187,36 @@ def stage(
         typer.echo(f"  {f.action:9} {f.path}" + (f"  <- {f.source}" if f.source != f.path else ""))
 
 
+ReasonOpt = Annotated[str, typer.Option(help="why, for the audit log beside the live files")]
+
+
+def _audit(stage_dir: Path, runs_dir: Path | None, entry: AuditEntry) -> None:
+    """Record the entry in the store too: --runs-dir's, else the one holding the run the stage
+    folder belongs to (RUN/stage), else the default runs root's when it has one. Without any
+    store the JSONL file beside the live files is the whole log (no store is created for it)."""
+    db = None if runs_dir is None else runs_dir.resolve() / "harness.db"
+    for root in (stage_dir.resolve().parent.parent, default_runs_root()):
+        if db is None and (root / "harness.db").is_file():
+            db = root / "harness.db"
+    if db is None:
+        typer.echo(f"audit log: {entry.audit_file} (no runs store found; pass --runs-dir to "
+                   "record it there as well)")
+        return
+    record_audit(db, entry)
+    typer.echo(f"audit log: {entry.audit_file} and {db}")
+
+
 @app.command()
 @_errors_exit
-def adopt(stage_dir: Annotated[Path, typer.Argument(help="a folder written by `stage`")]) -> None:
-    """Apply a staged candidate; refuses when the live files changed since staging."""
-    m = adopt_staged(stage_dir)
+def adopt(
+    stage_dir: Annotated[Path, typer.Argument(help="a folder written by `stage`")],
+    reason: ReasonOpt = "",
+    runs_dir: RunsDir = None,
+) -> None:
+    """Apply a staged candidate; refuses when the live files changed since staging.
+
+    Logged in .harness-audit.jsonl beside the live files and in the runs store."""
+    m = adopt_staged(stage_dir, reason=reason)
     changes = m.changes()
     typer.echo(
         f"adopted {m.candidate} into {m.live} ({m.layout}): {len(changes)} file(s) changed, "
@@ -196,6 +224,7 @@ def adopt(stage_dir: Annotated[Path, typer.Argument(help="a folder written by `s
     )
     for f in changes:
         typer.echo(f"  {'created' if f.action == 'create' else 'replaced'} {f.path}")
+    _audit(stage_dir, runs_dir, audit_entry(m, "adopt", stage_dir, reason=reason))
 
 
 @app.command()
@@ -203,10 +232,15 @@ def adopt(stage_dir: Annotated[Path, typer.Argument(help="a folder written by `s
 def rollback(
     stage_dir: Annotated[Path, typer.Argument(help="a folder written by `stage` and adopted")],
     force: Annotated[bool, typer.Option(help="restore even if live files changed since")] = False,
+    reason: ReasonOpt = "",
+    runs_dir: RunsDir = None,
 ) -> None:
-    """Restore the live files as they were before adopt, and remove the ones it created."""
-    m = rollback_staged(stage_dir, force=force)
+    """Restore the live files as they were before adopt, and remove the ones it created.
+
+    Logged in the audit log like adopt."""
+    m = rollback_staged(stage_dir, force=force, reason=reason)
     changes = m.changes()
     typer.echo(f"rolled back {m.candidate} in {m.live}: {len(changes)} file(s) restored")
     for f in changes:
         typer.echo(f"  {'removed' if f.action == 'create' else 'restored'} {f.path}")
+    _audit(stage_dir, runs_dir, audit_entry(m, "rollback", stage_dir, reason=reason, forced=force))

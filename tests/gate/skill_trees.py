@@ -26,8 +26,9 @@ def as_run_stores_it(src: Path, dest: Path) -> Path:
 
 
 def snapshot(root: Path) -> dict[str, bytes | None]:
-    """Every file's bytes and every folder (None) under root: a byte-for-byte picture."""
+    """Every file's bytes and every folder (None) under root: a byte-for-byte picture (but for
+    the audit log adopt and rollback append to: tests/nightly/test_audit.py reads that)."""
     return {
         p.relative_to(root).as_posix(): (p.read_bytes() if p.is_file() else None)
-        for p in sorted(root.rglob("*"))
+        for p in sorted(root.rglob("*")) if p.name != ".harness-audit.jsonl"
     }
