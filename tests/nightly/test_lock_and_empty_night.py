@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 from harness.nightly.lock import NightLock, NightRunning
 from harness.nightly.records import NightStore
 from tests.nightly.helpers import ROOT, SKILL_OLD, nightly_cli, write_config, write_skill
@@ -18,6 +20,8 @@ from tests.nightly.helpers import ROOT, SKILL_OLD, nightly_cli, write_config, wr
 HOLDER = """
 import sys, time
 from pathlib import Path
+
+import yaml
 from harness.nightly.lock import NightLock
 NightLock(Path(sys.argv[1]), Path(sys.argv[2])).acquire()
 print("held", flush=True)
@@ -92,3 +96,19 @@ def test_a_dead_nights_lock_is_taken_over_and_an_empty_night_is_recorded(tmp_pat
     # nothing unfinished to resume
     r3 = nightly_cli("--config", str(cfg), "--resume")
     assert r3.returncode == 2 and "no unfinished night" in r3.stderr
+
+
+def test_a_spent_wall_budget_stops_the_night_and_resume_finishes_it(tmp_path: Path) -> None:
+    proj, cfg, runs = _setup(tmp_path)
+    data = yaml.safe_load(cfg.read_text())
+    write_config(cfg, **(data | {"budgets": {"wall_minutes": 1e-9}}))
+    r = nightly_cli("--config", str(cfg), "--json")
+    assert r.returncode == 3, r.stderr
+    rec = json.loads(r.stdout)
+    assert rec["status"] == "interrupted"
+    assert rec["message"] == "stopped before harvest: wall budget of 1e-09 min spent"
+    write_config(cfg, **data)
+    r = nightly_cli("--config", str(cfg), "--json", "--resume")
+    assert r.returncode == 0, r.stderr
+    again = json.loads(r.stdout)
+    assert again["night_id"] == rec["night_id"] and again["status"] == "nothing_to_do"
