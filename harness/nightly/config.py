@@ -50,7 +50,7 @@ class Sources(_Strict):
     claude_home: Path | None = None
     codex_home: Path | None = None
     since: str | None = None          # ISO date/time or a span back (7d, 36h)
-    max_sessions: int | None = Field(None, ge=1)
+    max_sessions: int | None = Field(default=None, ge=1)
 
 
 class ModelCfg(_Strict):
@@ -63,14 +63,14 @@ class ModelCfg(_Strict):
 
 
 class Budgets(_Strict):
-    tokens: int = Field(2_000_000, gt=0)
-    wall_minutes: float = Field(240.0, gt=0)
+    tokens: int = Field(default=2_000_000, gt=0)
+    wall_minutes: float = Field(default=240.0, gt=0)
 
 
 class ProposerCfg(_Strict):
     model: str = "claude-sonnet-4-5"
-    max_edits: int = Field(3, ge=1)
-    max_bytes: int = Field(20_000, ge=1)
+    max_edits: int = Field(default=3, ge=1)
+    max_bytes: int = Field(default=20_000, ge=1)
     script: Path | None = None        # scripted mode: the proposer's own rules (else model.script)
 
 
@@ -81,13 +81,13 @@ class Candidates(_Strict):
 
 
 class MineCfg(_Strict):
-    threshold: float = Field(0.8, ge=0.0, le=1.0)
-    min_occurrences: int = Field(2, ge=1)
-    holdout_fraction: float = Field(0.34, ge=0.0, le=1.0)
+    threshold: float = Field(default=0.8, ge=0.0, le=1.0)
+    min_occurrences: int = Field(default=2, ge=1)
+    holdout_fraction: float = Field(default=0.34, ge=0.0, le=1.0)
     seed: int = 0
-    max_tasks: int | None = Field(None, ge=1)
+    max_tasks: int | None = Field(default=None, ge=1)
     allow_no_repo: bool = False
-    timeout_sec: int = Field(900, ge=1)
+    timeout_sec: int = Field(default=900, ge=1)
     #: replay the mined tasks with a real model (record/live) without reading them first
     accept_unreviewed: bool = False
 
@@ -97,8 +97,8 @@ class NightlyConfig(_Strict):
     sources: Sources = Field(default_factory=Sources)
     targets: list[str] = Field(min_length=1)
     agents: list[str] = Field(default_factory=lambda: ["claude"], min_length=1)
-    trials: int = Field(1, ge=1)
-    concurrency: int | None = Field(None, ge=1)
+    trials: int = Field(default=1, ge=1)
+    concurrency: int | None = Field(default=None, ge=1)
     model: ModelCfg = Field(default_factory=ModelCfg)
     budgets: Budgets = Field(default_factory=Budgets)
     gate_policy: Path | dict[str, Any] | None = None
@@ -108,7 +108,7 @@ class NightlyConfig(_Strict):
     mine: MineCfg = Field(default_factory=MineCfg)
     runs_dir: Path | None = None
     #: the file it was read from (not a field a user writes)
-    source_file: Path | None = Field(None, exclude=True)
+    source_file: Path | None = Field(default=None, exclude=True)
 
     def target_path(self, rel: str) -> Path:
         return self.project / rel

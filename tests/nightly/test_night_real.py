@@ -60,12 +60,20 @@ class Killed(Exception):
     pass
 
 
+FROZEN_TASK = {"schema": "harness.task/v1", "id": "say-what-changed", "split": "frozen",
+               "prompt": "Tell me whether calc.py needs a change.", "timeout_sec": 180,
+               "checks": [{"op": "contains", "value": "nothing to change"}]}
+
+
 def test_a_night_killed_after_replay_resumes_gates_stages_and_adopts(
         cli_sessions: Generated, tmp_path: Path) -> None:
     cand = tmp_path / "cand"
     write_skill(cand, SKILL_NEW)
+    frozen = tmp_path / "frozen"
+    frozen.mkdir()
+    (frozen / "say.yaml").write_text(yaml.safe_dump(FROZEN_TASK, sort_keys=False))
     proj, f = _project(cli_sessions, tmp_path, SKILL_OLD, adopt="auto",
-                       candidates={"folders": [str(cand)]})
+                       candidates={"folders": [str(cand)]}, frozen_suite=str(frozen))
     live = proj / SKILL_REL
     before = _sha(live)
     cfg = load_config(f)
@@ -84,8 +92,9 @@ def test_a_night_killed_after_replay_resumes_gates_stages_and_adopts(
         rows_before = {r["stage"]: r for r in store.stage_rows(night.night_id)}
     assert list(rows_before) == ["harvest", "mine", "propose", "replay"]
     assert all(r["status"] == "done" for r in rows_before.values())
-    run_ids = list(rows_before["replay"]["output"]["runs"].values())
-    assert len(run_ids) == 1
+    runs_by_job = rows_before["replay"]["output"]["runs"]
+    assert list(runs_by_job) == ["claude:mined", "claude:frozen"]
+    run_ids = list(runs_by_job.values())
 
     r = nightly_cli("--config", str(f), "--resume", "--json", timeout=1800)
     assert r.returncode == 0, r.stderr
@@ -97,15 +106,19 @@ def test_a_night_killed_after_replay_resumes_gates_stages_and_adopts(
     assert list(rows) == ["harvest", "mine", "propose", "replay", "watch", "gate", "stage", "adopt"]
     for s in ("harvest", "mine", "propose", "replay"):  # not redone: same rows, same times
         assert rows[s] == rows_before[s]
-    with Store(runs / "harness.db") as st:
-        assert [x["id"] for x in st.runs()] == run_ids  # no second run was started
+    with Store(runs / "harness.db") as st:  # no other run was started
+        assert sorted(x["id"] for x in st.runs()) == sorted(run_ids)
     # the record, filled
-    assert (rec.harvested, rec.mined, rec.replayed, rec.run_ids) == (4, 1, 2, run_ids)
+    assert (rec.harvested, rec.mined, rec.replayed, rec.run_ids) == (4, 1, 4, run_ids)
     [c] = rec.candidates
     assert (c.source, c.verdict) == ("folder", "accept") and "lift rule" in c.reason
     assert rec.verdict == "accept" and "lift rule" in rec.decision
     assert rec.scores[c.name] > rec.scores["baseline"]
-    assert rec.pass_rates == {"baseline": 0.0, c.name: 1.0}
+    # the frozen task passed for both (no regression), the mined one only for the candidate
+    assert rec.pass_rates == {"baseline": 0.5, c.name: 1.0}
+    report = json.loads((runs / "nightly" / rec.night_id / "report" / "report.json").read_text())["decision"]
+    frozen_rows = [t for t in report["candidates"][0]["tasks"] if t["split"] == "frozen"]
+    assert [t["task_id"] for t in frozen_rows] == ["frozen/say-what-changed"]
     assert rec.tokens > 0 and set(rec.tokens_per_trial) == {"baseline", c.name}
     assert c.name in rec.steps_to_green and rec.wall_s > 0
     # staged, then adopted: the live skill is the candidate's now, and only it changed
