@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +28,14 @@ from harness.nightly.night import run_night
 from harness.nightly.records import NightRecord, NightStore
 from harness.runner.store import Store
 from tests.harvest.realcli import ANSWER_FIX, FIX_CMD, Generated
-from tests.nightly.helpers import SKILL_NEW, SKILL_OLD, nightly_cli, write_config, write_skill
+from tests.nightly.helpers import (
+    ROOT,
+    SKILL_NEW,
+    SKILL_OLD,
+    nightly_cli,
+    write_config,
+    write_skill,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.agents, pytest.mark.slow]
 SKILL_REL = ".claude/skills/calc/SKILL.md"
@@ -47,12 +58,14 @@ def _project(gen: Generated, tmp_path: Path, live_skill: str, **cfg: Any) -> tup
     lay = gen.install(tmp_path)
     write_skill(lay.repo, live_skill)
     (tmp_path / "policy.yaml").write_text(yaml.safe_dump(POLICY, sort_keys=False))
-    f = write_config(tmp_path / "nightly.yaml", project=str(lay.repo), targets=[".claude/skills/calc"],
-                     sources={"claude_home": str(lay.claude_home), "codex_home": str(lay.codex_home)},
-                     agents=["claude"], trials=1, concurrency=2,
-                     model={"mode": "scripted", "script": "policy.yaml"},
-                     budgets={"tokens": 5_000_000, "wall_minutes": 60}, gate_policy=GATE,
-                     mine={"holdout_fraction": 1.0}, runs_dir="runs", **cfg)
+    fields: dict[str, Any] = dict(
+        project=str(lay.repo), targets=[".claude/skills/calc"],
+        sources={"claude_home": str(lay.claude_home), "codex_home": str(lay.codex_home)},
+        agents=["claude"], trials=1, concurrency=2,
+        model={"mode": "scripted", "script": "policy.yaml"},
+        budgets={"tokens": 5_000_000, "wall_minutes": 60}, gate_policy=GATE,
+        mine={"holdout_fraction": 1.0}, runs_dir="runs")
+    f = write_config(tmp_path / "nightly.yaml", **(fields | cfg))
     return lay.repo, f
 
 
@@ -161,3 +174,54 @@ def test_watch_rolls_back_a_worse_adopted_skill(cli_sessions: Generated, tmp_pat
         rows = {r["stage"]: r["output"] for r in store.stage_rows(rec["night_id"])}
     assert rows["watch"]["rolled_back"] is True and rows["watch"]["watched"] == "n-earlier"
     assert "nothing new is staged" in rows["stage"]["summary"]
+
+
+def test_a_night_killed_mid_replay_resumes_its_run(cli_sessions: Generated, tmp_path: Path,
+                                                   docker_client: Any) -> None:
+    """SIGKILL while the replay run is half done: ``--resume`` finishes that same run (its
+    finished trial kept, not re-run), sweeps the killed one's containers, and the night ends."""
+    from harness import labels
+
+    cand = tmp_path / "cand"
+    write_skill(cand, SKILL_NEW)
+    proj, f = _project(cli_sessions, tmp_path, SKILL_OLD, concurrency=1,
+                       candidates={"folders": [str(cand)]})
+    runs = tmp_path / "runs"
+    log = (tmp_path / "night.log").open("w")
+    p = subprocess.Popen([sys.executable, "-m", "harness.cli", "nightly", "--config", str(f)],
+                         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True,
+                         start_new_session=True)
+    run_id, done = None, set()
+    try:
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline and not done:
+            time.sleep(0.5)
+            assert p.poll() is None, (tmp_path / "night.log").read_text()[-3000:]
+            if (runs / "harness.db").exists():
+                with NightStore(runs / "harness.db") as ns:
+                    nights = ns.nights()
+                    part = ns.stage_partial(nights[0].night_id, "replay") if nights else None
+                run_id = part[0].get("runs", {}).get("claude:mined") if part else None
+                if run_id:
+                    with Store(runs / "harness.db") as st:
+                        done = st.completed_keys(run_id)
+    finally:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait(timeout=30)
+        log.close()
+    assert run_id and len(done) == 1, "the night was not caught half-way through its replay"
+    [key] = done
+    first = json.loads((runs / run_id / key[0] / key[1] / str(key[2]) / "result.json").read_text())
+
+    r = nightly_cli("--config", str(f), "--resume", "--json", timeout=1800)
+    assert r.returncode == 0, r.stderr
+    rec = json.loads(r.stdout)
+    assert rec["status"] == "done" and rec["run_ids"] == [run_id], rec
+    assert f"resuming run {run_id}" in r.stderr
+    again = json.loads((runs / run_id / key[0] / key[1] / str(key[2]) / "result.json").read_text())
+    assert again["extra"]["finished_at"] == first["extra"]["finished_at"]  # not re-run
+    assert rec["replayed"] == 2 and rec["verdict"] == "accept"
+    assert rec["staged"] and rec["adopted"] is None  # adopt: stage (the default)
+    assert (proj / SKILL_REL).read_text() == SKILL_OLD
+    left = docker_client.containers.list(all=True, filters={"label": f"{labels.RUN_ID}={run_id}"})
+    assert left == [], [c.name for c in left]
