@@ -338,8 +338,7 @@ class Night:
             self.rec.verdict = d.decision
             self.rec.decision = d.reasons[0] if d.reasons else d.decision
         return {"decision": d.decision, "chosen": d.chosen,
-                "summary": f"{d.decision}" + (f" {d.chosen}" if d.chosen else "")
-                           + f": {d.reasons[0] if d.reasons else ''}"}
+                "summary": f"{d.decision}: {d.reasons[0] if d.reasons else 'no reason given'}"}
 
     def _remember_rejected(self, c: CandidateOutcome) -> None:
         try:  # the proposer's memory (issue 13 item 2), absent until that branch lands
