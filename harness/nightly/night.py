@@ -29,7 +29,14 @@ from harness.nightly.config import NightlyConfig
 from harness.nightly.lock import NightLock
 from harness.nightly.records import STAGES, CandidateOutcome, NightRecord, NightStore
 from harness.nightly.replay import Budget, OverBudget, jobs, run_jobs
-from harness.nightly.watch import Watched, find_adopted, judge, previous_variant, roll_back
+from harness.nightly.watch import (
+    Watched,
+    change,
+    find_adopted,
+    judge,
+    previous_variant,
+    roll_back,
+)
 from harness.nightly.watch import stage_dirs as _stage_dirs
 
 #: ``say(stage, line)``: one progress line of a stage
@@ -298,10 +305,12 @@ class Night:
         if cd.decision != "accept":
             out["summary"] = f"kept the skill adopted on {w['night']}: {cd.decision} ({reason})"
             return out
-        roll_back(watched)
+        decision = (f"rolled back the skill adopted on {w['night']}: the version it "
+                    f"replaced did better on tonight's tasks ({reason})")
+        roll_back(watched, db_path=self.root / "harness.db", reason=decision,
+                  night_id=self.rec.night_id, project=str(self.cfg.project))
         self.rec.rolled_back, self.rec.verdict = w["stage_root"], "rolled_back"
-        self.rec.decision = (f"rolled back the skill adopted on {w['night']}: the version it "
-                             f"replaced did better on tonight's tasks ({reason})")
+        self.rec.decision = decision
         out |= {"rolled_back": True, "summary": self.rec.decision}
         return out
 
@@ -373,27 +382,28 @@ class Night:
                 "summary": f"staged {c.name} ({', '.join(staged)}) in {self.dirs.stage}"}
 
     def _adopt(self) -> dict[str, Any]:
-        from gate.staging import adopt, load_manifest, rollback
+        from gate.staging import load_manifest
 
         if not self.rec.staged:
             return {"summary": "nothing to adopt"}
         if self.cfg.adopt != "auto":
             return {"summary": f"staged only (adopt: stage); adopt by hand with "
                                f"`harness adopt DIR` for each folder in {self.rec.staged}"}
+        db, nid, proj = self.root / "harness.db", self.rec.night_id, str(self.cfg.project)
+        reason = f"nightly {nid}: the gate accepted ({self.rec.decision})"
         done: list[Path] = []
         for d in _stage_dirs(Path(self.rec.staged)):
             if load_manifest(d).state == "adopted":
                 done.append(d)  # a resumed night: adopted before the kill
                 continue
             try:
-                adopt(d)
+                change(d, "adopt", db_path=db, reason=reason, night_id=nid, project=proj)
             except GateError as exc:
                 for back in reversed(done):  # all targets or none
-                    rollback(back)
+                    change(back, "rollback", db_path=db, night_id=nid, project=proj,
+                           reason=f"nightly {nid}: another target's adopt was refused")
                 self.rec.message = f"adopt refused: {exc.one_line()}"
                 return {"adopted": False, "summary": self.rec.message}
             done.append(d)
-        # TODO(lead, issue 13 item 4): audit log. When gate/audit.py lands, record the adopt
-        # here (store + JSONL beside the live files): gate.audit.record("adopt", ...).
         self.rec.adopted = self.rec.staged
         return {"adopted": True, "summary": f"adopted {self.rec.staged}"}

@@ -11,6 +11,7 @@ folders' backups, so nothing but ``rollback`` ever writes the live files.
 
 from __future__ import annotations
 
+import importlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,13 +88,37 @@ def judge(records: list[Any], policy: Any, model_mode: str) -> Any:
                   model_mode=model_mode)  # type: ignore[arg-type]
 
 
-def roll_back(w: Watched) -> list[str]:
+def roll_back(w: Watched, *, db_path: Path, reason: str, night_id: str,
+              project: str) -> list[str]:
     """Roll every target of the adoption back (each atomic; the last adopted first)."""
     done = []
     for d in reversed(w.stage_dirs):
         if load_manifest(d).state == "rolled_back":
             continue  # a resumed night: this one was rolled back before the kill
-        done.append(rollback(d).live)
-    # TODO(lead, issue 13 item 4): audit log. When gate/audit.py lands, record the rollback
-    # here (store + JSONL beside the live files): gate.audit.record("rollback", ...).
+        change(d, "rollback", db_path=db_path, reason=reason, night_id=night_id, project=project)
+        done.append(str(d))
     return done
+
+
+def change(stage_dir: Path, action: str, *, db_path: Path, reason: str, night_id: str,
+           project: str) -> None:
+    """Adopt or roll back one stage folder, through the audit log when this build has it.
+
+    AUDIT CALL SITE (issue 13 item 4): ``harness.nightly.audit`` (another branch) adopts /
+    rolls back and records the entry in the store and the JSONL file beside the live files;
+    until it is merged, the plain ``gate.staging`` calls run and nothing is logged."""
+    try:
+        audit: Any = importlib.import_module("harness.nightly.audit")
+    except ModuleNotFoundError as exc:
+        if exc.name != "harness.nightly.audit":
+            raise
+        audit = None
+    if audit is not None:
+        fn = audit.adopt if action == "adopt" else audit.rollback
+        fn(db_path, stage_dir, reason=reason, night_id=night_id, project=project)
+    elif action == "adopt":
+        from gate.staging import adopt
+
+        adopt(stage_dir)
+    else:
+        rollback(stage_dir)
