@@ -3,8 +3,9 @@
 1. The real claude and codex CLIs, on the scripted Gateway, write session files in a small
    repo (a bug fixed and tested; later, a question): the fixture generator the harvest tests
    use, so the sessions are the CLIs' real formats.
-2. Night 1 harvests the fix sessions, mines a task, replays the live skill against a
-   candidate through the real claude CLI, the gate accepts, and ``adopt: auto`` adopts it.
+2. Night 1 harvests the fix sessions, mines a task, the scripted proposer writes a candidate
+   (a folder holds the same skill in a build without the proposer), the real claude CLI
+   replays the live skill against it, the gate accepts, and ``adopt: auto`` adopts it.
 3. A worse skill slips past (adopted by hand, recorded as a night's adopt).
 4. Night 2 harvests the later sessions, watch replays the adopted skill against the version
    it replaced, and rolls it back.
@@ -17,6 +18,7 @@ attempt (70% interval) to keep the demo short.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -56,6 +58,26 @@ def _skill(root: Path, text: str) -> Path:
     return root / SKILL
 
 
+def _candidates(work: Path) -> dict:
+    """Night 1's candidate: the scripted proposer's (its one edit renames the skill to the
+    one the scripted model follows to green) when this build has the proposer, else the same
+    skill from a folder."""
+    if importlib.util.find_spec("harness.propose.run") is None:
+        _skill(work / "candidate", GOOD)
+        return {"folders": ["candidate"]}
+    from harness.propose.prompt import MARKER
+
+    edits = {"edits": [{
+        "file": "SKILL.md", "op": "replace", "section": "front matter",
+        "content": "name: calc-fixer\ndescription: Fixes add() in calc.py and runs the tests.",
+        "rationale": "The failed trials never fixed add(); the name and description are what "
+                     "the agent sees before it opens the skill."}]}
+    (work / "proposer.yaml").write_text(yaml.safe_dump({"version": 1, "rules": [{
+        "name": "proposer", "match": {"user": "^" + MARKER},
+        "reply": {"text": "```json\n" + json.dumps(edits) + "\n```\n"}}]}))
+    return {"proposer": {"model": "scripted-proposer", "script": "proposer.yaml"}}
+
+
 def _night(cfg: Path) -> dict:
     r = subprocess.run([sys.executable, "-m", "harness.cli", "nightly", "--config", str(cfg),
                         "--json"], cwd=ROOT, stdout=subprocess.PIPE, text=True, timeout=3600,
@@ -79,7 +101,6 @@ def main() -> int:
     lay = gen.install(work / "home", sessions={"claude": ["fix"], "codex": ["fix"]})
     proj = lay.repo
     _skill(proj, OLD)
-    _skill(work / "candidate", GOOD)
     (work / "policy.yaml").write_text(yaml.safe_dump(POLICY, sort_keys=False))
     cfg = {"project": str(proj), "targets": [SKILL],
            "sources": {"claude_home": str(lay.claude_home), "codex_home": str(lay.codex_home)},
@@ -90,7 +111,7 @@ def main() -> int:
                            "max_token_ratio": None, "max_time_ratio": None},
            "mine": {"holdout_fraction": 1.0}, "adopt": "auto", "runs_dir": "runs"}
     n1_cfg = work / "night1.yaml"
-    n1_cfg.write_text(yaml.safe_dump(cfg | {"candidates": {"folders": ["candidate"]}}))
+    n1_cfg.write_text(yaml.safe_dump(cfg | {"candidates": _candidates(work)}))
     print("nightly-demo: night 1", file=sys.stderr)
     n1 = _night(n1_cfg)
 
@@ -113,13 +134,15 @@ def main() -> int:
     print("nightly-demo: night 2", file=sys.stderr)
     n2 = _night(n2_cfg)
     live_now = (proj / SKILL / "SKILL.md").read_text()
+    n1_live = n1["candidates"][0]["path"] if n1["candidates"] else None
     print(f"nightly-demo: night 1 {n1['verdict']} ({n1['decision']}); night 2 {n2['verdict']} "
-          f"({n2['decision']}); live skill is the {'good' if live_now == GOOD else 'other'} one",
+          f"({n2['decision']}); live skill: {live_now.splitlines()[1]}",
           file=sys.stderr)
     print(json.dumps({
         "night1_verdict": n1["verdict"],
         "night1_adopted": bool(n1["adopted"]),
-        "night2_rolled_back": bool(n2["rolled_back"]) and live_now == GOOD,
+        "night2_rolled_back": bool(n2["rolled_back"]) and n1_live is not None
+        and live_now == (Path(n1_live) / SKILL / "SKILL.md").read_text(),
         "tasks_mined": n1["mined"],
         "trials": n1["replayed"] + n2["replayed"],
         "wall_s": round(time.monotonic() - t0, 1),

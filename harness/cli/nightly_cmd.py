@@ -23,7 +23,7 @@ err = Console(stderr=True, highlight=False)
 @app.callback(invoke_without_command=True)
 def nightly(
     ctx: typer.Context,
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="The night's settings (nightly.yaml).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="The night's settings (default: ./nightly.yaml).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Finish the project's latest unfinished night, skipping its finished stages.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the night's record as JSON.")] = False,
     runs_dir: Annotated[Path | None, typer.Option("--runs-dir", help="Where runs and the store live (default: runs_dir in the config, else ./runs or $HARNESS_RUNS_DIR).")] = None,
@@ -36,8 +36,10 @@ def nightly(
     from harness.nightly.night import run_night
 
     if config is None:
-        raise ConfigError("harness nightly needs --config nightly.yaml",
-                          hint="see the README's Nightly section for an example")
+        if not Path("nightly.yaml").is_file():
+            raise ConfigError("no --config and no ./nightly.yaml",
+                              hint="pass --config FILE; the README's Nightly section has an example")
+        config = Path("nightly.yaml")
     cfg = load_config(config)
 
     def say(stage: str, line: str) -> None:
