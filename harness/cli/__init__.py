@@ -29,7 +29,7 @@ app = typer.Typer(
 )
 
 # group modules mounted as `harness <name> ...`
-_GROUPS = {"images": "harness.cli.images_cmd", "tasks": "harness.cli.tasks_cmd"}
+_GROUPS = {"images": "harness.cli.images_cmd", "tasks": "harness.cli.tasks_cmd", "nightly": "harness.cli.nightly_cmd"}
 # modules whose commands are mounted at the top level
 _TOP = ["harness.cli.infra_cmd", "harness.cli.run_cmd", "harness.cli.gate_cmd", "harness.cli.harvest_cmd", "harness.cli.mine_cmd", "harness.cli.propose_cmd"]
 

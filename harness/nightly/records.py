@@ -176,3 +176,40 @@ class NightStore:
                 "SELECT output_json FROM night_stages WHERE night_id=? AND stage=? "
                 "AND status='done'", (night_id, stage)).fetchone()
         return json.loads(row[0]) if row else None
+
+    def stage_progress(self, night_id: str, stage: str, output: dict[str, Any],
+                       started_at: float) -> None:
+        """Record what an unfinished stage has started so far (e.g. the run ids it launched),
+        so a killed night resumes those runs instead of starting new ones."""
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}")
+        with self._tx() as c:
+            c.execute(
+                "INSERT OR REPLACE INTO night_stages VALUES (?,?,?,?,?,?)",
+                (night_id, stage, "running", started_at, None, json.dumps(output)),
+            )
+
+    def stage_partial(self, night_id: str, stage: str) -> tuple[dict[str, Any], float] | None:
+        """An unfinished stage's progress and start time, or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT output_json, started_at FROM night_stages WHERE night_id=? AND stage=? "
+                "AND status='running'", (night_id, stage)).fetchone()
+        return (json.loads(row[0]), float(row[1])) if row else None
+
+    def stage_rows(self, night_id: str) -> list[dict[str, Any]]:
+        """Every stage row of a night, in stage order (for status pages and tests)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT stage, status, started_at, ended_at, output_json FROM night_stages "
+                "WHERE night_id=?", (night_id,)).fetchall()
+        out = [{"stage": r[0], "status": r[1], "started_at": r[2], "ended_at": r[3],
+                "output": json.loads(r[4])} for r in rows]
+        return sorted(out, key=lambda r: STAGES.index(r["stage"]))
+
+    def unfinished(self, project: str) -> NightRecord | None:
+        """The project's latest night, when it did not finish (what ``--resume`` picks up)."""
+        last = self.nights(project, limit=1)
+        if last and last[0].status in ("running", "failed", "interrupted"):
+            return last[0]
+        return None
