@@ -172,7 +172,7 @@ def test_watch_rolls_back_a_worse_adopted_skill(cli_sessions: Generated, tmp_pat
     assert load_manifest(stage_root / "00-calc").state == "rolled_back"
     with NightStore(runs / "harness.db") as store:
         rows = {r["stage"]: r["output"] for r in store.stage_rows(rec["night_id"])}
-    assert rows["watch"]["rolled_back"] is True and rows["watch"]["watched"] == "n-earlier"
+    assert rows["watch"]["rolled_back"] is True and rows["watch"]["watched"] == "the skill adopted on n-earlier"
     assert "nothing new is staged" in rows["stage"]["summary"]
 
 
