@@ -30,7 +30,7 @@ class LocalSandbox:
                  root: str | os.PathLike[str] | None = None) -> None:
         self._owns_dir = workdir is None
         self._keep = keep
-        self.workdir = str(Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="harness-local-")))
+        self.workdir = str(Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix=owner.temp_prefix("local"))))
         Path(self.workdir).mkdir(parents=True, exist_ok=True)
         self.root = str(root) if root is not None else None
         self._closed = False
