@@ -99,12 +99,20 @@ class TmuxController:
         """Start the server and the pane. Options are set before the pane exists."""
         seq = self._start_sequence(command, env=env, cwd=cwd, width=width, height=height)
         try:
-            out = self._exec_transport().run(seq)
+            self._start_pane(seq, command, env=env, cwd=cwd)
         except Exception:
-            self._state = "started"
-            self.close()
+            if self._state != "closed":
+                self._state = "started"
+                self.close()
             raise
-        return self.started(out)
+        return self
+
+    def _start_pane(self, seq: list[str], command: list[str] | str, *, env: dict[str, str] | None,
+                    cwd: str | None) -> None:
+        """Run the start sequence ``seq`` in one process (each costs a ``docker exec`` in a
+        container); ``started`` takes the pane id it printed."""
+        del command, env, cwd  # all in ``seq``
+        self.started(self._exec_transport().run(seq))
 
     def start_argv(
         self,
@@ -484,9 +492,9 @@ class LocalTmuxController(TmuxController):
 
     Its lifecycle runs through libtmux's object model (``Server.new_session``, the session's
     window and pane looked up as objects, ``Server.kill``) on this controller's own
-    :meth:`libtmux_server`, so every call has the transport's timeout. That costs a few tmux
-    calls more than the one-process start a container needs (about 20 ms here, once per
-    trial: ``bench/controller.py``, "lifecycle"); the per-poll paths (capture, keys, waits)
+    :meth:`libtmux_server`, so every call has the transport's timeout. That costs three tmux
+    processes more than the one-process start a container needs (once per controller: see
+    ``bench/controller.py``, "lifecycle"); the per-poll paths (capture, keys, waits)
     stay on the controller's direct commands, which libtmux would slow (a ``Pane.refresh``
     asks tmux for every field). ``start_argv`` / ``started`` (a caller that runs the start
     in its own process) keep the one-process start.
@@ -495,24 +503,18 @@ class LocalTmuxController(TmuxController):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(LocalHost(), **kwargs)
 
-    def start(
-        self,
-        command: list[str] | str,
-        *,
-        env: dict[str, str] | None = None,
-        cwd: str | None = None,
-        width: int = 200,
-        height: int = 50,
-    ) -> TmuxController:
+    def _start_pane(self, seq: list[str], command: list[str] | str, *, env: dict[str, str] | None,
+                    cwd: str | None) -> None:
         """The server with its options (one process: they must exist before the pane), then
-        the session, the signal board and the pane through libtmux."""
-        self._start_sequence(command, env=env, cwd=cwd, width=width, height=height)  # checks
+        the session, the signal board and the pane through libtmux (``seq`` is not run)."""
+        del seq
         from libtmux.constants import OptionScope
+        from libtmux.exc import LibTmuxException
 
         try:
             self._exec_transport().run(T.join_sequence(T.server_options(self.options)))
             server = self._channel_server()
-            session = server.new_session(session_name=self.session, x=width, y=height,
+            session = server.new_session(session_name=self.session, x=self.width, y=self.height,
                                          start_directory=cwd, environment=env,
                                          window_command=_pane_command(command, env))
             # on the pane's window only (see ``argv.start_server_sequence``), and before a
@@ -529,14 +531,9 @@ class LocalTmuxController(TmuxController):
             if pane is None or not pane.pane_id:
                 raise ControllerError(f"tmux made session {self.session} but shows no pane in it")
             self.pane_id = pane.pane_id
-        except Exception as exc:
-            self._state = "started"
-            self.close()
-            if isinstance(exc, HarnessError):
-                raise
+        except LibTmuxException as exc:
             raise ControllerError(f"tmux on this machine could not start the pane: {exc}",
                                   hint="run `harness doctor`") from exc
-        return self
 
     def close(self, *, kill_server: bool = True) -> None:
         """As ``TmuxController.close``, with the server killed by ``libtmux.Server.kill``."""
