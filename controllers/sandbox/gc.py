@@ -3,9 +3,9 @@
 Providers call it: the Docker provider for containers, networks, volumes and its host temp
 dirs; the local provider for its directories (``sweep_temp_dirs``). A harness container is
 removed when its owner process is gone (same host: the pid is dead, or alive with another
-start time) or when it is older than ``max_age_sec`` (any host: a
-remote engine shared by many CI jobs). Containers of live owners on this host are kept,
-so two harness processes on one machine never reap each other.
+start time) or when it is older than ``max_age_sec`` (any host: a remote engine shared by
+many CI jobs). Containers of live owners on this host are kept, so two harness processes on
+one machine never reap each other.
 """
 
 from __future__ import annotations
@@ -38,8 +38,10 @@ class Reaped:
 
     def line(self) -> str:
         """One line for ``harness gc``."""
-        ident = "" if self.container_id == self.name else f"{self.container_id}, "
-        return f"{self.kind} {self.name} ({ident}run {self.run_id}): {self.why}"
+        about = [*([self.container_id] if self.container_id != self.name else []),
+                 *([f"run {self.run_id}"] if self.run_id != "?" else [])]
+        detail = f" ({', '.join(about)})" if about else ""
+        return f"{self.kind} {self.name}{detail}: {self.why}"
 
 
 def stale_reason(lbl: dict[str, str], *, now: float, host: str, max_age_sec: float) -> str | None:
