@@ -29,10 +29,12 @@ from controllers.sandbox import owner
 from controllers.sandbox.gc import DEFAULT_MAX_AGE_SEC, sweep_temp_dirs
 from controllers.sandbox.local import LocalSandbox
 from controllers.snapshot import GitSnapshotter, Snapshot
-from harness.errors import SandboxError
+from harness.errors import ConfigError, SandboxError
 from harness.providers.base import FileMap, ProviderBase, SandboxRequest, TaskSandbox
 from harness.providers.warm import SetupFailed, _clone, _harness_files
 
+#: the one image name the local provider accepts: the shell agents' (this machine's tools)
+LOCAL_IMAGE = "base"
 #: why a local sandbox never runs a second trial (the runner records it as ``fresh_reason``)
 NO_REUSE = "local directory: no root to reset it, so every trial gets a fresh one"
 
@@ -108,7 +110,16 @@ class LocalProvider(ProviderBase):
     name = "local"
 
     def ensure_image(self, image: str) -> str:
-        return image  # nothing to build: the tools are this machine's
+        """Nothing to build: the tools are this machine's. An agent with an image of its own
+        (claude, codex) is refused: its profile addresses its home, hook and state at the
+        image's paths (``/home/agent``, ``/opt/harness``), which this provider maps for the
+        harness's files but not for the agent's own process (it would write to this
+        machine's ``/home/agent``, and its completion hook would not be found)."""
+        if image != LOCAL_IMAGE:
+            raise ConfigError(f"the local provider cannot run an agent that needs image {image!r}: "
+                              "its CLI expects the container's home and hook paths",
+                              hint="run it with --provider docker; locally, use --agent oracle or noop")
+        return image
 
     def create(self, req: SandboxRequest) -> LocalTaskSandbox:
         """The task's workspace copied (or cloned) in, its harness files written, its setup

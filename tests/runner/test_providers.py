@@ -210,7 +210,7 @@ def test_the_demo_suite_is_scored_and_gated_alike_on_local_and_docker(tmp_path: 
     --gate` on the local provider and on Docker: every trial's checks, its status, pass@k and
     the gate's decision and interval come out the same. (The agent is the oracle: the real
     claude CLI runs on this host, but its profile puts its home, hook and state at in-container
-    paths the local provider does not rewrite; see the local provider's docstring.)"""
+    paths the local provider does not rewrite: ``LocalProvider.ensure_image`` refuses it.)"""
     suite = _demo_with_oracles(tmp_path / "suite")
     local, local_checks = _gated_run(suite, tmp_path / "local", "local")
     docker, docker_checks = _gated_run(suite, tmp_path / "docker", "docker")
@@ -230,3 +230,14 @@ def test_the_demo_suite_is_scored_and_gated_alike_on_local_and_docker(tmp_path: 
         return [r for r in s["reasons"] if "CI [" in r]
 
     assert interval(local) and interval(local) == interval(docker)
+
+
+def test_the_local_provider_refuses_an_agent_with_its_own_image() -> None:
+    """claude's and codex's profiles need their image's paths: refused in one line, before any
+    trial (the shell agents' image is this machine's tools)."""
+    local = LocalProvider()
+    assert local.ensure_image(get_profile("oracle").spec.image) == "base"
+    for agent in ("claude", "codex"):
+        with pytest.raises(ConfigError, match=f"cannot run an agent that needs image '{agent}'") as err:
+            local.ensure_image(get_profile(agent).spec.image)
+        assert "--provider docker" in err.value.one_line()
