@@ -95,7 +95,8 @@ class SandboxProvider(Protocol):
 
     def create(self, req: SandboxRequest) -> TaskSandbox: ...
 
-    def sweep(self, *, dry_run: bool = False, max_age_sec: float = DEFAULT_MAX_AGE_SEC) -> list[str]:
+    def sweep(self, *, dry_run: bool = False,
+              max_age_sec: float = DEFAULT_MAX_AGE_SEC) -> list[str]:
         """Remove (or list) what runs whose owner is gone left behind (containers, networks,
         volumes, directories, servers: whatever this provider makes), one line each; things
         it did not make are left alone. ``max_age_sec``: also what is older, whoever owns it,

@@ -73,7 +73,8 @@ class DockerProvider(ProviderBase):
         return prepare(req.task, image=req.image, workdir=req.workdir, client=self.client, run_id=req.run_id,
                        limits=req.limits, with_relay=req.gateway_url is not None, gateway_url=req.gateway_url)
 
-    def sweep(self, *, dry_run: bool = False, max_age_sec: float = DEFAULT_MAX_AGE_SEC) -> list[str]:
+    def sweep(self, *, dry_run: bool = False,
+              max_age_sec: float = DEFAULT_MAX_AGE_SEC) -> list[str]:
         """Containers, networks and volumes with the harness's labels, then the host temp dirs
         a Docker run makes (clones, copies out, image build contexts, salvage)."""
         client = self._client or engine.client()

@@ -116,9 +116,10 @@ class LocalProvider(ProviderBase):
         harness's files but not for the agent's own process (it would write to this
         machine's ``/home/agent``, and its completion hook would not be found)."""
         if image != LOCAL_IMAGE:
-            raise ConfigError(f"the local provider cannot run an agent that needs image {image!r}: "
-                              "its CLI expects the container's home and hook paths",
-                              hint="run it with --provider docker; locally, use --agent oracle or noop")
+            raise ConfigError(
+                f"the local provider cannot run an agent that needs image {image!r}: "
+                "its CLI expects the container's home and hook paths",
+                hint="run it with --provider docker; locally, use --agent oracle or noop")
         return image
 
     def create(self, req: SandboxRequest) -> LocalTaskSandbox:
@@ -147,7 +148,8 @@ class LocalProvider(ProviderBase):
             shutil.rmtree(base, ignore_errors=True)
             raise
 
-    def sweep(self, *, dry_run: bool = False, max_age_sec: float = DEFAULT_MAX_AGE_SEC) -> list[str]:
+    def sweep(self, *, dry_run: bool = False,
+              max_age_sec: float = DEFAULT_MAX_AGE_SEC) -> list[str]:
         """The directories of local sandboxes whose owner process is gone, and the agent tmux
         servers still running from them (a killed run's servers outlive it: tmux daemonizes).
         Age does not matter here: on this machine the owner's pid and start time are known."""

@@ -167,7 +167,8 @@ def _oracle(policy: dict[str, Any], fn: str) -> str:
               if r.get("reply", {}).get("calls")}
     quick, fix = shells[f"{fn}: quick edit"], shells[f"{fn}: verified, fix after a failure"]
     return (f'root="$(cd "$(dirname "$0")/.." && pwd)"\ncd "$TASK_WORKDIR"\n{quick}\n'
-            f'if grep -qs "^name: fix-bugs-verified" "$root"/home/agent/.agents/skills/*/SKILL.md; then\n'
+            'if grep -qs "^name: fix-bugs-verified" '
+            f'"$root"/home/agent/.agents/skills/*/SKILL.md; then\n'
             f"{fix}\nfi\n")
 
 
@@ -184,20 +185,26 @@ def _demo_with_oracles(dest: Path) -> Path:
     return dest
 
 
-def _gated_run(suite: Path, runs: Path, provider: str) -> tuple[dict[str, Any], dict[tuple[str, str, int], Any]]:
+Checks = dict[tuple[str, str, int], list[tuple[str, bool | None]]]
+
+
+def _gated_run(suite: Path, runs: Path, provider: str) -> tuple[dict[str, Any], Checks]:
     """``harness run SUITE --agent oracle --provider P --gate`` (the real CLI): its summary, and
     each trial's check results from its ``result.json``."""
     from tests.runner.conftest import harness_cli, summary
 
     r = harness_cli("run", str(suite), "--agent", "oracle", "--provider", provider, "--runs-dir",
-                    str(runs), "--gate", "--gate-policy", str(suite / "gate.yaml"), "-j", "2", "--json")
+                    str(runs), "--gate", "--gate-policy", str(suite / "gate.yaml"), "-j", "2",
+                    "--json")
     s = summary(r)
-    assert r.returncode == 0, f"{provider}: gate exit {r.returncode}: {s['reasons']}\n{r.stderr[-3000:]}"
+    assert r.returncode == 0, \
+        f"{provider}: gate exit {r.returncode}: {s['reasons']}\n{r.stderr[-3000:]}"
     checks = {}
     for t in s["trials"]:
         result = Path(s["run_dir"], t["task"], t["variant"], str(t["attempt"]), "result.json")
         rec = json.loads(result.read_text())["record"]
-        checks[(t["task"], t["variant"], t["attempt"])] = [(c["name"], c["passed"]) for c in rec["check_results"]]
+        checks[(t["task"], t["variant"], t["attempt"])] = [(c["name"], c["passed"])
+                                                           for c in rec["check_results"]]
     return s, checks
 
 
@@ -224,7 +231,8 @@ def test_the_demo_suite_is_scored_and_gated_alike_on_local_and_docker(tmp_path: 
     assert statuses["local"] == statuses["docker"]
     assert local["pass_at_k"] == docker["pass_at_k"] == {"baseline": {"1": 0.0, "2": 0.0},
                                                          "candidate": {"1": 1.0, "2": 1.0}}
-    assert local["decision"] == docker["decision"] == "accept", (local["reasons"], docker["reasons"])
+    assert local["decision"] == docker["decision"] == "accept", \
+        (local["reasons"], docker["reasons"])
 
     def interval(s: dict[str, Any]) -> list[str]:
         return [r for r in s["reasons"] if "CI [" in r]
@@ -238,6 +246,7 @@ def test_the_local_provider_refuses_an_agent_with_its_own_image() -> None:
     local = LocalProvider()
     assert local.ensure_image(get_profile("oracle").spec.image) == "base"
     for agent in ("claude", "codex"):
-        with pytest.raises(ConfigError, match=f"cannot run an agent that needs image '{agent}'") as err:
+        with pytest.raises(ConfigError,
+                           match=f"cannot run an agent that needs image '{agent}'") as err:
             local.ensure_image(get_profile(agent).spec.image)
         assert "--provider docker" in err.value.one_line()
