@@ -8,8 +8,10 @@ Measures, in one run, per-command latency (p50 / p95) of ``capture-pane`` and of
 ``docker exec -i``) and a local tmux server (control channel and one process per command);
 then idle-detection latency on a synthetic program: from its last byte of output (taken from
 the control channel's ``%output`` timestamps) to ``wait_for_idle`` returning, minus the
-requested stable time; and the cost of one libtmux call (``Pane.capture_pane``, ``Pane.cmd``)
-on a ``ctl.libtmux_server()`` riding the same channel.
+requested stable time; the cost of one libtmux call (``Pane.capture_pane``, ``Pane.cmd``)
+on a ``ctl.libtmux_server()`` riding the same channel; and, off the hot path, the cost of a
+whole lifecycle (``start`` to ``close``: the local controller runs it through libtmux's
+objects, the container one in one process).
 
 Goals from issue 3: control_capture_p50_ms <= 1 and speedup_capture >= 50.
 """
@@ -29,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from controllers.tmux import ContainerHost, LocalHost, TmuxController
+from controllers.tmux import ContainerHost, LocalTmuxController, TmuxController
 from controllers.tmux.record import read_cast
 
 PROGRAM = ["cat"]
@@ -76,6 +78,14 @@ def libtmux_latency(ctl: TmuxController, n: int) -> dict[str, float]:
     return {"cap_p50": statistics.median(caps), "cmd_p50": statistics.median(cmds)}
 
 
+def lifecycle_ms(make: Callable[[], TmuxController], n: int) -> float:
+    """p50 ms of one start (server, options, session, pane) plus close (kill-server)."""
+    def once() -> None:
+        with make() as ctl:
+            ctl.start(PROGRAM, width=120, height=40)
+    return statistics.median(timed(once, n))
+
+
 def idle_latency(ctl: TmuxController, stable_for: float) -> float:
     """ms from the program's last output to wait_for_idle returning, minus stable_for."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -98,6 +108,7 @@ def main() -> int:
     ap.add_argument("--image", default=os.environ.get("HARNESS_BENCH_IMAGE", "harness/base:latest"))
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--stable-for", type=float, default=0.5)
+    ap.add_argument("--starts", type=int, default=20, help="lifecycles timed per transport")
     args = ap.parse_args()
 
     cid = subprocess.run(
@@ -107,15 +118,18 @@ def main() -> int:
     rows: dict[str, dict[str, float]] = {}
     idle: dict[str, float] = {}
     lib: dict[str, dict[str, float]] = {}
+    life: dict[str, float] = {}
     try:
-        setups = [
-            ("docker exec (a)", ContainerHost(cid), "exec"),
-            ("docker control (b)", ContainerHost(cid), "control"),
-            ("local control", LocalHost(), "control"),
-            ("local exec", LocalHost(), "exec"),
+        setups: list[tuple[str, Callable[[], TmuxController]]] = [
+            ("docker exec (a)", lambda: TmuxController(ContainerHost(cid), transport="exec")),
+            ("docker control (b)", lambda: TmuxController(ContainerHost(cid), transport="control")),
+            ("local control", lambda: LocalTmuxController(transport="control")),
+            ("local exec", lambda: LocalTmuxController(transport="exec")),
         ]
-        for label, host, kind in setups:
-            with TmuxController(host, transport=kind) as ctl:  # type: ignore[arg-type]
+        for label, make in setups:
+            kind = make().transport_kind
+            life[label] = lifecycle_ms(make, args.starts)
+            with make() as ctl:
                 ctl.start(PROGRAM, width=120, height=40)
                 rows[label] = measure(ctl, args.n)
                 if kind == "control":
@@ -135,6 +149,8 @@ def main() -> int:
     for label, ms in idle.items():
         print(f"idle detection ({label}): {ms:.1f} ms after the last output + "
               f"{args.stable_for:g}s stable window (poll 20 ms)")
+    for label, ms in life.items():
+        print(f"lifecycle ({label}): start + close p50 {ms:.1f} ms (n={args.starts})")
     a, b = rows["docker exec (a)"], rows["docker control (b)"]
     figures = {
         "exec_capture_p50_ms": round(a["cap_p50"], 3),
@@ -144,6 +160,8 @@ def main() -> int:
         "control_roundtrip_p50_ms": round(b["rt_p50"], 3),
         "speedup_capture": round(a["cap_p50"] / b["cap_p50"], 1),
         "libtmux_capture_p50_ms": round(lib["docker control (b)"]["cap_p50"], 3),
+        "local_lifecycle_p50_ms": round(life["local control"], 1),
+        "container_lifecycle_p50_ms": round(life["docker control (b)"], 1),
     }
     print(json.dumps(figures))
     return 0

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from controllers.sandbox import owner
 from harness import labels
 from harness.errors import ConfigError, ImageError
 
@@ -205,7 +206,7 @@ def build(
         return tag
     say(f"image {name}: building {tag} ...")
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix=f"harness-build-{name}-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=owner.temp_prefix("build")) as tmp:
         for rel, data in p.files.items():
             dest = Path(tmp) / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -422,7 +423,7 @@ def build_task_image(client: Any, task_id: str, dockerfile: Path, context: Path,
     if image_exists(client, tag):
         return tag, workdir
     say(f"image task-{safe}: building {tag} on {base} ...")
-    with tempfile.TemporaryDirectory(prefix="harness-task-build-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=owner.temp_prefix("task-build")) as tmp:
         for rel, data in files.items():
             dest = Path(tmp) / rel
             dest.parent.mkdir(parents=True, exist_ok=True)

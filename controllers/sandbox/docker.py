@@ -419,7 +419,7 @@ class DockerSandbox:
             stream, _ = self._container.get_archive(src)
             data = b"".join(stream)
         dest = Path(dest)
-        with tempfile.TemporaryDirectory(prefix="harness-copyout-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=owner.temp_prefix("copyout")) as tmp:
             with tarfile.open(fileobj=io.BytesIO(data)) as tar:
                 tar.extractall(tmp, filter="data")
             produced = Path(tmp) / PurePosixPath(src).name

@@ -30,7 +30,8 @@ class LocalSandbox:
                  root: str | os.PathLike[str] | None = None) -> None:
         self._owns_dir = workdir is None
         self._keep = keep
-        self.workdir = str(Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="harness-local-")))
+        made = None if workdir else tempfile.mkdtemp(prefix=owner.temp_prefix("local"))
+        self.workdir = str(Path(workdir or made or ""))
         Path(self.workdir).mkdir(parents=True, exist_ok=True)
         self.root = str(root) if root is not None else None
         self._closed = False

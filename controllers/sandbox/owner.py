@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import signal
 import socket
 import threading
@@ -45,6 +46,18 @@ def owner_alive(pid: int, start: str | None) -> bool:
         pass
     now_start = process_start_time(pid)
     return start is None or now_start is None or now_start == start
+
+
+#: how a temp dir the harness makes is named: ``harness-<kind>@<pid>.<start>-<random>``, so
+#: the sweeper can tell its owner (and that owner's start time) from the name alone
+TEMP_NAME = re.compile(r"^harness-(?P<kind>[a-z][a-z-]*)@(?P<pid>\d+)\.(?P<start>\d*)-")
+
+
+def temp_prefix(kind: str) -> str:
+    """A ``tempfile`` prefix naming this process as the owner: what a SIGKILL leaves under
+    it is found by ``controllers.sandbox.gc.sweep_temp_dirs``."""
+    pid = os.getpid()
+    return f"harness-{kind}@{pid}.{process_start_time(pid) or ''}-"
 
 
 def owner_labels(run_id: str, kind: str = "sandbox") -> dict[str, str]:

@@ -76,8 +76,27 @@ def start_server_sequence(
     pane's id (one process in all: each costs a ``docker exec`` when tmux is in a container)."""
     if width < 2 or height < 2:
         raise ValueError(f"window size {width}x{height} is too small")
+    return join_sequence([
+        *server_options(options),
+        new_session(session, command, width=width, height=height, cwd=cwd, env=env),
+        # the signal board: its window is renamed to fire a channel (see ``fire_signal``)
+        ["new-session", "-d", "-s", SIGNAL_SESSION, "-x", "20", "-y", "2", "--", *SIGNAL_BOARD],
+        # on the pane's window only: with a global ``window-size manual`` tmux 3.3a's server
+        # dies on the next new-window / new-session (seen here; libtmux users make both)
+        ["set-option", "-w", "-t", f"={session}:", "window-size", "manual"],
+        ["display-message", "-p", "-t", session, "#{pane_id}"],
+    ])
+
+
+#: what the signal board's pane runs (nothing: it is only a window to rename)
+SIGNAL_BOARD = ("sleep", "2147483647")
+
+
+def server_options(options: ServerOptions | None = None) -> list[list[str]]:
+    """Start the server and set every option a pane must be born with (before any session:
+    ``exit-empty off`` keeps the server up with none)."""
     options = options or ServerOptions()
-    seq: list[list[str]] = [
+    return [
         ["start-server"],
         ["set-option", "-g", "history-limit", str(options.history_limit)],
         ["set-option", "-g", "status", "off"],
@@ -91,14 +110,11 @@ def start_server_sequence(
         ["set-option", "-wg", "aggressive-resize", "off"],
         ["set-option", "-wg", "allow-rename", "off"],
         ["set-option", "-wg", "automatic-rename", "off"],
-        new_session(session, command, width=width, height=height, cwd=cwd, env=env),
-        # the signal board: its window is renamed to fire a channel (see ``fire_signal``)
-        ["new-session", "-d", "-s", SIGNAL_SESSION, "-x", "20", "-y", "2", "--", "sleep", "2147483647"],
-        # on the pane's window only: with a global ``window-size manual`` tmux 3.3a's server
-        # dies on the next new-window / new-session (seen here; libtmux users make both)
-        ["set-option", "-w", "-t", f"={session}:", "window-size", "manual"],
-        ["display-message", "-p", "-t", session, "#{pane_id}"],
     ]
+
+
+def join_sequence(seq: list[list[str]]) -> list[str]:
+    """Commands as one tmux invocation: ``-f /dev/null`` (no user config) and ``;`` between."""
     out: list[str] = ["-f", "/dev/null"]
     for i, cmd in enumerate(seq):
         if i:

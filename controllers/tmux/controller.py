@@ -29,7 +29,7 @@ from controllers.tmux.hosts import ContainerHost, Host, LocalHost, host_for, soc
 from controllers.tmux.record import AsciicastRecorder, initial_screen
 from controllers.tmux.shell import ShellResult, run_in_shell
 from controllers.tmux.transport import ExecTransport, FallbackTransport
-from harness.errors import ControllerError, PaneDead, SendKeysError
+from harness.errors import ControllerError, HarnessError, PaneDead, SendKeysError
 
 if TYPE_CHECKING:  # libtmux is imported when libtmux_server() is first called
     from libtmux.pane import Pane
@@ -99,12 +99,20 @@ class TmuxController:
         """Start the server and the pane. Options are set before the pane exists."""
         seq = self._start_sequence(command, env=env, cwd=cwd, width=width, height=height)
         try:
-            out = self._exec_transport().run(seq)
+            self._start_pane(seq, command, env=env, cwd=cwd)
         except Exception:
-            self._state = "started"
-            self.close()
+            if self._state != "closed":
+                self._state = "started"
+                self.close()
             raise
-        return self.started(out)
+        return self
+
+    def _start_pane(self, seq: list[str], command: list[str] | str, *, env: dict[str, str] | None,
+                    cwd: str | None) -> None:
+        """Run the start sequence ``seq`` in one process (each costs a ``docker exec`` in a
+        container); ``started`` takes the pane id it printed."""
+        del command, env, cwd  # all in ``seq``
+        self.started(self._exec_transport().run(seq))
 
     def start_argv(
         self,
@@ -480,10 +488,103 @@ class TmuxController:
 
 
 class LocalTmuxController(TmuxController):
-    """A tmux server on this machine, socket under ``~/.cache/agent-harness/tmux``."""
+    """A tmux server on this machine, socket under ``~/.cache/agent-harness/tmux``.
+
+    Its lifecycle runs through libtmux's object model (``Server.new_session``, the session's
+    window and pane looked up as objects, ``Server.kill``) on this controller's own
+    :meth:`libtmux_server`, so every call has the transport's timeout. That costs three tmux
+    processes more than the one-process start a container needs (once per controller: see
+    ``bench/controller.py``, "lifecycle"); the per-poll paths (capture, keys, waits)
+    stay on the controller's direct commands, which libtmux would slow (a ``Pane.refresh``
+    asks tmux for every field). ``start_argv`` / ``started`` (a caller that runs the start
+    in its own process) keep the one-process start.
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(LocalHost(), **kwargs)
+
+    def _start_pane(self, seq: list[str], command: list[str] | str, *, env: dict[str, str] | None,
+                    cwd: str | None) -> None:
+        """The server with its options (one process: they must exist before the pane), then
+        the session, the signal board and the pane through libtmux (``seq`` is not run)."""
+        del seq
+        from libtmux.constants import OptionScope
+        from libtmux.exc import LibTmuxException
+
+        try:
+            self._exec_transport().run(T.join_sequence(T.server_options(self.options)))
+            server = self._channel_server()
+            session = server.new_session(session_name=self.session, x=self.width, y=self.height,
+                                         start_directory=cwd, environment=env,
+                                         window_command=_pane_command(command, env))
+            # on the pane's window only (see ``argv.start_server_sequence``), and before a
+            # control client attaches: its default size would otherwise resize the window
+            session.set_option("window-size", "manual", scope=OptionScope.Window)
+            _LOCAL_TMUX_VERSIONS.setdefault(self.tmux_bin, server.tmux_version())
+            # the session exists: the rest rides the control channel, as every later call
+            control = self._control_channel() if self.transport_kind == "control" else None
+            self._transport = FallbackTransport(control, self._exec_transport())
+            self._state = "started"
+            server.new_session(session_name=T.SIGNAL_SESSION, x=20, y=2,
+                               window_command=_pane_command(list(T.SIGNAL_BOARD)))
+            pane = session.active_pane
+            if pane is None or not pane.pane_id:
+                raise ControllerError(f"tmux made session {self.session} but shows no pane in it")
+            self.pane_id = pane.pane_id
+        except LibTmuxException as exc:
+            raise ControllerError(f"tmux on this machine could not start the pane: {exc}",
+                                  hint="run `harness doctor`") from exc
+
+    def close(self, *, kill_server: bool = True) -> None:
+        """As ``TmuxController.close``, with the server killed by ``libtmux.Server.kill``."""
+        if self._state == "closed":
+            return
+        super().close(kill_server=False)
+        if not kill_server:
+            return
+        from libtmux.exc import LibTmuxException
+
+        try:
+            self._channel_server().kill()
+        except (HarnessError, LibTmuxException):
+            pass  # already gone (libtmux says so quietly), or cannot be reached: nothing to kill
+        Path(self.socket_path).unlink(missing_ok=True)
+
+    def _channel_server(self) -> ChannelServer:
+        """This controller's ``ChannelServer``, usable before ``start`` finishes and after
+        ``close`` (its calls then go to one tmux process each, with a deadline)."""
+        if self._libtmux is None:
+            from controllers.tmux.libtmux_bridge import ChannelServer
+
+            self._libtmux = ChannelServer(self._libtmux_call, socket_path=self.socket_path,
+                                          describe="the controller's transports on this machine",
+                                          version=_LOCAL_TMUX_VERSIONS.get(self.tmux_bin))
+        return self._libtmux
+
+    def libtmux_server(self) -> ChannelServer:
+        self.transport  # noqa: B018 - raises unless started
+        return self._channel_server()
+
+    def _libtmux_call(self, argv: list[str], idempotent: bool) -> Any:
+        if self._state == "started" and self._transport is not None:
+            return self._transport.call(argv, idempotent=idempotent)
+        return self._exec_transport().call(argv)
+
+
+#: tmux's version per binary on this machine, asked once per process (libtmux checks it often)
+_LOCAL_TMUX_VERSIONS: dict[str, str] = {}
+
+
+def _pane_command(command: list[str] | str, env: dict[str, str] | None = None) -> str:
+    """libtmux takes the pane's command as one string, which tmux runs with its default shell
+    (``$SHELL -c``). A list is quoted and ``exec``'d, so the pane's process is the program
+    itself (its pid, its exit status), as when tmux runs the words directly; ``env`` is also
+    given on that line, because bash drops some variables (``PS1``) it got from tmux's ``-e``.
+    A string is tmux's own (one shell line), as before."""
+    if isinstance(command, str):
+        return command
+    pre = ["env", "--", *(f"{k}={v}" for k, v in env.items())] if env else []
+    return f"exec {T.shell_join([*pre, *command])}"
 
 
 class SandboxTmuxController(TmuxController):

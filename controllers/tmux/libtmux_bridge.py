@@ -83,13 +83,15 @@ class ChannelServer(libtmux.Server):
     cannot deliver raises ``TransportError``.
     """
 
-    def __init__(self, call: Call, *, socket_path: str, describe: str = "a harness channel"
-                 ) -> None:
+    def __init__(self, call: Call, *, socket_path: str, describe: str = "a harness channel",
+                 version: str | None = None) -> None:
+        """``version``: the server's tmux version when the caller already knows it (else it
+        is asked over the channel on first need)."""
         install()
         super().__init__(socket_path=socket_path)
         self._call = call
         self._describe = describe
-        self._version: str | None = None
+        self._version: str | None = version
         self.tmux_bin = f"harness-channel-{uuid.uuid4().hex}"
         _SERVERS[self.tmux_bin] = self
 

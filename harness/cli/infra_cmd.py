@@ -12,8 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness import engine, images
-from harness.errors import EngineError
+from harness import engine, images, providers
+from harness.errors import EngineError, HarnessError
 
 app = typer.Typer()
 console = Console(highlight=False)
@@ -68,19 +68,29 @@ def doctor(
 def gc(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be removed, remove nothing.")] = False,
     max_age_hours: Annotated[float, typer.Option(help="Remove harness containers older than this, whoever owns them.")] = 24.0,
+    provider: Annotated[str | None, typer.Option(
+        "--provider", help=f"Sweep only this sandbox provider ({', '.join(providers.names())}, or "
+                           "module:Class); default: every registered one.")] = None,
 ) -> None:
-    """Remove harness containers left by killed processes (owner gone) or older than --max-age-hours."""
-    from controllers.sandbox.gc import sweep
-
-    c = engine.client()
-    try:
-        reaped = sweep(c, dry_run=dry_run, max_age_sec=max_age_hours * 3600)
-    finally:
-        c.close()
+    """Remove what killed runs left (containers, networks, volumes, temp dirs, tmux servers:
+    owner gone, or older than --max-age-hours), through each sandbox provider's sweep."""
     verb = "would remove" if dry_run else "removed"
-    for r in reaped:
-        console.print(f"{verb} {r.name} ({r.container_id}, run {r.run_id}): {r.why}")
-    console.print(f"{verb} {len(reaped)} container(s)")
+    failed = []
+    for name in [provider] if provider else providers.names():
+        prov = providers.get_provider(name)
+        try:
+            lines = prov.sweep(dry_run=dry_run, max_age_sec=max_age_hours * 3600)
+        except HarnessError as exc:
+            console.print(f"{name}: cannot sweep: {exc.one_line()}")
+            failed.append(name)
+            continue
+        finally:
+            prov.close()
+        for line in lines:
+            console.print(f"{name}: {verb} {line}")
+        console.print(f"{name}: {verb} {len(lines)} leftover(s)")
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -55,6 +55,17 @@ class RequestView:
         return "\n".join(f"{n}: {d}" for n, d in self.skills)
 
 
+def view_of(api: Api, kind: Kind, body: dict[str, Any], *, user_text: str, system: str,
+            all_text: str, results: list[str], tools: tuple[str, ...], step: int,
+            human: int) -> RequestView:
+    """The view a wire's parser found: what every wire reads alike (model, stream flag, the
+    skills offered in the text) taken here, the parts each wire finds its own way passed in."""
+    return RequestView(api=api, kind=kind, model=str(body.get("model", "")),
+                       stream=bool(body.get("stream", False)), user_text=user_text, system=system,
+                       all_text=all_text, tool_results=tuple(results),
+                       skills=parse_skills(all_text), tools=tools, step=step, human_messages=human)
+
+
 def parse_skills(text: str) -> tuple[tuple[str, str], ...]:
     """Skill ``(name, description)`` pairs: claude lists them after its Skill-tool marker,
     codex under ``### Available skills`` with a ``(file: ...)`` suffix we drop."""

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from controllers.sandbox import SandboxLimits
 from controllers.sandbox.base import Sandbox
+from controllers.sandbox.gc import DEFAULT_MAX_AGE_SEC
 from controllers.snapshot import GitSnapshotter, Snapshot
 from controllers.tmux import controller as tmux
 
@@ -94,8 +95,13 @@ class SandboxProvider(Protocol):
 
     def create(self, req: SandboxRequest) -> TaskSandbox: ...
 
-    def sweep(self, *, dry_run: bool = False) -> list[str]:
-        """Remove (or list) what runs whose owner is gone left behind; one line each."""
+    def sweep(self, *, dry_run: bool = False,
+              max_age_sec: float = DEFAULT_MAX_AGE_SEC) -> list[str]:
+        """Remove (or list) what runs whose owner is gone left behind (containers, networks,
+        volumes, directories, servers: whatever this provider makes), one line each; things
+        it did not make are left alone. ``max_age_sec``: also what is older, whoever owns it,
+        where the provider can tell (a remote engine shared by many hosts). Callable before
+        ``start`` (``harness gc``): it opens and releases what it needs itself."""
         ...
 
     def describe(self, sandbox: TaskSandbox) -> str:

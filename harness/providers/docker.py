@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from controllers.sandbox import DockerSandbox, DockerSandboxConfig, SandboxLimits, owner
-from controllers.sandbox.gc import sweep
+from controllers.sandbox.gc import DEFAULT_MAX_AGE_SEC, sweep, sweep_temp_dirs
 from harness import engine, images
 from harness.errors import ConfigError, EngineError
 from harness.providers.base import ProviderBase, SandboxRequest, TaskSandbox
@@ -17,6 +17,9 @@ from harness.providers.warm import WORKDIR, WarmSandbox, provision
 
 if TYPE_CHECKING:
     from harness.tasks.schema import Task
+
+#: the ``owner.temp_prefix`` kinds of host temp dirs a Docker run makes (and a SIGKILL leaves)
+TEMP_KINDS = ("clone", "copyout", "build", "task-build", "salvage")
 
 
 class DockerProvider(ProviderBase):
@@ -41,7 +44,7 @@ class DockerProvider(ProviderBase):
         del run_id
         self._say = say
         self._client = engine.client(timeout_sec=300)
-        sweep(self._client)
+        self.sweep()
 
     def ensure_image(self, image: str) -> str:
         return images.ensure_image(self.client, image, say=self._say)
@@ -70,8 +73,18 @@ class DockerProvider(ProviderBase):
         return prepare(req.task, image=req.image, workdir=req.workdir, client=self.client, run_id=req.run_id,
                        limits=req.limits, with_relay=req.gateway_url is not None, gateway_url=req.gateway_url)
 
-    def sweep(self, *, dry_run: bool = False) -> list[str]:
-        return [f"{r.name} ({r.why})" for r in sweep(self.client, dry_run=dry_run)]
+    def sweep(self, *, dry_run: bool = False,
+              max_age_sec: float = DEFAULT_MAX_AGE_SEC) -> list[str]:
+        """Containers, networks and volumes with the harness's labels, then the host temp dirs
+        a Docker run makes (clones, copies out, image build contexts, salvage)."""
+        client = self._client or engine.client()
+        try:
+            reaped = sweep(client, dry_run=dry_run, max_age_sec=max_age_sec)
+        finally:
+            if client is not self._client:
+                client.close()
+        reaped += sweep_temp_dirs(TEMP_KINDS, dry_run=dry_run)
+        return [r.line() for r in reaped]
 
     def describe(self, sandbox: TaskSandbox) -> str:
         name = getattr(sandbox.box, "name", "?")

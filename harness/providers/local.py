@@ -6,10 +6,10 @@ agent's processes and restore what it wrote), and no image (the tools are this m
 So every trial gets a new directory and none is reused; it is for debugging a task or a
 profile without an engine, and for proving the runner does not depend on Docker.
 
-Layout of one sandbox: ``<tmp>/harness-local-<pid>-<random>/workspace`` (the task's
+Layout of one sandbox: ``<tmp>/harness-local@<pid>.<start>-<random>/workspace`` (the task's
 workspace) and ``.../root`` (where the files the harness writes at absolute places land:
 tool shims, the hook, the agent's state dir and tmux socket). ``sweep`` removes the ones
-whose owner process is gone.
+whose owner process is gone, after ending the tmux servers whose sockets are in them.
 """
 
 from __future__ import annotations
@@ -26,13 +26,15 @@ from pathlib import Path
 
 from controllers.profiles.base import STATE_DIR
 from controllers.sandbox import owner
+from controllers.sandbox.gc import DEFAULT_MAX_AGE_SEC, sweep_temp_dirs
 from controllers.sandbox.local import LocalSandbox
 from controllers.snapshot import GitSnapshotter, Snapshot
-from harness.errors import SandboxError
+from harness.errors import ConfigError, SandboxError
 from harness.providers.base import FileMap, ProviderBase, SandboxRequest, TaskSandbox
 from harness.providers.warm import SetupFailed, _clone, _harness_files
 
-PREFIX = "harness-local-"
+#: the one image name the local provider accepts: the shell agents' (this machine's tools)
+LOCAL_IMAGE = "base"
 #: why a local sandbox never runs a second trial (the runner records it as ``fresh_reason``)
 NO_REUSE = "local directory: no root to reset it, so every trial gets a fresh one"
 
@@ -108,12 +110,22 @@ class LocalProvider(ProviderBase):
     name = "local"
 
     def ensure_image(self, image: str) -> str:
-        return image  # nothing to build: the tools are this machine's
+        """Nothing to build: the tools are this machine's. An agent with an image of its own
+        (claude, codex) is refused: its profile addresses its home, hook and state at the
+        image's paths (``/home/agent``, ``/opt/harness``), which this provider maps for the
+        harness's files but not for the agent's own process (it would write to this
+        machine's ``/home/agent``, and its completion hook would not be found)."""
+        if image != LOCAL_IMAGE:
+            raise ConfigError(
+                f"the local provider cannot run an agent that needs image {image!r}: "
+                "its CLI expects the container's home and hook paths",
+                hint="run it with --provider docker; locally, use --agent oracle or noop")
+        return image
 
     def create(self, req: SandboxRequest) -> LocalTaskSandbox:
         """The task's workspace copied (or cloned) in, its harness files written, its setup
         run and its pristine state recorded, in a new directory."""
-        base = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-")
+        base = tempfile.mkdtemp(prefix=owner.temp_prefix("local"))
         box = LocalSandbox(Path(base) / "workspace", root=Path(base) / "root")
         try:
             task = req.task
@@ -136,18 +148,14 @@ class LocalProvider(ProviderBase):
             shutil.rmtree(base, ignore_errors=True)
             raise
 
-    def sweep(self, *, dry_run: bool = False) -> list[str]:
-        """The directories of local sandboxes whose owner process is gone."""
-        out = []
-        for d in Path(tempfile.gettempdir()).glob(f"{PREFIX}*-*"):
-            pid = d.name[len(PREFIX):].split("-", 1)[0]
-            if not pid.isdigit() or owner.owner_alive(int(pid), None):
-                continue
-            out.append(f"{d} (owner pid {pid} is gone)")
-            if not dry_run:
-                _end_servers(d)
-                shutil.rmtree(d, ignore_errors=True)
-        return out
+    def sweep(self, *, dry_run: bool = False,
+              max_age_sec: float = DEFAULT_MAX_AGE_SEC) -> list[str]:
+        """The directories of local sandboxes whose owner process is gone, and the agent tmux
+        servers still running from them (a killed run's servers outlive it: tmux daemonizes).
+        Age does not matter here: on this machine the owner's pid and start time are known."""
+        del max_age_sec
+        return [r.line() for r in sweep_temp_dirs(("local",), dry_run=dry_run,
+                                                  before_remove=_end_servers)]
 
     def start(self, run_id: str, say: Callable[[str], None]) -> None:
         del run_id

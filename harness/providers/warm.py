@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from controllers.profiles.base import HOOK_PATH, STATE_DIR
 from controllers.profiles.common import hook_files
-from controllers.sandbox import DockerSandbox
+from controllers.sandbox import DockerSandbox, owner
 from controllers.sandbox.base import ExecResult
 from controllers.snapshot import SCRIPT as SNAPSHOT_SH
 from controllers.snapshot import GitSnapshotter, Snapshot
@@ -317,7 +317,7 @@ def _provision(w: WarmSandbox, task: Task, with_relay: bool, gateway_url: str | 
     if src.kind == "dir" and src.path is not None:
         box.copy_in(src.path, workdir, files=static, roots=roots)
     elif src.kind == "git" and src.url:
-        with tempfile.TemporaryDirectory(prefix="harness-clone-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=owner.temp_prefix("clone")) as tmp:
             _clone(src.url, getattr(src, "ref", None), Path(tmp) / "repo")
             box.copy_in(Path(tmp) / "repo", workdir, files=static, roots=roots)
     else:

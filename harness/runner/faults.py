@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from controllers.sandbox import owner
 from gate.models import Artifacts
 from harness.errors import ConfigError, GatewayError, HarnessError
 from harness.runner.paths import TrialPaths
@@ -184,7 +185,7 @@ def copy_newest(box: Sandbox, pattern: str) -> bytes | None:
     fixed = next(i for i, p in enumerate(parts) if any(c in p for c in "*?[")) if \
         any(c in pattern for c in "*?[") else len(parts) - 1
     root, rest = "/".join(parts[:fixed]), "/".join(parts[fixed:])
-    with tempfile.TemporaryDirectory(prefix="harness-salvage-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=owner.temp_prefix("salvage")) as tmp:
         try:
             _within(lambda: box.copy_out(root, Path(tmp) / "root"), PROBE_SEC)
         except Exception:  # noqa: BLE001 - nothing to salvage

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from controllers.tmux import ContainerHost, LocalHost, TmuxController
+from controllers.tmux import ContainerHost, LocalTmuxController, TmuxController
 
 DOCKER_TIMEOUT_SEC = 120
 
@@ -79,9 +79,10 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def make_ctl(request: pytest.FixtureRequest, backend: str) -> Iterator[Factory]:
-    """``make_ctl(command, width=, height=, transport=, env=)``: a started controller."""
+    """``make_ctl(command, width=, height=, transport=, env=)``: a started controller (the
+    local one is ``LocalTmuxController``: its lifecycle runs through libtmux)."""
     made: list[TmuxController] = []
-    host: Any = LocalHost()
+    host: Any = None
     if backend == "docker":
         cid = request.getfixturevalue("container")
         host = ContainerHost(cid)
@@ -89,8 +90,8 @@ def make_ctl(request: pytest.FixtureRequest, backend: str) -> Iterator[Factory]:
     def factory(command: list[str] | str, *, width: int = 80, height: int = 24,
                 transport: str = "control", env: dict[str, str] | None = None,
                 cwd: str | None = None) -> TmuxController:
-        ctl = TmuxController(host, session=f"t{uuid.uuid4().hex[:8]}",
-                             transport=transport)  # type: ignore[arg-type]
+        kw: Any = {"session": f"t{uuid.uuid4().hex[:8]}", "transport": transport}
+        ctl = TmuxController(host, **kw) if host is not None else LocalTmuxController(**kw)
         made.append(ctl)
         ctl.start(command, width=width, height=height, env=env, cwd=cwd)
         return ctl

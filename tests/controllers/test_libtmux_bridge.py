@@ -136,3 +136,48 @@ def test_libtmux_runs_tmux_only_where_the_bridge_routes() -> None:
         "common:_query_version",  # routed: common._query_version
         "common:__init__",        # tmux_cmd itself, which ChannelReply never runs
     }, found
+
+
+@pytest.mark.tmux
+def test_the_local_controller_lives_through_libtmux(tmux_bin: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The local controller's session, signal board and pane are made by libtmux's
+    ``Server.new_session`` and found as its objects; ``close`` is ``Server.kill``. The pane
+    still runs the program itself (its exit status, its environment), and the per-poll paths
+    never touch libtmux."""
+    from controllers.tmux import LocalTmuxController
+    from controllers.tmux.argv import SIGNAL_SESSION
+    from controllers.tmux.waits import ProcessExited
+
+    calls: list[str] = []
+    for name in ("new_session", "kill"):
+        original = getattr(libtmux.Server, name)
+
+        def spy(self: libtmux.Server, *a: object, _n: str = name, _o: object = original,
+                **kw: object) -> object:
+            calls.append(_n)
+            return _o(self, *a, **kw)  # type: ignore[operator]
+
+        monkeypatch.setattr(libtmux.Server, name, spy)
+
+    ctl = LocalTmuxController()
+    with ctl:
+        ctl.start(["sh", "-c", 'echo "[$PS1]"; read x; exit 7'],
+                  env={"PS1": "%% "}, width=90, height=20)
+        assert calls == ["new_session", "new_session"]  # the agent's session, the signal board
+        server = ctl.libtmux_server()
+        session = server.sessions.get(session_name=ctl.session)
+        assert session is not None and session.active_pane is not None
+        assert session.active_pane.pane_id == ctl.pane_id
+        assert (session.active_pane.pane_width, session.active_pane.pane_height) == ("90", "20")
+        assert server.has_session(SIGNAL_SESSION)
+        assert session.active_window.show_option("window-size") == "manual"
+        ctl.wait_for_text("[%% ]", timeout_sec=20)  # the env reached the program as given
+        ctl.send_keys("", enter=True)
+        assert ctl.wait(ProcessExited(), timeout_sec=20) == 7  # the program itself, not a shell
+        assert isinstance(ctl.transport.primary, ControlTransport)
+        assert ctl.transport.fallbacks == 0 and ctl.transport.secondary.calls == 0, \
+            "the per-poll paths stayed on the control channel"
+        socket_path = ctl.socket_path
+    assert calls[-1] == "kill"
+    assert not libtmux.Server(socket_path=socket_path).is_alive()

@@ -8,6 +8,7 @@ demo workspace has an answer we know on every provider: each task's tests fail o
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any, ClassVar
@@ -154,3 +155,98 @@ def test_local_gives_the_checks_docker_gives(tmp_path: Path, docker_client: Any)
 def test_a_wrong_provider_name_fails_before_the_run_starts() -> None:
     with pytest.raises(ConfigError, match="unknown sandbox provider 'k8s'"):
         RunOptions(agent="noop", variants=[Variant("baseline")], provider="k8s")
+
+
+def _oracle(policy: dict[str, Any], fn: str) -> str:
+    """A solution script for the demo task on ``fn`` that does what the demo's scripted model
+    does, taken from its own rules: with the candidate skill installed, the plausible edit and
+    then the real fix; with the live one, only the plausible edit. The skill is looked up
+    next to the script (``/harness/..`` in a container, ``<dir>/root/harness/..`` locally), so
+    the same file works on both providers."""
+    shells = {r["name"]: r["reply"]["calls"][0]["shell"] for r in policy["rules"]
+              if r.get("reply", {}).get("calls")}
+    quick, fix = shells[f"{fn}: quick edit"], shells[f"{fn}: verified, fix after a failure"]
+    return (f'root="$(cd "$(dirname "$0")/.." && pwd)"\ncd "$TASK_WORKDIR"\n{quick}\n'
+            'if grep -qs "^name: fix-bugs-verified" '
+            f'"$root"/home/agent/.agents/skills/*/SKILL.md; then\n'
+            f"{fix}\nfi\n")
+
+
+def _demo_with_oracles(dest: Path) -> Path:
+    """The demo suite, unchanged but for an oracle per task (see ``_oracle``)."""
+    import yaml
+
+    shutil.copytree(DEMO, dest)
+    policy = yaml.safe_load((dest / "policy.yaml").read_text())
+    for task in sorted((dest / "tasks").glob("*.yaml")):
+        fn = yaml.safe_load(task.read_text())["prompt"].split("(", 1)[0].split()[-1]
+        (task.parent / f"{task.stem}.sh").write_text(_oracle(policy, fn))
+        task.write_text(task.read_text() + f"oracle: {task.stem}.sh\n")
+    return dest
+
+
+Checks = dict[tuple[str, str, int], list[tuple[str, bool | None]]]
+
+
+def _gated_run(suite: Path, runs: Path, provider: str) -> tuple[dict[str, Any], Checks]:
+    """``harness run SUITE --agent oracle --provider P --gate`` (the real CLI): its summary, and
+    each trial's check results from its ``result.json``."""
+    from tests.runner.conftest import harness_cli, summary
+
+    r = harness_cli("run", str(suite), "--agent", "oracle", "--provider", provider, "--runs-dir",
+                    str(runs), "--gate", "--gate-policy", str(suite / "gate.yaml"), "-j", "2",
+                    "--json")
+    s = summary(r)
+    assert r.returncode == 0, \
+        f"{provider}: gate exit {r.returncode}: {s['reasons']}\n{r.stderr[-3000:]}"
+    checks = {}
+    for t in s["trials"]:
+        result = Path(s["run_dir"], t["task"], t["variant"], str(t["attempt"]), "result.json")
+        rec = json.loads(result.read_text())["record"]
+        checks[(t["task"], t["variant"], t["attempt"])] = [(c["name"], c["passed"])
+                                                           for c in rec["check_results"]]
+    return s, checks
+
+
+@pytest.mark.docker
+@pytest.mark.tmux
+@pytest.mark.slow
+def test_the_demo_suite_is_scored_and_gated_alike_on_local_and_docker(tmp_path: Path,
+                                                                      docker_client: Any) -> None:
+    """The whole demo suite (5 tasks x 2 variants x its 2 attempts) through `harness run
+    --gate` on the local provider and on Docker: every trial's checks, its status, pass@k and
+    the gate's decision and interval come out the same. (The agent is the oracle: the real
+    claude CLI runs on this host, but its profile puts its home, hook and state at in-container
+    paths the local provider does not rewrite: ``LocalProvider.ensure_image`` refuses it.)"""
+    suite = _demo_with_oracles(tmp_path / "suite")
+    local, local_checks = _gated_run(suite, tmp_path / "local", "local")
+    docker, docker_checks = _gated_run(suite, tmp_path / "docker", "docker")
+
+    assert len(local_checks) == 5 * 2 * 2 and local_checks == docker_checks
+    for (task, variant, _), checks in local_checks.items():
+        tests_pass = checks[0][1]
+        assert tests_pass is (variant == "candidate"), (task, variant, checks)  # the skill mattered
+    statuses = {p: sorted((t["task"], t["variant"], t["attempt"], t["status"]) for t in s["trials"])
+                for p, s in (("local", local), ("docker", docker))}
+    assert statuses["local"] == statuses["docker"]
+    assert local["pass_at_k"] == docker["pass_at_k"] == {"baseline": {"1": 0.0, "2": 0.0},
+                                                         "candidate": {"1": 1.0, "2": 1.0}}
+    assert local["decision"] == docker["decision"] == "accept", \
+        (local["reasons"], docker["reasons"])
+
+    def interval(s: dict[str, Any]) -> list[str]:
+        return [r for r in s["reasons"] if "CI [" in r]
+
+    assert interval(local) and interval(local) == interval(docker)
+
+
+def test_the_local_provider_refuses_an_agent_with_its_own_image() -> None:
+    """claude's and codex's profiles need their image's paths: refused in one line, before any
+    trial (the shell agents' image is this machine's tools)."""
+    local = LocalProvider()
+    assert local.ensure_image(get_profile("oracle").spec.image) == "base"
+    for agent in ("claude", "codex"):
+        with pytest.raises(ConfigError,
+                           match=f"cannot run an agent that needs image '{agent}'") as err:
+            local.ensure_image(get_profile(agent).spec.image)
+        assert "--provider docker" in err.value.one_line()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..view import Kind, RequestView, blocks_text, parse_skills
+from ..view import Kind, RequestView, blocks_text, view_of
 from .base import Answer, Call, SseEvent, join_url
 
 NAME = "openai"
@@ -92,20 +92,8 @@ def parse(body: dict[str, Any]) -> RequestView:
     kind: Kind = "main"
     if not tools and _looks_like_codex_title(system, user_text):
         kind = "title"
-    return RequestView(
-        api=NAME,
-        kind=kind,
-        model=str(body.get("model", "")),
-        stream=bool(body.get("stream", False)),
-        user_text=user_text,
-        system=system,
-        all_text=all_text,
-        tool_results=tuple(results),
-        skills=parse_skills(all_text),
-        tools=tools,
-        step=step,
-        human_messages=human,
-    )
+    return view_of(NAME, kind, body, user_text=user_text, system=system, all_text=all_text,
+                   results=results, tools=tools, step=step, human=human)
 
 
 def _looks_like_codex_title(system: str, user_text: str) -> bool:
