@@ -54,9 +54,11 @@ SPEC = ProfileSpec(
         "NO_BROWSER": "true",
         "NO_UPDATE_NOTIFIER": "1",
     },
-    # the input box's placeholder, or the box's prompt glyph; a dialog's radio list is not it
-    idle=(r"Type your message or @path/to/file", r"^\s*│\s*>\s"),
-    busy=(r"esc to cancel", r"\(esc to cancel", r"Waiting for user confirmation"),
+    # the input box's placeholder (the box stays drawn while the agent works: busy vetoes)
+    idle=(r"Type your message or @path/to/file",),
+    # "⠙ Thinking... (esc to cancel, 2s)", the AfterAgent hook running ("Executing Hook:
+    # harness (esc to cancel, 4s)"), a prompt typed before start-up ended waiting its turn
+    busy=(r"\(esc to cancel", r"Waiting for user confirmation", r"Queued \(press ↑ to edit\)"),
     dialogs=(
         Dialog("trust-folder", r"Do you trust (the files in )?this folder\?.*Trust folder",
                ("Enter",), "1. Trust folder"),
@@ -86,7 +88,9 @@ def settings_json(ctx: LaunchContext) -> dict[str, Any]:
         "privacy": {"usageStatisticsEnabled": False},
         "telemetry": {"enabled": False, "logPrompts": False},
         "ide": {"enabled": False, "hasSeenNudge": True},
-        "ui": {"theme": "Default", "hideTips": True, "showShortcutsHint": False},
+        # the tmux pane's TERM=screen would add a "Limited color support" warning on top
+        "ui": {"theme": "Default", "hideTips": True, "showShortcutsHint": False,
+               "showCompatibilityWarnings": False},
         "hooksConfig": {"enabled": True, "notifications": False},
         "hooks": {"AfterAgent": [{"matcher": "*", "hooks": [hook]}]},
     }
@@ -150,6 +154,11 @@ def _result(result: Any) -> str:
     return "\n".join(out)
 
 
+def _responses(content: Any) -> list[dict[str, Any]]:
+    parts = content if isinstance(content, list) else []
+    return [p for p in parts if isinstance(p, dict) and isinstance(p.get("functionResponse"), dict)]
+
+
 def _records(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(metadata, messages in first-seen order, each as last written)."""
     meta: dict[str, Any] = {}
@@ -175,10 +184,18 @@ def parse_gemini(path: Path) -> Episode:
     meta, msgs = _records(path)
     ep = Episode(agent="gemini", session_id=str(meta.get("sessionId") or ""))
     turn: Turn | None = None
+    calls: dict[str, ToolCall] = {}
     for m in msgs:
         kind = m.get("type")
-        if kind == "user":
-            turn = Turn(index=len(ep.turns), user_text=_text(m.get("content")))
+        content = m.get("content")
+        if kind == "user" and _responses(content):
+            # the tool results sent back: a "user" message of functionResponse parts only
+            for part in _responses(content):
+                c = calls.get(str(part["functionResponse"].get("id") or ""))
+                if c is not None and not c.output:
+                    c.output = _result([part])
+        elif kind == "user":
+            turn = Turn(index=len(ep.turns), user_text=_text(content))
             ep.turns.append(turn)
         elif kind == "gemini":
             if turn is None:
@@ -193,9 +210,10 @@ def parse_gemini(path: Path) -> Episode:
                 if not isinstance(c, dict):
                     continue
                 args = c.get("args") if isinstance(c.get("args"), dict) else {}
-                turn.tool_calls.append(ToolCall(
-                    id=str(c.get("id") or ""), name=str(c.get("name") or ""), input=args,
-                    output=_result(c.get("result")), is_error=c.get("status") == "error"))
+                call = ToolCall(id=str(c.get("id") or ""), name=str(c.get("name") or ""), input=args,
+                                output=_result(c.get("result")), is_error=c.get("status") == "error")
+                calls[call.id] = call
+                turn.tool_calls.append(call)
                 turn.final_text = ""  # text before a tool call is not the answer
             tokens = m.get("tokens") if isinstance(m.get("tokens"), dict) else {}
             ep.usage.input_tokens += int(tokens.get("input") or 0)

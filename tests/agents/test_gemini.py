@@ -29,7 +29,7 @@ POLICY = {
     "rules": [
         {"name": "count", "match": {"user": "harbour notes", "step": 0},
          "reply": {"text": "Counting the ships first.",
-                   "calls": [{"shell": "printf 'ships: %s\\n' $(ls /etc | head -n 3 | wc -l) > notes.txt; cat notes.txt",
+                   "calls": [{"shell": "ls /etc | head -n 3 | wc -l | sed 's/^/ships: /' > notes.txt; cat notes.txt",
                               "description": "write the notes"}]}},
         {"name": "edit", "match": {"user": "harbour notes", "step": 1},
          "reply": {"text": "Now the notes file.",
@@ -84,7 +84,7 @@ def test_trial_with_shell_call_and_edit(gemini: Rig, tmp_path: Path) -> None:
     ep = parse_transcript("gemini", transcript)
     names = [c.name for c in ep.tool_calls]
     assert names == ["run_shell_command", "replace"], names
-    assert ep.tool_calls[0].input["command"].startswith("printf 'ships: %s")
+    assert ep.tool_calls[0].input["command"].startswith("ls /etc | head -n 3")
     assert "ships: 3" in ep.tool_calls[0].output
     assert ep.final_answer == "Ahoy: the notes now say four ships."
     assert ep.usage.input_tokens > 0 and ep.usage.output_tokens > 0, ep.usage
