@@ -75,8 +75,10 @@ def test_trial_with_shell_call_and_edit(gemini: Rig, tmp_path: Path) -> None:
     xs = gemini.gateway.exchanges(tid)
     # every request is the agent's own turn, streamed: no model list, countTokens, router,
     # next-speaker or loop check before or between them
-    assert [x.kind for x in xs] == ["main"] * 3, [(x.kind, x.route) for x in xs]
-    assert all(x.route.endswith(":streamGenerateContent") for x in xs), [x.route for x in xs]
+    assert [x.kind for x in xs] == ["main"] * 3, [(x.kind, x.path) for x in xs]
+    stream = f"/v1beta/models/{MODELS['gemini']}:streamGenerateContent?alt=sse"
+    assert all(x.path == stream for x in xs), [x.path for x in xs]
+    assert all("x-goog-api-key" in {h.lower() for h in x.headers} for x in xs)
     assert [x.view.step for x in xs] == [0, 1, 2]
     assert "ships: 3" in xs[1].view.tool_results[0], xs[1].view.tool_results
     transcript = paths.trial(rec.task_id, rec.variant, rec.attempt).transcript
