@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness import engine, images  # noqa: E402
+from harness import engine, images
 
 PROBE = r"""
 import json, os, resource, subprocess, sys, time

@@ -154,6 +154,10 @@ def _result(result: Any) -> str:
     return "\n".join(out)
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _responses(content: Any) -> list[dict[str, Any]]:
     parts = content if isinstance(content, list) else []
     return [p for p in parts if isinstance(p, dict) and isinstance(p.get("functionResponse"), dict)]
@@ -209,13 +213,13 @@ def parse_gemini(path: Path) -> Episode:
             for c in m.get("toolCalls") or []:
                 if not isinstance(c, dict):
                     continue
-                args = c.get("args") if isinstance(c.get("args"), dict) else {}
+                args = _dict(c.get("args"))
                 call = ToolCall(id=str(c.get("id") or ""), name=str(c.get("name") or ""), input=args,
                                 output=_result(c.get("result")), is_error=c.get("status") == "error")
                 calls[call.id] = call
                 turn.tool_calls.append(call)
                 turn.final_text = ""  # text before a tool call is not the answer
-            tokens = m.get("tokens") if isinstance(m.get("tokens"), dict) else {}
+            tokens = _dict(m.get("tokens"))
             ep.usage.input_tokens += int(tokens.get("input") or 0)
             ep.usage.output_tokens += int(tokens.get("output") or 0)
             ep.usage.cached_input_tokens += int(tokens.get("cached") or 0)
