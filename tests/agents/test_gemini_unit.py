@@ -20,6 +20,8 @@ CTX = LaunchContext(gateway_url="http://127.0.0.1:48100", api_key="hk-trial-key"
 
 
 @pytest.mark.parametrize("name,kind", [
+    # start-up: only the input box is drawn (it reads as idle) until the config is ready
+    ("gemini_starting", ScreenKind.BUSY),
     ("gemini_idle_start", ScreenKind.IDLE),
     ("gemini_queued", ScreenKind.BUSY),       # typed during start-up: queued, not done
     ("gemini_busy_tool", ScreenKind.BUSY),
