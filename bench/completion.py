@@ -62,8 +62,8 @@ def policy_text(sleep_sec: float) -> str:
             # Gemini CLI refuses command substitution ("$(...)"): the count goes through xargs
             {"name": "tool-gemini", "match": {"user": r"task \d+", "step": 0, "api": "gemini"},
              "reply": {"text": "Working on it.", "calls": [{
-                 "shell": (f"ls mark_*.txt 2>/dev/null | wc -l | xargs -I N sh -c "
-                           f"'sleep {sleep_sec:g}; date +%s.%N > mark_N.txt'"),
+                 "shell": (f"ls mark_*.txt 2>/dev/null | wc -l | xargs -I @ sh -c "
+                           f"'sleep {sleep_sec:g}; date +%s.%N > mark_@.txt'"),
                  "description": "mark"}]}},
             {"name": "tool", "match": {"user": r"task \d+", "step": 0},
              "reply": {"text": "Working on it.", "calls": [{

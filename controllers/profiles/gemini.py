@@ -56,12 +56,13 @@ SPEC = ProfileSpec(
     },
     # the input box's placeholder (the box stays drawn while the agent works: busy vetoes)
     idle=(r"Type your message or @path/to/file",),
-    # "⠙ Thinking... (esc to cancel, 2s)", the AfterAgent hook running ("Executing Hook:
-    # harness (esc to cancel, 4s)"), a prompt typed before start-up ended waiting its turn,
+    # "⠙ Thinking... (esc to cancel, 2s)" (but not our own AfterAgent hook running, "Executing
+    # Hook: harness (esc to cancel, 0s)": the turn is over by then, and reading it as busy
+    # made the hook's signal wait for the redraw), a prompt typed before start-up ended,
     # and start-up itself: until its config is initialised the CLI draws no header and no
     # history, only the input box (which already reads as idle), and a prompt sent then is
     # queued; so a screen that begins with the input area is still starting
-    busy=(r"\(esc to cancel", r"Waiting for user confirmation", r"Queued \(press ↑ to edit\)",
+    busy=(r"(?<!Hook: harness )\(esc to cancel", r"Waiting for user confirmation", r"Queued \(press ↑ to edit\)",
           r"\A\s*(?:─{10,}\s*\n)?(?:[^\n]*Ctrl\+Y[^\n]*\n)?\s*▄{10,}"),
     dialogs=(
         Dialog("trust-folder", r"Do you trust (the files in )?this folder\?.*Trust folder",

@@ -25,7 +25,7 @@ CTX = LaunchContext(gateway_url="http://127.0.0.1:48100", api_key="hk-trial-key"
     ("gemini_idle_start", ScreenKind.IDLE),
     ("gemini_queued", ScreenKind.BUSY),       # typed during start-up: queued, not done
     ("gemini_busy_tool", ScreenKind.BUSY),
-    ("gemini_busy_hook", ScreenKind.BUSY),    # the AfterAgent hook still running
+    ("gemini_hook_running", ScreenKind.IDLE),    # only our AfterAgent hook still running
     ("gemini_idle_after", ScreenKind.IDLE),
 ])
 def test_classify_captured(name: str, kind: ScreenKind) -> None:
