@@ -36,6 +36,7 @@ from controllers.profiles.base import LaunchContext, ScreenKind
 from controllers.profiles.claude import ClaudeProfile
 from controllers.profiles.codex import CodexProfile
 from controllers.profiles.driver import AgentDriver, TurnOutcome
+from controllers.profiles.gemini import GeminiProfile
 from controllers.sandbox import SandboxLimits
 from controllers.tmux.controller import SandboxTmuxController
 from harness import engine, images
@@ -45,8 +46,8 @@ from harness.providers.docker import prepare
 from harness.providers.warm import RELAY_PORT, WORKDIR
 from harness.tasks.schema import Task
 
-MODELS = {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex"}
-PROFILES: dict[str, Any] = {"claude": ClaudeProfile, "codex": CodexProfile}
+MODELS = {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex", "gemini": "gemini-2.5-pro"}
+PROFILES: dict[str, Any] = {"claude": ClaudeProfile, "codex": CodexProfile, "gemini": GeminiProfile}
 PATH = "/opt/harness/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -58,6 +59,12 @@ def policy_text(sleep_sec: float) -> str:
             {"name": "tool-codex", "match": {"user": r"task \d+", "step": 0, "api": "openai"},
              "reply": {"text": "Working on it.", "calls": [{"tool": "exec_command", "input": {
                  "cmd": "N=$(ls mark_*.txt 2>/dev/null | wc -l); " + cmd, "yield_time_ms": 60000}}]}},
+            # Gemini CLI refuses command substitution ("$(...)"): the count goes through xargs
+            {"name": "tool-gemini", "match": {"user": r"task \d+", "step": 0, "api": "gemini"},
+             "reply": {"text": "Working on it.", "calls": [{
+                 "shell": (f"ls mark_*.txt 2>/dev/null | wc -l | xargs -I @ sh -c "
+                           f"'sleep {sleep_sec:g}; date +%s.%N > mark_@.txt'"),
+                 "description": "mark"}]}},
             {"name": "tool", "match": {"user": r"task \d+", "step": 0},
              "reply": {"text": "Working on it.", "calls": [{
                  "shell": "N=$(ls mark_*.txt 2>/dev/null | wc -l); " + cmd, "description": "mark"}]}},
@@ -193,11 +200,12 @@ def main() -> None:
     ap.add_argument("--turns", type=int, default=50, help="signal-path turns per CLI")
     ap.add_argument("--fallback-turns", type=int, default=20, help="turns for screen and hash2s")
     ap.add_argument("--sleep", type=float, default=1.0, help="seconds the tool call sleeps")
+    ap.add_argument("--agents", default="claude,codex", help=f"comma-separated, of {', '.join(PROFILES)}")
     args = ap.parse_args()
+    agents = [a for a in args.agents.split(",") if a]
     client = engine.client(timeout_sec=300)
-    plan = [("claude", "signal", args.turns), ("codex", "signal", args.turns),
-            ("claude", "screen", args.fallback_turns), ("codex", "screen", args.fallback_turns),
-            ("claude", "hash2s", args.fallback_turns)]
+    plan = [(a, "signal", args.turns) for a in agents] + \
+        [(a, "screen", args.fallback_turns) for a in agents] + [(agents[0], "hash2s", args.fallback_turns)]
     results: list[Series] = []
     t0 = time.monotonic()
     benches: dict[str, Bench] = {}
@@ -226,9 +234,8 @@ def main() -> None:
         return round(pct(lat, .95), 1) if lat else None
 
     print(json.dumps({
-        "claude_signal_p95_ms": p95("claude", "signal"),
-        "codex_signal_p95_ms": p95("codex", "signal"),
-        "claude_screen_p95_ms": p95("claude", "screen"),
+        **{f"{a}_signal_p95_ms": p95(a, "signal") for a in agents},
+        **{f"{a}_screen_p95_ms": p95(a, "screen") for a in agents},
         "hash2s_p95_ms": p95(None, "hash2s"),
         "false_done": sum(s.false_done for s in results),
     }))

@@ -24,6 +24,7 @@ from harness.registry import Registry
 REGISTRY: Registry[Any] = Registry("agent", {
     "claude": "controllers.profiles.claude:ClaudeProfile",
     "codex": "controllers.profiles.codex:CodexProfile",
+    "gemini": "controllers.profiles.gemini:GeminiProfile",
     "oracle": "controllers.profiles.shell:OracleProfile",
     "noop": "controllers.profiles.shell:NoopProfile",
 })
@@ -71,10 +72,16 @@ def image_builds() -> dict[str, ImageBuild]:
         build = p.spec.image_build
         if build is None:
             continue
-        if p.spec.image in out and out[p.spec.image] != build:
-            raise ConfigError(f"agent {name!r} builds image {p.spec.image!r} differently from another agent",
-                              hint="give each agent image one ImageBuild, or its own image name")
-        out[p.spec.image] = build
+        chain: list[tuple[str, ImageBuild]] = []
+        image: str | None = p.spec.image
+        while build is not None and image is not None:  # the image, then its shared parents
+            chain.append((image, build))
+            image, build = build.parent, build.parent_build
+        for image, build in reversed(chain):  # parents first, as they are built
+            if image in out and out[image] != build:
+                raise ConfigError(f"agent {name!r} builds image {image!r} differently from another agent",
+                                  hint="give each agent image one ImageBuild, or its own image name")
+            out[image] = build
     return out
 
 

@@ -74,6 +74,9 @@ class ImageBuild:
     build_args: dict[str, str] = field(default_factory=dict)
     parent: str | None = "base"
     context: Path | None = None      # the Dockerfile's folder; None: images/<image>
+    #: how to build ``parent`` when it is a shared agent image (``agent-base``) rather than a
+    #: core one: planned from here, so no list of shared images is kept anywhere else
+    parent_build: ImageBuild | None = None
 
 
 #: how the harness knows a turn is done: the CLI runs harness-hook, or the shell's end marker

@@ -79,13 +79,26 @@ def test_registry_gives_the_old_tables() -> None:
     # what used to be hard-coded in images.py, run_cmd.py, episode.py and workspace.py
     assert dict(images.IMAGES)["claude"] == ("base", {"CLAUDE_CODE_VERSION": "2.1.197"})
     assert dict(images.IMAGES)["codex"] == ("base", {"CODEX_VERSION": "0.169.0"})
-    assert default_images() == ["base", "claude", "codex"]
-    assert dict(DEFAULT_MODEL) == {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex"}
+    assert default_images() == ["base", "claude", "codex", "agent-base", "gemini"]
+    assert dict(DEFAULT_MODEL) == {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex",
+                                   "gemini": "gemini-2.5-pro"}
     assert DEFAULT_MODEL.get("oracle", "model") == "model"
-    assert {"claude", "codex"} <= set(PARSERS)
-    old_wipe = (".claude", ".claude.json", ".codex", ".agents", ".harness", ".cache", ".config",
-                ".local", ".npm")
+    assert {"claude", "codex", "gemini"} <= set(PARSERS)
+    old_wipe = (".claude", ".claude.json", ".codex", ".gemini", ".agents", ".harness", ".cache",
+                ".config", ".local", ".npm")
     assert set(profiles.home_state()) == {f"{AGENT_HOME}/{p}" for p in old_wipe}
+
+
+def test_a_shared_agent_base_is_planned_from_its_agents() -> None:
+    # no list names agent-base: gemini's ImageBuild brings it, with the pinned Node.js
+    from controllers.profiles import agent_base
+
+    assert "agent-base" in images.IMAGES and "agent-base" not in images.CORE_IMAGES
+    assert dict(images.IMAGES)["agent-base"] == ("base", agent_base.BUILD.build_args)
+    g = images.plan("gemini", ca_bundle=None)
+    assert g.build_args["BASE_IMAGE"] == images.plan("agent-base", ca_bundle=None).hash_tag
+    bumped = images.plan("agent-base", ca_bundle=None, build_args={"NODE_VERSION": "22.0.0"})
+    assert bumped.content_hash() != images.plan("agent-base", ca_bundle=None).content_hash()
 
 
 def test_one_registry_line_reaches_every_list(fake_registered: str, tmp_path: Path) -> None:

@@ -86,7 +86,9 @@ def test_record_then_replay(vendor: tuple[str, Gateway, str], docker_client: Any
     agent, vendor_gw, real_key = vendor
     upstream = Upstream.from_env({"HARNESS_UPSTREAM_ANTHROPIC_URL": vendor_gw.url,
                                   "HARNESS_UPSTREAM_OPENAI_URL": vendor_gw.url,
-                                  "ANTHROPIC_API_KEY": real_key, "OPENAI_API_KEY": real_key})
+                                  "HARNESS_UPSTREAM_GEMINI_URL": vendor_gw.url,
+                                  "ANTHROPIC_API_KEY": real_key, "OPENAI_API_KEY": real_key,
+                                  "GEMINI_API_KEY": real_key})
     cassette = tmp_path / "cassette.jsonl"
     rigs: list[Rig] = []
     gateways: list[Gateway] = []

@@ -15,6 +15,16 @@ tells, by its parts, whether the turn ended; the Gateway reads each chunk on its
 Why a tool-less request asking for JSON is an auxiliary (``title``) request: Gemini CLI's
 side calls (the next-speaker check, the model router) ask for a JSON object without tools;
 they never reach the policy's rules, and the JSON title they get is a valid "no opinion".
+
+Seen from the real Gemini CLI 0.61.0 (API-key auth, ``GOOGLE_GEMINI_BASE_URL`` at the
+Gateway, a pinned model, settings as ``controllers/profiles/gemini.py`` writes them): it
+asks nothing at start-up (no model list, no ``countTokens``); each step of a turn is one
+``POST /v1beta/models/<model>:streamGenerateContent?alt=sse`` with the key in
+``x-goog-api-key``; no next-speaker check (``model.skipNextSpeakerCheck``, on by default), no
+router (the model is not ``auto``), no loop-detection or tool-output-summary call. Function
+calls it replays carry ``"thoughtSignature": "skip_thought_signature_validator"`` beside the
+``functionCall`` when the reply gave none; nothing here needs to read or check it. A 401 ends
+its turn at once; a 529 is retried with a growing backoff (about 5, 11, 16, 27 s apart).
 """
 
 from __future__ import annotations
