@@ -127,6 +127,27 @@ def git_gone(workdir: str) -> str:
     return f"the workspace's .git is gone (deleted from inside: {workdir}/.git)"
 
 
+#: the sandbox's pid count and limit as its own cgroup shows them (v2, then v1), read by the
+#: collect exec: a fork bomb whose processes outlive the turn fills the table even when the
+#: CLI and the collect step still find room
+PIDS_CURRENT = "/sys/fs/cgroup/pids.current /sys/fs/cgroup/pids/pids.current"
+PIDS_MAX = "/sys/fs/cgroup/pids.max /sys/fs/cgroup/pids/pids.max"
+
+
+def pids_used_up(pids: int, limit: int) -> str | None:
+    """The finding when the sandbox's pid table is (nearly) full, else None."""
+    if limit > 0 and pids >= 0.9 * limit:
+        return f"the sandbox's pid limit is used up ({pids} of {limit} processes: a fork bomb?)"
+    return None
+
+
+def pids_from_cgroup(current: str, limit: str) -> str | None:
+    """``pids_used_up`` on the two cgroup files' text; None when either is absent or "max"
+    (no limit: a local sandbox, or a host cgroup)."""
+    c, m = current.strip(), limit.strip()
+    return pids_used_up(int(c), int(m)) if c.isdigit() and m.isdigit() else None
+
+
 def wreckage(box: Sandbox, workdir: str, agent_started: bool) -> list[str]:
     """What the agent destroyed inside a sandbox whose engine still answers; [] when the
     engine or the container is the problem (then it is infra) or nothing is found."""
@@ -139,9 +160,8 @@ def wreckage(box: Sandbox, workdir: str, agent_started: bool) -> list[str]:
     if not health.running:
         return []
     found: list[str] = []
-    if health.pids is not None and health.pids_limit and health.pids >= 0.9 * health.pids_limit:
-        found.append(f"the sandbox's pid limit is used up ({health.pids} of {health.pids_limit} "
-                     "processes: a fork bomb?)")
+    if health.pids is not None and health.pids_limit:
+        found += [f] if (f := pids_used_up(health.pids, health.pids_limit)) else []
     script = (f'[ -d "{workdir}/.git" ] && echo git=yes || echo git=no; '
               'echo "procs=$(ps -u agent -o pid= 2>/dev/null | wc -l)"; '
               "pgrep -u agent tmux >/dev/null && echo tmux=yes || echo tmux=no")

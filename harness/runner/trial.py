@@ -342,13 +342,15 @@ class Trial:
             # (the harness's diff does not need it: its git state is out of the agent's reach)
             head_glob = f"{self.warm.workdir.rstrip('/')}/.git/HEAD"
             assert self.post is not None
-            diff, changes, tools_text, found = self.warm.snapper.report(self.post, shims.LOG_PATH, *globs,
-                                                                        head_glob)
-            if not found[-1].strip() and not flags["agent_error"] and not flags["infra_error"]:
+            diff, changes, tools_text, found = self.warm.snapper.report(
+                self.post, shims.LOG_PATH, *globs, head_glob, faults.PIDS_CURRENT, faults.PIDS_MAX)
+            found, (head, pids_now, pids_max) = found[:-3], found[-3:]
+            wrecked = ([] if head.strip() else [faults.git_gone(self.warm.workdir)]) + (
+                [f] if (f := faults.pids_from_cgroup(pids_now, pids_max)) else [])
+            if wrecked and not flags["agent_error"] and not flags["infra_error"]:
                 flags["agent_error"] = True
-                self.reason = f"the agent wrecked its sandbox: {faults.git_gone(self.warm.workdir)}"
+                self.reason = f"the agent wrecked its sandbox: {'; '.join(wrecked)}"
                 self.extra["sandbox_wrecked"] = True
-            found = found[:-1]
             self.ep = ep = _episode_from(found[0] if found else "", self.box, env.profile, tp, len(self.outcomes))
             _write(tp.episode, ep.model_dump_json(indent=2))
             if env.gateway is not None:

@@ -150,11 +150,6 @@ def test_a_sandbox_wrecked_from_inside_is_agent_error(case: str, rig: Rig, own_w
     cmd, finding = WRECKS[case]
     if rig.agent == "gemini":
         cmd = NO_SUBSTITUTION.get(case, cmd)
-        if case == "fork-bomb":
-            # the sleeps do fill the pid table, but the trial's collect still finds room, so
-            # the runner never probes for wreckage and scores the turn: a runner question
-            request.node.add_marker(pytest.mark.xfail(
-                strict=True, reason="gemini: a full pid table is not probed when collect succeeds"))
     out = _trial(rig, own_warm, tmp_path, _shell_then(cmd), timeout_sec=120)
     r = out.record
     assert r.status == "agent_error", (r.status, r.reason, out.extra.get("turns"))
