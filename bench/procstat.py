@@ -14,7 +14,7 @@ the live /proc.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,3 +158,100 @@ def rss_by_group(procs: dict[int, Proc], *, container: str, harness_pid: int) ->
 
 def total(values: dict[str, float], groups: Iterable[str] = GROUPS) -> float:
     return sum(values[g] for g in groups)
+
+
+def cgroup_cpu_sec(container: str, root: str = "/sys/fs/cgroup") -> float | None:
+    """CPU seconds every process of a container ever used (the dead ones too): its cgroup's
+    counter, cgroup v1 (``cpuacct.usage``, ns) or v2 (``cpu.stat`` ``usage_usec``), for the
+    cgroupfs and systemd drivers. None when not readable here."""
+    for path, scale in ((f"{root}/cpuacct/docker/{container}/cpuacct.usage", 1e-9),
+                        (f"{root}/cpu,cpuacct/docker/{container}/cpuacct.usage", 1e-9)):
+        text = _read(Path(path)).strip()
+        if text.isdigit():
+            return int(text) * scale
+    for d in (f"{root}/docker/{container}", f"{root}/system.slice/docker-{container}.scope"):
+        for line in _read(Path(d) / "cpu.stat").splitlines():
+            key, _, value = line.partition(" ")
+            if key == "usage_usec" and value.strip().isdigit():
+                return int(value) * 1e-6
+    return None
+
+
+class RunCpu:
+    """CPU a run used itself, however busy the rest of the machine is: this process with the
+    children it reaped (the ``docker exec`` clients), plus every container of the run (its
+    cgroup counter, read twice a second while it lives: a container removed between two reads
+    loses at most its last half second, its teardown) and those containers' shims.
+
+    ``containers`` () -> ids of the run's containers (an engine query, made every 2 s)."""
+
+    def __init__(self, containers: Callable[[], list[str]], every_sec: float = 0.5) -> None:
+        import threading
+        self._list, self.every = containers, every_sec
+        self._seen: dict[str, float] = {}       # container -> largest counter read
+        self._first: dict[str, float] = {}      # container -> counter at its first read
+        self._shims: dict[tuple[int, int], tuple[int, int]] = {}  # (pid, start) -> (first, last)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._ids: list[str] = []
+
+    def __enter__(self) -> RunCpu:
+        self._t0 = os.times()
+        self._known = set(self._list())  # containers from before: counted from their first read
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self._sample()
+        a, b = self._t0, os.times()
+        self.harness_sec = (b.user + b.system + b.children_user + b.children_system) - \
+            (a.user + a.system + a.children_user + a.children_system)
+
+    def _loop(self) -> None:
+        import time
+        listed_at = 0.0
+        while not self._stop.wait(self.every):
+            if time.monotonic() - listed_at >= 2.0:
+                try:
+                    self._ids = self._list()
+                except Exception:  # noqa: BLE001 - a bench keeps the last list
+                    pass
+                listed_at = time.monotonic()
+            self._sample()
+
+    def _sample(self) -> None:
+        hz = os.sysconf("SC_CLK_TCK")
+        for cid in self._ids:
+            used = cgroup_cpu_sec(cid)
+            if used is None:
+                continue
+            self._first.setdefault(cid, used if cid in self._known else 0.0)
+            self._seen[cid] = max(self._seen.get(cid, 0.0), used)
+        if not self._ids:
+            return
+        for d in Path("/proc").iterdir():
+            if not d.name.isdigit():
+                continue
+            stat = _read(d / "stat")
+            if "containerd-shim" not in stat:
+                continue
+            cmd = _read(d / "cmdline")
+            if not any(cid in cmd for cid in self._ids):
+                continue
+            try:
+                pid, _, _, ticks, start, _ = parse_stat(stat)
+            except (ValueError, IndexError):
+                continue
+            first, _ = self._shims.get((pid, start), (ticks, ticks))
+            self._shims[(pid, start)] = (first, ticks)
+        self.shim_sec = sum(b - a for a, b in self._shims.values()) / hz
+
+    @property
+    def containers_sec(self) -> float:
+        return sum(self._seen[c] - self._first[c] for c in self._seen)
+
+    @property
+    def total_sec(self) -> float:
+        return self.harness_sec + self.containers_sec + getattr(self, "shim_sec", 0.0)

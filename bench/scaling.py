@@ -16,8 +16,10 @@ Measured in one run, with the real CLIs on the scripted Gateway:
 - the same suite the way headless peers run it (``bench/headless.py``: a fresh container per
   trial, ``claude -p`` typed into a shell): ``headless_trials_per_min_cN`` and
   ``ratio_vs_headless_c10`` (ours over theirs).
-- ``cpu_per_trial_instant_s``: all cores' busy CPU per trial on the instant scripted model
-  (the CLI's start-up dominates it), with this project's levers on; ``--levers off``
+- ``cpu_per_trial_instant_s``: the run's own CPU per trial on the instant scripted model
+  (the CLI's start-up dominates it): this process and the exec clients it reaped, its
+  containers' cgroup counters and their shims, so other users of the machine do not count;
+  with this project's levers on; ``--levers off``
   measures the same with them off (``HARNESS_WAIT_LEVERS=off``) for a before/after.
 
 Prints tables (every agent's figures), then (last line) one JSON object with exactly the keys
@@ -91,7 +93,8 @@ def run_suite(agent: str, suite: Any, variants: list[Variant], attempts: int, co
             cpu0, t0 = busy_cpu_sec(), time.monotonic()
             if th:
                 th.start()
-            outs = runner.run()
+            with procstat.RunCpu(lambda: _containers(run_id)) as own:
+                outs = runner.run()
             wall, cpu = time.monotonic() - t0, busy_cpu_sec() - cpu0
             if th:
                 th.join(timeout=120)
@@ -101,7 +104,9 @@ def run_suite(agent: str, suite: Any, variants: list[Variant], attempts: int, co
     return {"n": n, "wall": wall, "tpm": n / (wall / 60) if wall else 0.0,
             "passed": sum(o.record.status == "passed" for o in outs),
             "bad": sum(o.record.status in ("error", "infra_error", "timeout") for o in outs),
-            "cpu_per_trial": cpu / max(n, 1), "busy": cpu / wall / (os.cpu_count() or 1)}
+            "cpu_per_trial": cpu / max(n, 1), "busy": cpu / wall / (os.cpu_count() or 1),
+            "own_cpu_per_trial": own.total_sec / max(n, 1),
+            "own_split": (own.harness_sec / max(n, 1), own.containers_sec / max(n, 1))}
 
 
 def latency_suite(dst: Path, latency: float) -> tuple[Any, list[Variant]]:
@@ -129,13 +134,18 @@ def idle_suite(dst: Path, latency: float) -> Any:
     return load_suite(dst)
 
 
-def _container(run_id: str) -> str:
+def _containers(run_id: str) -> list[str]:
     client = engine.client()
     try:
         found = client.containers.list(filters={"label": [f"{labels.RUN_ID}={run_id}"]})
     finally:
         client.close()
-    return found[0].id if found else ""
+    return [c.id for c in found]
+
+
+def _container(run_id: str) -> str:
+    found = _containers(run_id)
+    return found[0] if found else ""
 
 
 def _screen(container: str) -> str:
@@ -267,17 +277,21 @@ def report(res: dict[str, dict[str, Any]], agents: list[str], levels: list[int],
         elif idle:
             print(f"\n{agent}: idle measure failed: {idle.get('error')}")
         if "instant" in r:
-            out["cpu_per_trial_instant_s"] = round(r["instant"]["cpu_per_trial"], 3)
-            print(f"{agent}: instant model, CPU per trial {out['cpu_per_trial_instant_s']} s "
-                  f"({r['instant']['passed']}/{r['instant']['n']} passed)")
+            inst = r["instant"]
+            out["cpu_per_trial_instant_s"] = round(inst["own_cpu_per_trial"], 3)
+            print(f"\n{agent}: instant model, the run's own CPU per trial {out['cpu_per_trial_instant_s']} s "
+                  f"(harness with its exec clients {inst['own_split'][0]:.2f}, containers "
+                  f"{inst['own_split'][1]:.2f}, shims the rest); all cores' busy CPU per trial "
+                  f"{inst['cpu_per_trial']:.2f} s (includes everyone else's); "
+                  f"{inst['passed']}/{inst['n']} passed")
         rows = [(k, v) for k, v in r.items() if k.startswith(("c", "headless_c")) and isinstance(v, dict) and "tpm" in v]
         if rows:
             print(f"\n{agent}: demo suite, {args.latency:g} s per reply")
             print(f"  {'run':<16}{'trials/min':>11}{'wall s':>9}{'passed':>9}{'failed/err':>11}"
-                  f"{'CPU s/trial':>13}{'cores busy':>12}")
+                  f"{'own CPU s/trial':>16}{'cores busy':>12}")
             for k, v in rows:
                 print(f"  {k:<16}{v['tpm']:>11.2f}{v['wall']:>9.1f}{v['passed']:>6}/{v['n']:<2}{v['bad']:>11}"
-                      f"{v['cpu_per_trial']:>13.2f}{v['busy']:>11.0%}")
+                      f"{v['own_cpu_per_trial']:>16.2f}{v['busy']:>11.0%}")
         for c in levels:
             if f"c{c}" in r:
                 out[f"trials_per_min_c{c}"] = round(r[f"c{c}"]["tpm"], 2)
