@@ -213,13 +213,25 @@ class RunCpu:
         import time
         listed_at = 0.0
         while not self._stop.wait(self.every):
-            if time.monotonic() - listed_at >= 2.0:
+            if time.monotonic() - listed_at >= 2.0:  # new containers and their shims
                 try:
                     self._ids = self._list()
                 except Exception:  # noqa: BLE001 - a bench keeps the last list
                     pass
+                self._shim_pids = self._find_shims()
                 listed_at = time.monotonic()
             self._sample()
+
+    def _find_shims(self) -> list[int]:
+        """The shims of the run's containers (a whole /proc scan: made every 2 s, not at
+        every sample, so the sampler itself costs this process little)."""
+        out = []
+        for d in Path("/proc").iterdir():
+            if d.name.isdigit() and _read(d / "comm").startswith("containerd-shim"):
+                cmd = _read(d / "cmdline")
+                if any(cid in cmd for cid in self._ids):
+                    out.append(int(d.name))
+        return out
 
     def _sample(self) -> None:
         hz = os.sysconf("SC_CLK_TCK")
@@ -229,19 +241,9 @@ class RunCpu:
                 continue
             self._first.setdefault(cid, used if cid in self._known else 0.0)
             self._seen[cid] = max(self._seen.get(cid, 0.0), used)
-        if not self._ids:
-            return
-        for d in Path("/proc").iterdir():
-            if not d.name.isdigit():
-                continue
-            stat = _read(d / "stat")
-            if "containerd-shim" not in stat:
-                continue
-            cmd = _read(d / "cmdline")
-            if not any(cid in cmd for cid in self._ids):
-                continue
+        for pid in getattr(self, "_shim_pids", ()):
             try:
-                pid, _, _, ticks, start, _ = parse_stat(stat)
+                pid, _, _, ticks, start, _ = parse_stat(_read(Path(f"/proc/{pid}/stat")))
             except (ValueError, IndexError):
                 continue
             first, _ = self._shims.get((pid, start), (ticks, ticks))

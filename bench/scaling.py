@@ -76,8 +76,9 @@ def busy_cpu_sec() -> float:
 
 def run_suite(agent: str, suite: Any, variants: list[Variant], attempts: int, concurrency: int,
               tmp: Path, *, fresh: bool = False, watch: Any = None) -> dict[str, Any]:
-    """One run; its wall time, trials/min, passes and all-cores CPU per trial. ``watch``
-    (gateway, run_id) runs in a thread beside it."""
+    """One run; its wall time, trials/min, passes and CPU per trial (all cores', and the run's
+    own). ``watch`` (gateway, run_id) runs in a thread beside it, and then the run's own CPU
+    is not sampled (the sampler's reads would count as the harness's)."""
     root = tmp / f"runs-{agent.replace(':', '-')}"
     store = Store(root / "harness.db")
     run_id = new_run_id()
@@ -93,7 +94,11 @@ def run_suite(agent: str, suite: Any, variants: list[Variant], attempts: int, co
             cpu0, t0 = busy_cpu_sec(), time.monotonic()
             if th:
                 th.start()
-            with procstat.RunCpu(lambda: _containers(run_id)) as own:
+            own = procstat.RunCpu(lambda: _containers(run_id))
+            if watch is None:
+                with own:
+                    outs = runner.run()
+            else:
                 outs = runner.run()
             wall, cpu = time.monotonic() - t0, busy_cpu_sec() - cpu0
             if th:
@@ -105,8 +110,9 @@ def run_suite(agent: str, suite: Any, variants: list[Variant], attempts: int, co
             "passed": sum(o.record.status == "passed" for o in outs),
             "bad": sum(o.record.status in ("error", "infra_error", "timeout") for o in outs),
             "cpu_per_trial": cpu / max(n, 1), "busy": cpu / wall / (os.cpu_count() or 1),
-            "own_cpu_per_trial": own.total_sec / max(n, 1),
-            "own_split": (own.harness_sec / max(n, 1), own.containers_sec / max(n, 1))}
+            "own_cpu_per_trial": own.total_sec / max(n, 1) if watch is None else float("nan"),
+            "own_split": (own.harness_sec / max(n, 1), own.containers_sec / max(n, 1))
+            if watch is None else (0.0, 0.0)}
 
 
 def latency_suite(dst: Path, latency: float) -> tuple[Any, list[Variant]]:
@@ -176,10 +182,12 @@ def measure_idle(agent: str, tmp: Path, latency: float, window: float) -> dict[s
             return
         container = _container(run_id)
         casts = lambda: sum(p.stat().st_size for p in tmp.glob(f"runs-*/{run_id}/**/*.cast"))  # noqa: E731
+        got["waiting_sec"] = [round(gw.waiting_sec(tids[0]), 1)]
         a, t0, c0 = procstat.snapshot(), time.monotonic(), casts()
         time.sleep(window)
         b, t1, c1 = procstat.snapshot(), time.monotonic(), casts()
         got["cast_bytes_per_s"] = (c1 - c0) / (t1 - t0)
+        got["waiting_sec"].append(round(gw.waiting_sec(tids[0]), 1))
         if not tids or not gw.stalled(tids[0], 0.0):
             got["error"] = "the reply came before the window ended: raise --idle-latency"
         used = procstat.cpu_by_group(a, b, container=container, harness_pid=os.getpid())
@@ -268,7 +276,8 @@ def report(res: dict[str, dict[str, Any]], agents: list[str], levels: list[int],
             out["idle_cores_with_engine"] = round(procstat.total(cores), 4)
             c = max(levels)
             out["rss_mb_per_trial"] = round(rss_per_trial(rss, c), 1)
-            print(f"  the pane printed {idle.get('cast_bytes_per_s', 0):.0f} bytes/s meanwhile (the cast's growth)")
+            print(f"  the pane printed {idle.get('cast_bytes_per_s', 0):.0f} bytes/s meanwhile (the cast's "
+                  f"growth); the model silent for {idle.get('waiting_sec')} s at the window's ends")
             if args.show_screen:
                 print("  the screen meanwhile:\n    " + "\n    ".join(idle.get("screen", "").rstrip().splitlines()[-12:]))
             print(f"  trial's own cores {out['idle_cores_per_trial']:.3f} (goal <= 0.02), with the "
