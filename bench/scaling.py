@@ -109,6 +109,8 @@ def run_suite(agent: str, suite: Any, variants: list[Variant], attempts: int, co
     return {"n": n, "wall": wall, "tpm": n / (wall / 60) if wall else 0.0,
             "passed": sum(o.record.status == "passed" for o in outs),
             "bad": sum(o.record.status in ("error", "infra_error", "timeout") for o in outs),
+            # what the CLI did, to compare runs with the levers on and off: same passes, same calls
+            "tool_calls": sum(o.record.tool_turns for o in outs),
             "cpu_per_trial": cpu / max(n, 1), "busy": cpu / wall / (os.cpu_count() or 1),
             "own_cpu_per_trial": own.total_sec / max(n, 1) if watch is None else float("nan"),
             "own_split": (own.harness_sec / max(n, 1), own.containers_sec / max(n, 1))
@@ -297,10 +299,10 @@ def report(res: dict[str, dict[str, Any]], agents: list[str], levels: list[int],
         if rows:
             print(f"\n{agent}: demo suite, {args.latency:g} s per reply")
             print(f"  {'run':<16}{'trials/min':>11}{'wall s':>9}{'passed':>9}{'failed/err':>11}"
-                  f"{'own CPU s/trial':>16}{'cores busy':>12}")
+                  f"{'own CPU s/trial':>16}{'cores busy':>12}{'tool calls':>12}")
             for k, v in rows:
                 print(f"  {k:<16}{v['tpm']:>11.2f}{v['wall']:>9.1f}{v['passed']:>6}/{v['n']:<2}{v['bad']:>11}"
-                      f"{v['own_cpu_per_trial']:>16.2f}{v['busy']:>11.0%}")
+                      f"{v['own_cpu_per_trial']:>16.2f}{v['busy']:>11.0%}{v['tool_calls']:>12}")
         for c in levels:
             if f"c{c}" in r:
                 out[f"trials_per_min_c{c}"] = round(r[f"c{c}"]["tpm"], 2)
