@@ -79,6 +79,10 @@ class AgentDriver:
         self.turn_started = False
         self.dead_check_sec = 0.25
         self._alive_at = float("-inf")
+        #: the last screen read, the recorder's last-output time before that read, and when
+        #: (:meth:`_screen`); a screen is read again at least every ``screen_max_age_sec``
+        self._seen: tuple[str, float, float] | None = None
+        self.screen_max_age_sec = 1.0
 
     # ------------------------------------------------------------------ helpers
 
@@ -237,7 +241,7 @@ class AgentDriver:
                 sig.stop()
                 sig = self._sig = self.arm()
                 continue
-            screen = self.ctl.capture_pane()
+            screen = self._screen()
             dead, status = self._dead()
             if dead:
                 return TurnOutcome("exited", now - t0, time.time(), screen, f"exit status {status}")
@@ -275,6 +279,27 @@ class AgentDriver:
         if self.waiting is None or not wait_levers():
             return self.poll_sec
         return self.waiting_poll_sec if self.waiting() >= self.waiting_after_sec else self.poll_sec
+
+    def _screen(self) -> str:
+        """The pane's screen; read again only when the pane printed since the last read.
+
+        Why: the turn loop polls 20 times a second and most polls found the same screen
+        (a CLI running a tool, or told not to animate, prints nothing for seconds), each read
+        a round trip through the engine. The recorder sees every byte the pane prints, so an
+        unchanged last-output time means an unchanged screen; its time is taken before the
+        read, so output racing the read makes the next poll read again. A screen older than
+        ``screen_max_age_sec`` is read regardless (a recorder that stopped cannot hide a
+        change for longer)."""
+        rec = self.ctl.recorder if wait_levers() else None
+        now = time.monotonic()
+        mark = rec.last_output_at if rec is not None else None
+        if mark is not None and self._seen is not None:
+            screen, seen_mark, at = self._seen
+            if seen_mark == mark and now - at < self.screen_max_age_sec:
+                return screen
+        screen = self.ctl.capture_pane()
+        self._seen = (screen, mark, now) if mark is not None else None
+        return screen
 
     def _aborted(self, now: float) -> str | None:
         if self.abort is None or now - self._abort_at < self.abort_check_sec:

@@ -48,3 +48,41 @@ def test_the_driver_polls_slowly_only_while_the_model_is_silent(monkeypatch: pyt
     monkeypatch.setenv("HARNESS_WAIT_LEVERS", "off")
     assert drv._poll_interval() == drv.poll_sec
     assert AgentDriver(_Spec(), ctl=None, box=None)._poll_interval() == drv.poll_sec  # type: ignore[arg-type]
+
+
+class _Rec:
+    last_output_at = 1.0
+
+
+class _Ctl:
+    """Counts screen reads; the screen is the number of outputs so far."""
+
+    def __init__(self) -> None:
+        self.recorder: _Rec | None = _Rec()
+        self.reads = 0
+        self.outputs = 0
+
+    def capture_pane(self) -> str:
+        self.reads += 1
+        return f"screen {self.outputs}"
+
+
+def test_the_screen_is_read_again_only_after_the_pane_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HARNESS_WAIT_LEVERS", raising=False)
+    ctl = _Ctl()
+    drv = AgentDriver(_Spec(), ctl=ctl, box=None)  # type: ignore[arg-type]
+    assert [drv._screen() for _ in range(5)] == ["screen 0"] * 5
+    assert ctl.reads == 1
+    ctl.outputs, ctl.recorder.last_output_at = 1, 2.0  # type: ignore[union-attr]
+    assert drv._screen() == "screen 1" and ctl.reads == 2
+    drv.screen_max_age_sec = 0.0  # too old: read regardless of the recorder
+    drv._screen()
+    assert ctl.reads == 3
+    ctl.recorder = None  # nothing records the pane: every poll reads
+    drv._screen(), drv._screen()
+    assert ctl.reads == 5
+    ctl.recorder = _Rec()
+    monkeypatch.setenv("HARNESS_WAIT_LEVERS", "off")
+    drv.screen_max_age_sec = 1.0
+    drv._screen(), drv._screen()
+    assert ctl.reads == 7
