@@ -114,7 +114,7 @@ kill_agent() {  # every process of the agent, whatever it is called or however i
 
 restore_worktree() {  # git's one-way merge (only what differs is written), then the listing
   local full extras missing rec p t m o
-  full=$(cat "$S/git/refs/harness/snapshots/full") || fail 22 "the pristine snapshot is gone"
+  full=$(<"$S/git/refs/harness/snapshots/full") || fail 22 "the pristine snapshot is gone"
   ( cd "$WS" && export GIT_DIR="$S/git" GIT_WORK_TREE="$WS" GIT_OBJECT_DIRECTORY="$S/objects" \
       GIT_INDEX_FILE="$S/reset.index"
     cp -p "$S/git/harness/snapshots/full/work.index" "$S/reset.index"
@@ -188,11 +188,11 @@ reset() {
     rm -rf "$WS/.git" && cp -a "$S/dotgit" "$WS/.git" || fail 22 "cannot restore $WS/.git"
   fi
   [ -z "$ws_changed" ] || restore_worktree
-  # this trial's snapshots and the objects its diffs hashed: gone with it
-  for p in "$S"/git/harness/snapshots/*; do
-    case ${p##*/} in pristine|full) ;; *) rm -rf "$p" "$S/git/refs/harness/snapshots/${p##*/}" ;; esac
-  done
+  # this trial's snapshots and the objects its diffs hashed: gone with it (one rm for all)
   q=()
+  for p in "$S"/git/harness/snapshots/*; do
+    case ${p##*/} in pristine|full) ;; *) q+=("$p" "$S/git/refs/harness/snapshots/${p##*/}") ;; esac
+  done
   for p in "$S"/objects/*; do [ "$p" = "$S/objects/info" ] || q+=("$p"); done
   [ ${#q[@]} -eq 0 ] || rm -rf "${q[@]}"
   shopt -u nullglob dotglob

@@ -19,7 +19,7 @@ from controllers.profiles.base import (
     LaunchSpec,
     ProfileSpec,
 )
-from controllers.profiles.common import FileMap, FileProfile
+from controllers.profiles.common import FileMap, FileProfile, wait_levers
 from harness.episode import Episode, parse_claude
 
 SPEC = ProfileSpec(
@@ -91,8 +91,12 @@ def claude_json(ctx: LaunchContext) -> dict[str, object]:
 
 
 def settings_json(ctx: LaunchContext) -> dict[str, object]:
-    """~/.claude/settings.json: the Stop hook that signals the harness, no co-author noise."""
+    """~/.claude/settings.json: the Stop hook that signals the harness, no co-author noise,
+    and no animation: while the model thinks, claude's spinner and its tips redrew the screen
+    many times a second, which was most of what a waiting trial cost (issue 14)."""
+    calm = {"prefersReducedMotion": True, "spinnerTipsEnabled": False} if wait_levers() else {}
     return {
+        **calm,
         "hooks": {"Stop": [{"matcher": "", "hooks": [{"type": "command", "command": f"{HOOK_PATH} claude-stop"}]}]},
         "includeCoAuthoredBy": False,
         "skipDangerousModePermissionPrompt": True,

@@ -18,7 +18,7 @@ from controllers.profiles.base import (
     LaunchSpec,
     ProfileSpec,
 )
-from controllers.profiles.common import FileMap, FileProfile
+from controllers.profiles.common import FileMap, FileProfile, wait_levers
 from harness.episode import Episode, parse_codex
 
 CODEX_HOME = f"{AGENT_HOME}/.codex"
@@ -84,6 +84,9 @@ def config_toml(ctx: LaunchContext) -> str:
         "[features]",
         "daemon_auto_start = false",
         "",
+        # no animation or tips while the model thinks: the redraws were what a waiting
+        # trial cost (issue 14)
+        *(["[tui]", "animations = false", "show_tooltips = false", ""] if wait_levers() else []),
     ])
 
 

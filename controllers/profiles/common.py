@@ -8,6 +8,7 @@ reads, so a CLAUDE.md candidate can be replayed on codex as AGENTS.md and back.
 
 from __future__ import annotations
 
+import os
 import posixpath
 from pathlib import Path
 
@@ -24,6 +25,14 @@ from controllers.profiles.base import (
 from controllers.sandbox.base import Sandbox
 from harness.episode import Episode
 from harness.errors import SandboxError
+
+
+def wait_levers() -> bool:
+    """Whether the issue-14 levers that make a waiting trial cheap are on (the CLIs' reduced
+    motion, the harness's slower polling while the model is thinking). On unless
+    ``HARNESS_WAIT_LEVERS=off``: the switch exists so ``bench/scaling.py --levers off`` can
+    measure the cost they remove on the same machine."""
+    return os.environ.get("HARNESS_WAIT_LEVERS", "on") != "off"
 
 
 def expand_home(path: str) -> str:

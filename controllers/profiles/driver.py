@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controllers.profiles.base import ProfileSpec, ScreenKind
+from controllers.profiles.common import wait_levers
 from controllers.sandbox.base import Sandbox
 from controllers.tmux.waits import Signal
 from harness.errors import AgentError, ControllerError
@@ -55,7 +56,8 @@ class AgentDriver:
 
     def __init__(self, spec: ProfileSpec, ctl: Any, box: Sandbox, *, poll_sec: float = 0.05,
                  debounce_sec: float = 1.5, quiet_sec: float = 4.0, use_signal: bool = True,
-                 use_screen: bool = True, activity: Any = None, abort: Any = None) -> None:
+                 use_screen: bool = True, activity: Any = None, abort: Any = None,
+                 waiting: Any = None) -> None:
         self.spec, self.ctl, self.box = spec, ctl, box
         self.poll_sec, self.debounce_sec, self.quiet_sec = poll_sec, debounce_sec, quiet_sec
         self.use_signal, self.use_screen = use_signal, use_screen
@@ -66,11 +68,21 @@ class AgentDriver:
         #: () -> a reason to give up on the turn now, or None (asked every ``abort_check_sec``)
         self.abort = abort
         self.abort_check_sec = 0.5
+        #: () -> seconds this trial's model request has been open with nothing sent back
+        #: (the Gateway's ``waiting_sec``); after ``waiting_after_sec`` of that, the screen is
+        #: read every ``waiting_poll_sec``: it cannot change before the model answers, and
+        #: reading it 20 times a second was most of what the harness spent on a waiting trial
+        self.waiting = waiting
+        self.waiting_after_sec, self.waiting_poll_sec = 0.5, 0.5
         self._abort_at = float("-inf")
         self.signal_settle_sec = 1.0
         self.turn_started = False
         self.dead_check_sec = 0.25
         self._alive_at = float("-inf")
+        #: the last screen read, the recorder's last-output time before that read, and when
+        #: (:meth:`_screen`); a screen is read again at least every ``screen_max_age_sec``
+        self._seen: tuple[str, float, float] | None = None
+        self.screen_max_age_sec = 1.0
 
     # ------------------------------------------------------------------ helpers
 
@@ -229,7 +241,7 @@ class AgentDriver:
                 sig.stop()
                 sig = self._sig = self.arm()
                 continue
-            screen = self.ctl.capture_pane()
+            screen = self._screen()
             dead, status = self._dead()
             if dead:
                 return TurnOutcome("exited", now - t0, time.time(), screen, f"exit status {status}")
@@ -258,7 +270,36 @@ class AgentDriver:
             if now - t0 >= timeout_sec:
                 self.interrupt()
                 return TurnOutcome("timeout", now - t0, time.time(), self.ctl.capture_pane())
-            self._nap(sig, self.poll_sec)
+            self._nap(sig, self._poll_interval())
+
+    def _poll_interval(self) -> float:
+        """``poll_sec``, or ``waiting_poll_sec`` while the model has not answered yet. The
+        completion signal still wakes the nap at once, and a byte from the model brings the
+        fast polling back at the next read."""
+        if self.waiting is None or not wait_levers():
+            return self.poll_sec
+        return self.waiting_poll_sec if self.waiting() >= self.waiting_after_sec else self.poll_sec
+
+    def _screen(self) -> str:
+        """The pane's screen; read again only when the pane printed since the last read.
+
+        Why: the turn loop polls 20 times a second and most polls found the same screen
+        (a CLI running a tool, or told not to animate, prints nothing for seconds), each read
+        a round trip through the engine. The recorder sees every byte the pane prints, so an
+        unchanged last-output time means an unchanged screen; its time is taken before the
+        read, so output racing the read makes the next poll read again. A screen older than
+        ``screen_max_age_sec`` is read regardless (a recorder that stopped cannot hide a
+        change for longer)."""
+        rec = self.ctl.recorder if wait_levers() else None
+        now = time.monotonic()
+        mark = rec.last_output_at if rec is not None else None
+        if mark is not None and self._seen is not None:
+            screen, seen_mark, at = self._seen
+            if seen_mark == mark and now - at < self.screen_max_age_sec:
+                return screen
+        screen = self.ctl.capture_pane()
+        self._seen = (screen, mark, now) if mark is not None else None
+        return screen
 
     def _aborted(self, now: float) -> str | None:
         if self.abort is None or now - self._abort_at < self.abort_check_sec:

@@ -187,6 +187,19 @@ class Gateway:
                 f"trial timeout ({at - p.started:.0f}s open, nothing sent for "
                 f"{p.silent_sec(at):.0f}s; {where} stalled)")
 
+    def waiting_sec(self, trial_id: str) -> float:
+        """How long this trial has been waiting on the model with nothing sent back: the
+        least silence among its open requests, 0.0 when none is open (or a byte just went).
+        The driver polls the screen slowly meanwhile: nothing can change there until the
+        model answers, and a trial that waits should cost nothing (issue 14)."""
+        st = self._trials.get(trial_id)
+        if st is None:
+            return 0.0
+        at = time.monotonic()
+        with st.lock:
+            silences = [p.silent_sec(at) for p in st.pending.values()]
+        return min(silences) if silences else 0.0
+
     def exchanges(self, trial_id: str) -> list[Exchange]:
         st = self._state(trial_id)
         with st.lock:

@@ -46,9 +46,45 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
 
+#: trials per core: a waiting trial costs about 0.02 of a core (issue 14), so cores bound only
+#: the CPU-heavy moments (the CLI's start-up, the agent's tools), which trials take in turns
+TRIALS_PER_CORE = 4
+#: memory one concurrent trial holds, with headroom for what the agent runs (its RSS is ~350
+#: MiB: the CLI, tmux, the relay, the exec client, the harness's share), and what the machine
+#: keeps for itself
+TRIAL_MB, RESERVE_MB = 512, 1024
+
+
+def concurrency_for(cores: int, available_mb: float, *, per_core: int = TRIALS_PER_CORE,
+                    trial_mb: float = TRIAL_MB, reserve_mb: float = RESERVE_MB) -> int:
+    """How many trials to run at once on a machine with ``cores`` and ``available_mb`` of free
+    memory: the smaller of what the cores and what the memory carry, at least 1. Memory is
+    the limit a trial cannot wait out (the kernel kills a process, the trial fails), so it
+    caps what the cores would allow."""
+    by_cpu = max(1, cores) * per_core
+    by_mem = int(max(0.0, available_mb - reserve_mb) // trial_mb)
+    return max(1, min(by_cpu, by_mem))
+
+
+def available_mb(meminfo: str = "/proc/meminfo") -> float:
+    """Memory the kernel says can be given out without swapping (MemAvailable), in MiB;
+    total physical memory where that cannot be read."""
+    try:
+        with open(meminfo) as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    except (OSError, ValueError):
+        return float(TRIAL_MB + RESERVE_MB)  # unknown: one trial
+
+
 def default_concurrency() -> int:
-    """One trial per core, at least 1: each agent CLI is mostly waiting on its model."""
-    return max(1, os.cpu_count() or 1)
+    """From this machine's cores and free memory (:func:`concurrency_for`)."""
+    return concurrency_for(os.cpu_count() or 1, available_mb())
 
 
 @dataclass

@@ -295,7 +295,8 @@ class Trial:
             gw, tid = env.gateway, self.trial_id
             self.drv = AgentDriver(self.spec, ctl, self.box,
                                    activity=(lambda: len(gw.exchanges(tid))) if gw else None,
-                                   abort=(lambda: faults.key_refused(gw, tid)) if gw else None)
+                                   abort=(lambda: faults.key_refused(gw, tid)) if gw else None,
+                                   waiting=(lambda: gw.waiting_sec(tid)) if gw else None)
             self.drv.wait_ready(timeout_sec=min(90.0, self.timeout))
 
     def drive(self) -> None:

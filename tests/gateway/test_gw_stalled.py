@@ -79,3 +79,27 @@ def test_a_hung_upstream_is_reported(tmp_path: object) -> None:
     finally:
         gw.close()
         lst.close()
+
+
+def test_waiting_sec_grows_while_the_model_is_silent_and_drops_when_bytes_flow(
+        scripted: Callable[..., Gateway]) -> None:
+    """What the driver reads to poll the screen slowly: silence so far on the open request,
+    0 once answered, and small while a stream keeps sending."""
+    gw = scripted("rules:\n  - {match: {user: go}, fault: {latency_sec: 600}, reply: {text: never}}\n")
+    key = gw.register_trial("waits").key
+    assert gw.waiting_sec("waits") == 0.0  # nothing asked yet
+    assert gw.waiting_sec("unknown") == 0.0
+    _post_in_background(gw, key)
+    assert eventually(lambda: gw.waiting_sec("waits") >= 1.0, timeout_sec=10)
+
+    flow = scripted("rules:\n  - {match: {user: go}, fault: {event_delay_sec: 0.3}, reply: {text: a b c d e f}}\n")
+    key2 = flow.register_trial("flows").key
+    t = _post_in_background(flow, key2)
+    worst = 0.0
+    t_end = time.monotonic() + 15
+    while t.is_alive() and time.monotonic() < t_end:
+        worst = max(worst, flow.waiting_sec("flows"))
+        time.sleep(0.02)
+    assert not t.is_alive(), "the stream did not finish"
+    assert 0.0 < worst < 1.0, worst
+    assert flow.waiting_sec("flows") == 0.0

@@ -1,0 +1,88 @@
+"""The levers that make a waiting trial cheap (issue 14): the CLIs are told not to animate,
+the driver reads the screen slowly while the model has not answered, and
+``HARNESS_WAIT_LEVERS=off`` turns both off (for the bench's before/after)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from controllers.profiles.base import LaunchContext
+from controllers.profiles.claude import settings_json
+from controllers.profiles.codex import config_toml
+from controllers.profiles.driver import AgentDriver
+
+CTX = LaunchContext(gateway_url="http://127.0.0.1:1", api_key="k", model="m", workdir="/w",
+                    tmux_socket="/s")
+
+
+def test_claude_and_codex_are_told_not_to_animate(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HARNESS_WAIT_LEVERS", raising=False)
+    s = settings_json(CTX)
+    assert s["prefersReducedMotion"] is True and s["spinnerTipsEnabled"] is False
+    assert "hooks" in s  # the completion hook is still there
+    toml = config_toml(CTX)
+    assert "[tui]\nanimations = false\nshow_tooltips = false\n" in toml
+
+
+def test_levers_off_leaves_the_old_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARNESS_WAIT_LEVERS", "off")
+    assert "prefersReducedMotion" not in json.dumps(settings_json(CTX))
+    assert "[tui]" not in config_toml(CTX)
+
+
+class _Spec:
+    idle_masks: tuple[str, ...] = ()
+
+
+def test_the_driver_polls_slowly_only_while_the_model_is_silent(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HARNESS_WAIT_LEVERS", raising=False)
+    silent = [0.0]
+    drv = AgentDriver(_Spec(), ctl=None, box=None, waiting=lambda: silent[0])  # type: ignore[arg-type]
+    assert drv._poll_interval() == drv.poll_sec  # no request open
+    silent[0] = 0.2
+    assert drv._poll_interval() == drv.poll_sec  # just asked, or a byte just came
+    silent[0] = 5.0
+    assert drv._poll_interval() == drv.waiting_poll_sec > drv.poll_sec
+    monkeypatch.setenv("HARNESS_WAIT_LEVERS", "off")
+    assert drv._poll_interval() == drv.poll_sec
+    assert AgentDriver(_Spec(), ctl=None, box=None)._poll_interval() == drv.poll_sec  # type: ignore[arg-type]
+
+
+class _Rec:
+    last_output_at = 1.0
+
+
+class _Ctl:
+    """Counts screen reads; the screen is the number of outputs so far."""
+
+    def __init__(self) -> None:
+        self.recorder: _Rec | None = _Rec()
+        self.reads = 0
+        self.outputs = 0
+
+    def capture_pane(self) -> str:
+        self.reads += 1
+        return f"screen {self.outputs}"
+
+
+def test_the_screen_is_read_again_only_after_the_pane_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HARNESS_WAIT_LEVERS", raising=False)
+    ctl = _Ctl()
+    drv = AgentDriver(_Spec(), ctl=ctl, box=None)  # type: ignore[arg-type]
+    assert [drv._screen() for _ in range(5)] == ["screen 0"] * 5
+    assert ctl.reads == 1
+    ctl.outputs, ctl.recorder.last_output_at = 1, 2.0  # type: ignore[union-attr]
+    assert drv._screen() == "screen 1" and ctl.reads == 2
+    drv.screen_max_age_sec = 0.0  # too old: read regardless of the recorder
+    drv._screen()
+    assert ctl.reads == 3
+    ctl.recorder = None  # nothing records the pane: every poll reads
+    drv._screen(), drv._screen()
+    assert ctl.reads == 5
+    ctl.recorder = _Rec()
+    monkeypatch.setenv("HARNESS_WAIT_LEVERS", "off")
+    drv.screen_max_age_sec = 1.0
+    drv._screen(), drv._screen()
+    assert ctl.reads == 7
