@@ -7,17 +7,38 @@ summary works as well as an id from ``harness runs``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, HarnessError, ValidationFailed
 from harness.runner.paths import RunPaths, default_runs_root
 from harness.runner.store import Store
 
 RunsDir = Annotated[Path | None, typer.Option("--runs-dir", help="Where runs live [./runs or $HARNESS_RUNS_DIR].")]
 RUN_HELP = "Run id or run folder (default: the latest)."
+EXIT_ERROR = 2
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def errors_exit(fn: F) -> F:
+    """Turn HarnessError into one stderr line (plus a validation's list) and exit 2, for the
+    commands whose own exit codes mean something else (the gate's 1 = reject)."""
+
+    @wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except HarnessError as exc:
+            typer.echo(f"error: {exc.one_line()}", err=True)
+            if isinstance(exc, ValidationFailed):
+                typer.echo(exc.details(), err=True)
+            raise typer.Exit(EXIT_ERROR) from None
+
+    return run  # type: ignore[return-value]
 
 
 def open_store(runs_dir: Path | None) -> tuple[Path, Store]:

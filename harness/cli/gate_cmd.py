@@ -8,11 +8,9 @@ CLI's ``--debug`` is where tracebacks belong, not here.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
@@ -23,15 +21,13 @@ from gate.staging import adopt as adopt_staged
 from gate.staging import rollback as rollback_staged
 from gate.staging import stage as stage_candidate
 from gate.verdict import gate_run
-from harness.cli.common import RunsDir, one_of
-from harness.errors import ConfigError, HarnessError, ValidationFailed
+from harness.cli.common import RunsDir, errors_exit, one_of
+from harness.errors import ConfigError
 from harness.nightly.audit import record as record_audit
 from harness.runner.paths import RunPaths, default_runs_root
 
 app = typer.Typer(help="Gate a run: report, stage, adopt, rollback.", no_args_is_help=True)
 
-EXIT_ERROR = 2
-F = TypeVar("F", bound=Callable[..., Any])
 
 RunArg = Annotated[
     str,
@@ -48,21 +44,6 @@ PolicyOpt = Annotated[
 ]
 PolicyAlias = Annotated[Path | None, typer.Option("--policy", hidden=True, help="old name of --gate-policy")]
 
-
-def _errors_exit(fn: F) -> F:
-    """Turn HarnessError into one stderr line and exit 2 (never a traceback for bad input)."""
-
-    @wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except HarnessError as exc:
-            typer.echo(f"error: {exc.one_line()}", err=True)
-            if isinstance(exc, ValidationFailed):
-                typer.echo(exc.details(), err=True)
-            raise typer.Exit(EXIT_ERROR) from None
-
-    return run  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -121,7 +102,7 @@ def _say(decision: GateDecision) -> None:
 
 
 @app.command()
-@_errors_exit
+@errors_exit
 def report(
     run: RunArg,
     out: Annotated[
@@ -142,7 +123,7 @@ def report(
 
 
 @app.command()
-@_errors_exit
+@errors_exit
 def stage(
     run: RunArg,
     live: Annotated[
@@ -207,7 +188,7 @@ def _audit(stage_dir: Path, runs_dir: Path | None, entry: AuditEntry) -> None:
 
 
 @app.command()
-@_errors_exit
+@errors_exit
 def adopt(
     stage_dir: Annotated[Path, typer.Argument(help="a folder written by `stage`")],
     reason: ReasonOpt = "",
@@ -228,7 +209,7 @@ def adopt(
 
 
 @app.command()
-@_errors_exit
+@errors_exit
 def rollback(
     stage_dir: Annotated[Path, typer.Argument(help="a folder written by `stage` and adopted")],
     force: Annotated[bool, typer.Option(help="restore even if live files changed since")] = False,

@@ -7,17 +7,15 @@ night itself (``nightly_cmd``). Errors print as one line and exit 2, like the ga
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 import yaml
 
-from harness.cli.common import RunsDir
-from harness.errors import ConfigError, HarnessError
+from harness.cli.common import RunsDir, errors_exit
+from harness.errors import ConfigError
 from harness.nightly import schedule as sched
 from harness.nightly.history import write_report
 from harness.nightly.records import NightStore
@@ -26,8 +24,6 @@ from harness.runner.paths import default_runs_root
 app = typer.Typer(help="Schedule the nightly, see its status, write its history.",
                   no_args_is_help=True, add_completion=False)
 
-EXIT_ERROR = 2
-F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_CONFIG = Path("nightly.yaml")
 
 ProjectOpt = Annotated[
@@ -38,17 +34,6 @@ ConfigOpt = Annotated[
     Path | None, typer.Option(help="the night's config file (default: ./nightly.yaml)")
 ]
 
-
-def _one_line(fn: F) -> F:
-    @wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except HarnessError as exc:
-            typer.echo(f"error: {exc.one_line()}", err=True)
-            raise typer.Exit(EXIT_ERROR) from None
-
-    return run  # type: ignore[return-value]
 
 
 def _config_data(config: Path) -> dict[str, Any]:
@@ -106,7 +91,7 @@ def _project(project: str | None, config: Path | None, *, must: bool = True) -> 
 
 
 @app.command()
-@_one_line
+@errors_exit
 def schedule(
     at: Annotated[str, typer.Option(help="when, HH:MM on a 24-hour clock (the machine's time)")],
     project: ProjectOpt = None,
@@ -146,7 +131,7 @@ def schedule(
 
 
 @app.command()
-@_one_line
+@errors_exit
 def unschedule(project: ProjectOpt = None, config: ConfigOpt = None) -> None:
     """Remove the project's timer or crontab entry (no other crontab line is touched)."""
     name = _project(project, config, must=False)
@@ -165,7 +150,7 @@ def unschedule(project: ProjectOpt = None, config: ConfigOpt = None) -> None:
 
 
 @app.command()
-@_one_line
+@errors_exit
 def status(
     runs_dir: RunsDir = None,
     last: Annotated[int, typer.Option(min=1, help="nights to show per project")] = 5,
@@ -203,7 +188,7 @@ def status(
 
 
 @app.command()
-@_one_line
+@errors_exit
 def report(
     project: Annotated[str | None, typer.Option(help="one project, by folder or folder name "
                                                 "(default: all)")] = None,

@@ -15,14 +15,13 @@ tables with ``IF NOT EXISTS``, so either can open the file first. What is kept:
 from __future__ import annotations
 
 import json
-import threading
 import time
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 from harness.errors import ConfigError
 from harness.harvest.digest import Digest
-from harness.runner.store import connect
+from harness.runner.store import Tables
 
 HARVEST_SCHEMA_VERSION = 1
 META_KEY = "harvest_schema_version"
@@ -47,16 +46,12 @@ CREATE TABLE IF NOT EXISTS harvest_runs (
 """
 
 
-class HarvestStore:
+class HarvestStore(Tables):
     """One connection, one lock; every write is one transaction."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._lock = threading.RLock()
-        self._db = connect(path)  # the same file and settings as the runs store
+        super().__init__(path, _SCHEMA)  # the same file and settings as the runs store
         with self._lock:
-            self._db.executescript(_SCHEMA)
             row = self._db.execute("SELECT value FROM meta WHERE key=?", (META_KEY,)).fetchone()
             if row is None:
                 self._db.execute(
@@ -70,16 +65,6 @@ class HarvestStore:
                     f"(schema {row[0]} > {HARVEST_SCHEMA_VERSION})",
                     hint="upgrade the harness, or use another --runs-dir",
                 )
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # ------------------------------------------------------------ files read
 

@@ -11,16 +11,13 @@ history page reads the figures without re-deriving them from runs.
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from harness.runner.store import connect
+from harness.runner.store import Tables
 
 #: the stages of a night, in order; ``watch`` runs inside ``replay`` when a previous night
 #: adopted a skill (it is recorded as its own stage so a resume does not redo it)
@@ -89,37 +86,11 @@ class NightRecord(BaseModel):
     message: str = ""                   # e.g. why the night had nothing to do, or failed
 
 
-class NightStore:
+class NightStore(Tables):
     """One connection and one lock; every write is one transaction."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._lock = threading.RLock()
-        self._db = connect(path)
-        with self._lock:
-            self._db.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[Any]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        super().__init__(path, _SCHEMA)
 
     # ---------------------------------------------------------------- nights
 

@@ -77,16 +77,50 @@ def connect(path: Path) -> sqlite3.Connection:
     return db
 
 
-class Store:
-    """Thread-safe (one connection, one lock): the runner's workers all write through it."""
+class Tables:
+    """Tables in the runs database, thread-safe: one connection, one lock, every write one
+    ``BEGIN IMMEDIATE`` transaction. The runs store, harvest's and the nightly's all build on
+    it, so the file is opened one way and a context manager always closes it."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, schema: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
         self._db = connect(path)
+        try:
+            with self._lock:
+                self._db.executescript(schema)
+        except BaseException:
+            self._db.close()
+            raise
+
+    def close(self) -> None:
         with self._lock:
-            self._db.executescript(_SCHEMA)
+            self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+
+class Store(Tables):
+    """The runs store; the runner's workers all write through it."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, _SCHEMA)
         try:
             self._migrate(path)
         except BaseException:
@@ -114,27 +148,6 @@ class Store:
                 if since > version and column.split()[0] not in have:
                     c.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
             c.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
 
     # ---------------------------------------------------------------- runs
 
