@@ -30,7 +30,11 @@ from controllers.tmux.record import WIPES, read_cast
 MAX_LINES = 200_000
 
 _UNPARSED = re.compile(
-    r"\x1b\[[<=>][0-9;:]*[ -/]*[@-~]"          # CSI with a private marker other than '?'
+    r"\x1b\[[<=>][0-9;:?]*[ -/]*[@-~]"         # CSI with a private marker other than '?'
+    # '?' CSIs other than modes (h, l), erases (J, K) and device attributes (c): pyte hands
+    # them to handlers that take no ``private`` flag (``ESC [?u``, ``ESC [>4;?m`` from
+    # Ink-based CLIs such as gemini)
+    r"|\x1b\[\?[0-9;:?]*[ -/]*[@-IL-bd-gi-km-~]"
     r"|\x1b\[[0-9;]*:[0-9;:]*[@-~]"            # colon sub-parameters (curly underlines)
     r"|\x1b[P_^X][\s\S]*?(?:\x1b\\|\x07)"      # DCS, APC, PM, SOS strings
 )
