@@ -24,7 +24,7 @@ def harness(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("args", "expect"),
     [
-        (["--agent", "gemini"], "unknown agent 'gemini'"),
+        (["--agent", "nosuch-agent"], "unknown agent 'nosuch-agent'"),
         (["--variant", "baseline=/no/such/skill"], "does not exist"),
         (["--variant", "nonsense"], "must be NAME=PATH"),
         (["--model", "replay"], "needs --cassette"),
@@ -61,7 +61,7 @@ def test_broken_suite_lists_every_error_with_its_place(tmp_path: Path) -> None:
 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
-    r = harness("--debug", "run", str(DEMO), "--agent", "gemini", cwd=tmp_path)
+    r = harness("--debug", "run", str(DEMO), "--agent", "nosuch-agent", cwd=tmp_path)
     assert r.returncode != 0 and "Traceback" in r.stderr
 
 
