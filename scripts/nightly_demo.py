@@ -32,25 +32,16 @@ sys.path.insert(0, str(ROOT))
 
 from gate.staging import stage  # noqa: E402
 from harness import engine, images  # noqa: E402
-from tests.harvest.realcli import ANSWER_FIX, FIX_CMD, generate  # noqa: E402
+from tests.harvest.realcli import generate  # noqa: E402
+from tests.nightly.helpers import CALC_POLICY, LOOSE_GATE, SKILL_OLD, write_skill  # noqa: E402
 
-OLD = ("---\nname: calc-helper\ndescription: Notes about calc.py.\n---\n# Calc helper\n\n"
-       "Read calc.py before you answer.\n")
+OLD = SKILL_OLD
 BAD = OLD.replace("Read calc.py before you answer.", "Answer from memory; do not change code.")
-POLICY = {"version": 1, "title": "nightly demo", "rules": [
-    {"name": "fix", "match": {"skill": "calc-fixer", "user": "returns the wrong result", "step": 0},
-     "reply": {"calls": [{"shell": FIX_CMD, "description": "fix add and run the tests"}]}},
-    {"name": "done", "match": {"user": "returns the wrong result", "step": 1},
-     "reply": {"text": ANSWER_FIX}},
-    {"name": "show", "match": {"user": "deploy.env holds"}, "reply": {"text": "Keys."}},
-], "default": {"text": "I read calc.py; nothing to change."}}
 SKILL = ".claude/skills/calc"
 
 
 def _skill(root: Path, text: str) -> Path:
-    (root / SKILL).mkdir(parents=True, exist_ok=True)
-    (root / SKILL / "SKILL.md").write_text(text)
-    return root / SKILL
+    return write_skill(root, text, SKILL)
 
 
 def _candidates(work: Path) -> dict:
@@ -100,14 +91,13 @@ def main(argv: list[str]) -> int:
     lay = gen.install(work / "home", sessions={"claude": ["fix"], "codex": ["fix"]})
     proj = lay.repo
     _skill(proj, OLD)
-    (work / "policy.yaml").write_text(yaml.safe_dump(POLICY, sort_keys=False))
+    (work / "policy.yaml").write_text(yaml.safe_dump(CALC_POLICY, sort_keys=False))
     cfg = {"project": str(proj), "targets": [SKILL],
            "sources": {"claude_home": str(lay.claude_home), "codex_home": str(lay.codex_home)},
            "agents": ["claude"], "trials": 1, "concurrency": 2,
            "model": {"mode": "scripted", "script": "policy.yaml"},
            "budgets": {"tokens": 5_000_000, "wall_minutes": 60},
-           "gate_policy": {"min_heldout_tasks": 1, "confidence": 0.7,
-                           "max_token_ratio": None, "max_time_ratio": None},
+           "gate_policy": LOOSE_GATE,
            "mine": {"holdout_fraction": 1.0}, "adopt": "auto", "runs_dir": "runs"}
     n1_cfg = work / "night1.yaml"
     n1_cfg.write_text(yaml.safe_dump(cfg | {"candidates": _candidates(work)}))

@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+from tests.harvest.realcli import ANSWER_FIX, FIX_CMD
+
 ROOT = Path(__file__).resolve().parents[2]
 
 SKILL_OLD = ("---\nname: calc-helper\ndescription: Notes about calc.py.\n---\n"
@@ -16,6 +18,20 @@ SKILL_OLD = ("---\nname: calc-helper\ndescription: Notes about calc.py.\n---\n"
 SKILL_NEW = ("---\nname: calc-fixer\ndescription: Fixes add() in calc.py and runs the tests.\n---\n"
              "# Calc helper\n\nRead calc.py before you answer. When add() is wrong, fix it and "
              "run the tests.\n")
+
+#: the scripted model of the nightly tests and the demo: it fixes add() only when the
+#: installed skill is calc-fixer (the candidate), so the live skill fails and the candidate
+#: passes
+CALC_POLICY = {"version": 1, "title": "nightly", "rules": [
+    {"name": "fix", "match": {"skill": "calc-fixer", "user": "returns the wrong result", "step": 0},
+     "reply": {"calls": [{"shell": FIX_CMD, "description": "fix add and run the tests"}]}},
+    {"name": "done", "match": {"user": "returns the wrong result", "step": 1},
+     "reply": {"text": ANSWER_FIX}},
+    {"name": "show", "match": {"user": "deploy.env holds"}, "reply": {"text": "Keys."}},
+], "default": {"text": "I read calc.py; nothing to change."}}
+#: the gate loosened for one task and one attempt (a 70% interval), to keep nights short
+LOOSE_GATE = {"min_heldout_tasks": 1, "confidence": 0.7, "max_token_ratio": None,
+              "max_time_ratio": None}
 
 
 def write_skill(root: Path, text: str, rel: str = ".claude/skills/calc") -> Path:

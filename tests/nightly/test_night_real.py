@@ -27,8 +27,10 @@ from harness.nightly.config import load_config
 from harness.nightly.night import run_night
 from harness.nightly.records import NightRecord, NightStore
 from harness.runner.store import Store
-from tests.harvest.realcli import ANSWER_FIX, FIX_CMD, Generated
+from tests.harvest.realcli import Generated
 from tests.nightly.helpers import (
+    CALC_POLICY,
+    LOOSE_GATE,
     ROOT,
     SKILL_NEW,
     SKILL_OLD,
@@ -39,15 +41,7 @@ from tests.nightly.helpers import (
 
 pytestmark = [pytest.mark.docker, pytest.mark.agents, pytest.mark.slow]
 SKILL_REL = ".claude/skills/calc/SKILL.md"
-POLICY = {"version": 1, "title": "nightly", "rules": [
-    {"name": "fix", "match": {"skill": "calc-fixer", "user": "returns the wrong result", "step": 0},
-     "reply": {"calls": [{"shell": FIX_CMD, "description": "fix add and run the tests"}]}},
-    {"name": "done", "match": {"user": "returns the wrong result", "step": 1},
-     "reply": {"text": ANSWER_FIX}},
-    {"name": "show", "match": {"user": "deploy.env holds"}, "reply": {"text": "Keys."}},
-], "default": {"text": "I read calc.py; nothing to change."}}
-GATE = {"min_heldout_tasks": 1, "confidence": 0.7, "max_token_ratio": None,
-        "max_time_ratio": None}
+POLICY, GATE = CALC_POLICY, LOOSE_GATE
 
 
 def _sha(p: Path) -> str:
