@@ -28,10 +28,12 @@ if [ ! -x .venv/bin/python ]; then
   say "creating .venv"
   "$PY" -m venv .venv
 fi
-want=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
+# which extras: the tests' by default; scripts/test.sh adds `ray` (the multi-node tests)
+extras=${HARNESS_EXTRAS:-test}
+want=$( (cat pyproject.toml; echo "$extras") | sha256sum | cut -d' ' -f1)
 if [ "$(cat .venv/.harness-deps 2>/dev/null)" != "$want" ]; then
-  say "installing the harness and its test dependencies into .venv"
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 \
+  say "installing the harness and its dependencies [$extras] into .venv"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]" 2>&1 \
     | grep -v '^WARNING: Location' || true
   .venv/bin/python -c 'import harness, controllers, gate, docker, libtmux, pytest' \
     || { echo "error: dependency install failed (see pip output above)" >&2; exit 2; }

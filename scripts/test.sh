@@ -3,7 +3,7 @@
 # and agent CLIs. Extra arguments go to pytest (e.g. `bash scripts/test.sh -k sandbox`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+HARNESS_EXTRAS=test,ray bash scripts/setup.sh
 
 # host tools only the tests use: asciinema (plays recorded casts back), chromium (renders
 # report.html for the screenshot test). Installed when missing and we are root on Debian.
