@@ -117,7 +117,8 @@ def parse_claude(path: Path) -> Episode:
     for d in lines:
         ep.session_id = ep.session_id or str(d.get("sessionId", ""))
         kind = d.get("type")
-        msg = d.get("message") if isinstance(d.get("message"), dict) else {}
+        raw = d.get("message")
+        msg: dict[str, Any] = raw if isinstance(raw, dict) else {}
         if kind == "user" and not d.get("isMeta") and not d.get("isSidechain"):
             content = msg.get("content")
             if isinstance(content, str):
@@ -154,8 +155,9 @@ def parse_claude(path: Path) -> Episode:
                     turn.texts.append(b["text"])
                     turn.final_text = (turn.final_text + "\n" + b["text"]).strip()
                 elif b.get("type") == "tool_use":
-                    inp = b.get("input") if isinstance(b.get("input"), dict) else {}
-                    call = ToolCall(id=str(b.get("id", "")), name=str(b.get("name", "")), input=inp)
+                    given = b.get("input")
+                    call = ToolCall(id=str(b.get("id", "")), name=str(b.get("name", "")),
+                                    input=given if isinstance(given, dict) else {})
                     calls[call.id] = call
                     turn.tool_calls.append(call)
                     turn.final_text = ""
@@ -174,7 +176,8 @@ def parse_codex(path: Path) -> Episode:
     calls: dict[str, ToolCall] = {}
     turn: Turn | None = None
     for d in _lines(path):
-        kind, p = d.get("type"), d.get("payload") if isinstance(d.get("payload"), dict) else {}
+        kind, payload = d.get("type"), d.get("payload")
+        p: dict[str, Any] = payload if isinstance(payload, dict) else {}
         ptype = p.get("type")
         if kind == "session_meta":
             ep.session_id = str(p.get("id") or p.get("session_id") or "")

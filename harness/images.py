@@ -429,6 +429,6 @@ def build_task_image(client: Any, task_id: str, dockerfile: Path, context: Path,
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(data)
         (Path(tmp) / "Dockerfile.harness").write_text(text)
-        p = BuildPlan(f"task-{safe}", context, {}, None, None, files)
-        _stream_build(client, tmp, tag, p, say, dockerfile="Dockerfile.harness")
+        plan = BuildPlan(f"task-{safe}", context, {}, None, None, files)
+        _stream_build(client, tmp, tag, plan, say, dockerfile="Dockerfile.harness")
     return tag, workdir

@@ -233,9 +233,9 @@ class AgentDriver:
             if sig is not None and sig.check(self.ctl, "", now) is not None:
                 # claude runs its Stop hook inside the turn, before it redraws idle: give the
                 # screen a moment to follow; still busy after that means a side thread fired
-                screen = self._leaves_busy(self.signal_settle_sec)
-                if screen is not None:
-                    return TurnOutcome("signal", time.monotonic() - t0, time.time(), screen)
+                settled = self._leaves_busy(self.signal_settle_sec)
+                if settled is not None:
+                    return TurnOutcome("signal", time.monotonic() - t0, time.time(), settled)
                 # a hook fired while the agent still works (a side thread): wait for the next
                 self.log.note("completion signal while the screen is busy: ignored, re-armed")
                 sig.stop()

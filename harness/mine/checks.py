@@ -64,8 +64,8 @@ def changed_files(d: Digest) -> set[str]:
 def tests_check(sessions: list[Digest], prefix: str) -> tuple[dict[str, Any] | None, bool, str]:
     """The most common test command that passed at a session's end, as a check; whether a
     session saw it fail first (so a no-op fails it); a note."""
-    ends = [runner_part(d.test_runs[-1].cmd) for d in sessions if d.tests_passed_at_end]
-    ends = [e for e in ends if e]
+    parts = [runner_part(d.test_runs[-1].cmd) for d in sessions if d.tests_passed_at_end]
+    ends = [e for e in parts if e]
     if not ends:
         ran = any(d.test_runs for d in sessions)
         return None, False, ("tests ran but did not pass at the end" if ran else "no tests ran")

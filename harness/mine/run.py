@@ -191,7 +191,8 @@ def _task(g: Group, sessions: list[Digest], opts: MineOptions) -> tuple[Built | 
 
 def mine(digests: list[Digest], opts: MineOptions, project: str = "") -> tuple[MineReport, list[Built]]:
     """Tasks from ``digests`` (splits assigned) and the report of what became of each."""
-    rep = MineReport(at=datetime.now(UTC), project=project, digests=len(digests))
+    rep = MineReport(at=datetime.now(UTC), project=project, digests=len(digests),
+                     schema=REPORT_SCHEMA)
     groups = group_digests([d for d in digests if d.prompts], opts.threshold)
     rep.groups = len(groups)
     rep.recurring_groups = sum(g.occurrences >= opts.min_occurrences for g in groups)
