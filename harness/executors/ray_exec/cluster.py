@@ -4,7 +4,9 @@ Docker engine, a Ray version that differs between the driver and a node."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 from harness.errors import ConfigError
@@ -52,8 +54,12 @@ def connect(address: str | None, runtime_env: dict[str, Any]) -> bool:
         kwargs["address"] = address
     else:
         kwargs["resources"] = {RESOURCE: 1}
+    loopback = address is None or _is_loopback(address)
+    if loopback:
+        kwargs["_node_ip_address"] = "127.0.0.1"
     try:
-        ray.init(**kwargs)
+        with _loopback_kept(loopback):
+            ray.init(**kwargs)
     except (RuntimeError, ConnectionError) as exc:
         text = str(exc)
         if "version" in text.lower():
@@ -63,6 +69,29 @@ def connect(address: str | None, runtime_env: dict[str, Any]) -> bool:
         raise ConfigError(f"cannot join the Ray cluster at {address}: {text.splitlines()[0][:200]}",
                           hint="check --ray-address and that the head is up") from None
     return True
+
+
+def _is_loopback(address: str) -> bool:
+    host = address.removeprefix("ray://").rpartition(":")[0].strip("[]")
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+@contextlib.contextmanager
+def _loopback_kept(keep: bool) -> Iterator[None]:
+    """Ray rewrites a loopback address to this machine's outward address before it
+    connects; a cluster whose nodes listen on loopback only (one machine, nothing exposed)
+    is then unreachable. While joining such a cluster, loopback stays loopback."""
+    if not keep:
+        yield
+        return
+    from ray._private import services
+
+    real = services.resolve_ip_for_localhost
+    services.resolve_ip_for_localhost = lambda host: host
+    try:
+        yield
+    finally:
+        services.resolve_ip_for_localhost = real
 
 
 def docker_nodes() -> list[dict[str, Any]]:
