@@ -215,10 +215,11 @@ def show(run: Annotated[str | None, typer.Argument(help=RUN_HELP)] = None, runs_
         print(json.dumps({"run": info, "trials": trials}, default=str))
         return
     console.print(f"run {run_id}: {info['status']} · agent {info['agent']} · model {info['model_mode']} · {info['suite']}")
-    t = Table("task", "variant", "try", "status", "reason", "artifacts")
+    nodes = any(r.get("node") for r in trials)  # run on a cluster (--executor ray): which node
+    t = Table("task", "variant", "try", "status", "reason", *(["node"] if nodes else []), "artifacts")
     for r in trials:
         t.add_row(r["task_id"], r["variant"], str(r["attempt"]), r["status"], str(r.get("reason", ""))[:70],
-                  str(paths.run_dir / str(r.get("artifacts") or "")))
+                  *([str(r.get("node") or "")] if nodes else []), str(paths.run_dir / str(r.get("artifacts") or "")))
     console.print(t)
 
 

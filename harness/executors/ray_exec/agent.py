@@ -188,14 +188,9 @@ class NodeAgent:
     def remote_command(self, command: str) -> str:
         """An attach command as it works from the driver's machine: through this host's
         engine when the host is another one."""
-        if self.ip == self._driver_host:
-            return command
         from harness import engine
 
-        endpoint = engine.docker_endpoint()[0]
-        if endpoint.startswith("unix://"):
-            endpoint = f"ssh://{self.ip}"
-        return f"DOCKER_HOST={endpoint} {command}"
+        return remote_command(command, self.ip, self._driver_host, engine.docker_endpoint()[0])
 
     def close(self) -> list[Any]:
         """Every warm sandbox let go (kept with --keep), the engine and Gateway released,
@@ -221,6 +216,16 @@ class NodeAgent:
             if self._tmp is not None:
                 shutil.rmtree(self._tmp, ignore_errors=True)
         return events
+
+
+def remote_command(command: str, node_ip: str, driver_ip: str, endpoint: str) -> str:
+    """``command`` (a ``docker ...`` line) for the driver's machine: as it is on the same
+    host; else with ``DOCKER_HOST`` naming the node's engine (a local socket over ssh)."""
+    if node_ip == driver_ip:
+        return command
+    if endpoint.startswith("unix://"):
+        endpoint = f"ssh://{node_ip}"
+    return f"DOCKER_HOST={endpoint} {command}"
 
 
 def _local_suite(suite: Any, tar: bytes | None, tmp: Path) -> Any:
