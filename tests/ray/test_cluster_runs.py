@@ -75,11 +75,14 @@ def test_a_node_killed_mid_run_loses_nothing_and_records_nothing_twice(cluster_f
     db = runs / "harness.db"
     try:
         deadline = time.monotonic() + 600
-        # both nodes busy: 4 trials started, none finished yet (noop trials take many seconds)
+        # a trial on the worker node has its agent running and no row yet: kill the node now
+        on_worker = ("SELECT 1 FROM events p JOIN events a ON a.trial = p.trial AND a.kind = 'attach' "
+                     "WHERE p.kind = 'placed' AND p.message LIKE ? AND p.trial NOT IN "
+                     "(SELECT task_id || '/' || variant || '/' || attempt FROM trials)")
         while time.monotonic() < deadline and proc.poll() is None:
-            if db.exists() and len(rows(db, "SELECT 1 FROM events WHERE kind='attach'")) >= 4:
+            if db.exists() and rows(db, on_worker, f"%/{worker.node_id[:8]}"):
                 break
-            time.sleep(0.5)
+            time.sleep(0.2)
         assert proc.poll() is None, proc.communicate()[1][-3000:]
         c.remove_node(worker, allow_graceful=False)
         out, err = proc.communicate(timeout=900)

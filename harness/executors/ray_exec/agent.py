@@ -100,7 +100,7 @@ class NodeAgent:
         provider = providers.get_provider(opts.provider)
         say = lambda m: self.push("image", f"{self.node}: {m}", None)  # noqa: E731
         try:
-            provider.start(spec["run_id"], say)
+            _start(provider, spec["run_id"], say)
             self._image = provider.ensure_image(profile.spec.image)
             runner._provider = provider
             runner._task_images = provider.task_images(suite.tasks, self._image)
@@ -216,6 +216,24 @@ class NodeAgent:
             if self._tmp is not None:
                 shutil.rmtree(self._tmp, ignore_errors=True)
         return events
+
+
+def _start(provider: Any, run_id: str, say: Any, tries: int = 3) -> None:
+    """``provider.start``, again after a moment when its sweep lost a race: another harness
+    on the same engine (another run, another node agent of a one-machine cluster) removed a
+    leftover while this sweep looked at it."""
+    import time
+
+    import docker.errors
+
+    for i in range(tries):
+        try:
+            provider.start(run_id, say)
+            return
+        except docker.errors.NotFound:
+            if i == tries - 1:
+                raise
+            time.sleep(1.0 + i)
 
 
 def remote_command(command: str, node_ip: str, driver_ip: str, endpoint: str) -> str:

@@ -128,6 +128,8 @@ class RayExecutor:
                 if ref in polls:
                     self._events(ray, runner, polls.pop(ref), ref)
                     continue
+                if ref not in inflight:
+                    continue  # its node died: already back in the queue
                 node, plan = inflight.pop(ref)
                 node.busy -= 1
                 place.finished(plan)
@@ -165,6 +167,7 @@ class RayExecutor:
                     with runner.progress.lock:
                         runner.progress.running += 1
                     runner.on_event("start", f"{plan.label} on {node.name}")
+                    runner.store.event(runner.paths.run_id, "placed", node.name, plan.label)
 
     def _bring_back(self, ray: Any, runner: Runner, node: _Node, plan: TrialPlan, res: dict[str, Any],
                     place: Placement, tries: dict[tuple[str, str, int], int]) -> TrialOutcome | None:
