@@ -59,7 +59,8 @@ def cluster_factory() -> Iterator[Callable[..., Any]]:
 
 
 def cli(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", HARNESS_INFRA_BACKOFF_SEC="3")
+    # wide enough that `harness show`'s table keeps each cell on one line
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", HARNESS_INFRA_BACKOFF_SEC="3", COLUMNS="300")
     env.pop("HARNESS_RUNS_DIR", None)
     return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=REPO, env=env)
