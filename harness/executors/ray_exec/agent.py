@@ -42,7 +42,7 @@ class _Sink:
 
     def event(self, run_id: str, kind: str, message: str, trial: str | None = None) -> None:
         del run_id
-        if kind == "attach":
+        if kind in ("attach", "view"):  # `harness attach` / `harness watch` from the driver's machine
             message = self.agent.remote_command(message)
         self.agent.push(kind, message, trial)
 
@@ -96,7 +96,8 @@ class NodeAgent:
         profile = get_profile(opts.agent)
         self._gateway = _gateway(spec["gateway"], self._tmp, self._unwrap) if spec["gateway"] else None
         paths = RunPaths(self._tmp / "runs", spec["run_id"])
-        runner = Runner(suite, opts, paths, _Sink(self), gateway=self._gateway, profile=profile)
+        runner = Runner(suite, opts, paths, _Sink(self), gateway=self._gateway,  # type: ignore[arg-type]
+                        profile=profile)
         provider = providers.get_provider(opts.provider)
         say = lambda m: self.push("image", f"{self.node}: {m}", None)  # noqa: E731
         try:

@@ -327,7 +327,9 @@ def _gateway_spec(runner: Runner, public: int) -> dict[str, Any] | None:
             raise ConfigError("--model-mode replay on a Ray cluster needs --cassette FILE")
         spec["cassette"] = Path(runner.opts.cassette).read_bytes()
     elif gw.mode == "passthrough":
-        up = gw.serving.upstream
+        up = getattr(gw.serving, "upstream", None)
+        if up is None:
+            raise ConfigError("--model-mode live: the Gateway has no upstream to hand to the nodes")
         spec["keys"] = {p: seal(k, public) for p, k in up._keys.items()}
         spec["urls"] = dict(up.urls)
     elif gw.mode != "scripted":
