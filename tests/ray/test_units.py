@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -115,3 +116,12 @@ def test_the_executor_is_kept_for_resume_and_checked() -> None:
         RunConfig.build(suite="s", executor="ray", model_mode="record").check()
     with pytest.raises(ConfigError, match="--executor"):
         RunConfig.build(suite="s", executor="k8s")
+
+
+def test_nightly_config_takes_the_executor_and_hands_it_to_each_run(tmp_path: Path) -> None:
+    from harness.nightly.config import NightlyConfig
+
+    cfg = NightlyConfig.model_validate({"project": str(tmp_path), "targets": ["CLAUDE.md"],
+                                        "executor": "ray", "ray_address": "127.0.0.1:6379"})
+    assert (cfg.executor, cfg.ray_address) == ("ray", "127.0.0.1:6379")
+    assert NightlyConfig.model_validate({"project": str(tmp_path), "targets": ["x"]}).executor == "local"
