@@ -133,6 +133,8 @@ class RayExecutor:
                 node, plan = inflight.pop(ref)
                 node.busy -= 1
                 place.finished(plan)
+                with runner.progress.lock:
+                    runner.progress.running -= 1
                 try:
                     res = ray.get(ref, timeout=CALL_TIMEOUT_SEC)
                     if res is None:
@@ -176,8 +178,6 @@ class RayExecutor:
         from gate.models import TrialRecord
         from harness.runner.trial import TrialOutcome
 
-        with runner.progress.lock:
-            runner.progress.running -= 1
         place.warm[node.name] = set(res.get("warm") or ())
         record = TrialRecord.model_validate(res["record"])
         outcome = TrialOutcome(record, res["extra"])
