@@ -61,7 +61,7 @@ def run(
     fresh_sandbox: Annotated[bool, typer.Option("--fresh-sandbox", help="A new container for every trial (no warm reuse of a task's container; slower).")] = False,
     provider: Annotated[str, typer.Option(help="Where trials run: docker, local (a directory, no isolation), or module:Class.")] = "docker",
     executor: Annotated[str, typer.Option(help="How trials are scheduled: local (this machine) or ray (the Docker hosts of a Ray cluster; --concurrency is then per node).")] = "local",
-    ray_address: Annotated[str | None, typer.Option("--ray-address", help="The Ray cluster's head, HOST:PORT (default: the running local cluster, else a new one-node one). Needs --executor ray.")] = None,
+    ray_address: Annotated[str | None, typer.Option("--ray-address", help="The Ray cluster's head, HOST:PORT (default: a new one-node cluster on this machine). Needs --executor ray.")] = None,
     gate: Annotated[bool, typer.Option("--gate", help="Decide and exit 0 accept, 1 reject, 2 inconclusive.")] = False,
     gate_policy: GatePolicyOpt = None,
     policy_alias: GatePolicyAlias = None,

@@ -56,8 +56,7 @@ class RunConfig(BaseModel):
     #: how trials are scheduled: "local" (this machine) or "ray" (a Ray cluster's Docker
     #: hosts); stored, so ``--resume`` schedules the same way
     executor: Literal["local", "ray"] = "local"
-    #: the Ray cluster (host:port of its head); None: this machine's running cluster, else a
-    #: new one-node cluster
+    #: the Ray cluster (host:port of its head); None: a new one-node cluster on this machine
     ray_address: str | None = None
     gate_policy: Path | None = None
 

@@ -52,8 +52,8 @@ def connect(address: str | None, runtime_env: dict[str, Any]) -> bool:
         probe(address)
         kwargs.pop("include_dashboard")
         kwargs["address"] = address
-    else:
-        kwargs["resources"] = {RESOURCE: 1}
+    else:  # "local": a new cluster even when one started by `ray start` runs here
+        kwargs.update(address="local", resources={RESOURCE: 1})
     loopback = address is None or _is_loopback(address)
     if loopback:
         kwargs["_node_ip_address"] = "127.0.0.1"
