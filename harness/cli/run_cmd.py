@@ -60,6 +60,8 @@ def run(
     keep: Annotated[bool, typer.Option(help="Keep containers after the run (to attach / inspect).")] = False,
     fresh_sandbox: Annotated[bool, typer.Option("--fresh-sandbox", help="A new container for every trial (no warm reuse of a task's container; slower).")] = False,
     provider: Annotated[str, typer.Option(help="Where trials run: docker, local (a directory, no isolation), or module:Class.")] = "docker",
+    executor: Annotated[str, typer.Option(help="How trials are scheduled: local (this machine) or ray (the Docker hosts of a Ray cluster; --concurrency is then per node).")] = "local",
+    ray_address: Annotated[str | None, typer.Option("--ray-address", help="The Ray cluster's head, HOST:PORT (default: a new one-node cluster on this machine). Needs --executor ray.")] = None,
     gate: Annotated[bool, typer.Option("--gate", help="Decide and exit 0 accept, 1 reject, 2 inconclusive.")] = False,
     gate_policy: GatePolicyOpt = None,
     policy_alias: GatePolicyAlias = None,
@@ -79,7 +81,8 @@ def run(
         store.close()
         given = {"concurrency": concurrency, "budget_tokens": budget_tokens, "gate_policy": thresholds,
                  "keep": keep or None, "fresh_sandbox": fresh_sandbox or None,
-                 "provider": None if provider == "docker" else provider}
+                 "provider": None if provider == "docker" else provider,
+                 "executor": None if executor == "local" else executor, "ray_address": ray_address}
         cfg = cfg.model_copy(update={k: v for k, v in given.items() if v is not None})
     else:
         if suite is None:
@@ -89,7 +92,8 @@ def run(
                               concurrency=concurrency, model_mode=parse_mode(mode or "scripted"),
                               model_name=model_name, cassette=cassette, script=script,
                               budget_tokens=budget_tokens, split=split, tasks=task, timeout=timeout,
-                              keep=keep, fresh_sandbox=fresh_sandbox, provider=provider, gate_policy=thresholds)
+                              keep=keep, fresh_sandbox=fresh_sandbox, provider=provider, gate_policy=thresholds,
+                              executor=executor, ray_address=ray_address)
     live = _Live(as_json)
 
     def watch(runner: Any) -> _Live:
@@ -211,10 +215,11 @@ def show(run: Annotated[str | None, typer.Argument(help=RUN_HELP)] = None, runs_
         print(json.dumps({"run": info, "trials": trials}, default=str))
         return
     console.print(f"run {run_id}: {info['status']} · agent {info['agent']} · model {info['model_mode']} · {info['suite']}")
-    t = Table("task", "variant", "try", "status", "reason", "artifacts")
+    nodes = any(r.get("node") for r in trials)  # run on a cluster (--executor ray): which node
+    t = Table("task", "variant", "try", "status", "reason", *(["node"] if nodes else []), "artifacts")
     for r in trials:
         t.add_row(r["task_id"], r["variant"], str(r["attempt"]), r["status"], str(r.get("reason", ""))[:70],
-                  str(paths.run_dir / str(r.get("artifacts") or "")))
+                  *([str(r.get("node") or "")] if nodes else []), str(paths.run_dir / str(r.get("artifacts") or "")))
     console.print(t)
 
 

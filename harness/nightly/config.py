@@ -99,6 +99,10 @@ class NightlyConfig(_Strict):
     agents: list[str] = Field(default_factory=lambda: ["claude"], min_length=1)
     trials: int = Field(default=1, ge=1)
     concurrency: int | None = Field(default=None, ge=1)
+    #: where the replays run: local, or ray (a Ray cluster's Docker hosts; see the README's
+    #: "Running on a cluster"); ray_address: its head, HOST:PORT
+    executor: Literal["local", "ray"] = "local"
+    ray_address: str | None = None
     model: ModelCfg = Field(default_factory=ModelCfg)
     budgets: Budgets = Field(default_factory=Budgets)
     gate_policy: Path | dict[str, Any] | None = None

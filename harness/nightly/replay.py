@@ -79,6 +79,7 @@ def run_jobs(cfg: NightlyConfig, todo: list[Job], *, root: Path, policy_file: Pa
         budget.check()
         rc = RunConfig(suite=job.suite, agent=job.agent, variants=job.variants,
                        trials=cfg.trials, concurrency=cfg.concurrency, model_mode=cfg.model.mode,
+                       executor=cfg.executor, ray_address=cfg.ray_address,
                        model_name=cfg.model.name, cassette=cfg.model.cassette,
                        script=cfg.model.script, budget_tokens=budget.tokens_left,
                        gate_policy=policy_file)

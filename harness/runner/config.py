@@ -53,6 +53,11 @@ class RunConfig(BaseModel):
     fresh_sandbox: bool = False
     #: where trials run: a sandbox provider's registry name (docker, local) or module:Class
     provider: str = "docker"
+    #: how trials are scheduled: "local" (this machine) or "ray" (a Ray cluster's Docker
+    #: hosts); stored, so ``--resume`` schedules the same way
+    executor: Literal["local", "ray"] = "local"
+    #: the Ray cluster (host:port of its head); None: a new one-node cluster on this machine
+    ray_address: str | None = None
     gate_policy: Path | None = None
 
     @classmethod
@@ -83,6 +88,11 @@ class RunConfig(BaseModel):
         if self.timeout is not None and not (0 < self.timeout < math.inf):
             raise ConfigError(f"--timeout must be a number of seconds > 0, got {self.timeout:g}",
                               hint="e.g. --timeout 300, or leave it out to use each task's timeout_sec")
+        if self.executor == "ray" and self.model_mode == "record":
+            raise ConfigError("--model-mode record writes one cassette on one machine: not with --executor ray",
+                              hint="record with --executor local, then replay the cassette on the cluster")
+        if self.ray_address is not None and self.executor != "ray":
+            raise ConfigError("--ray-address needs --executor ray")
 
     def stored(self) -> dict[str, Any]:
         """The JSON kept in run.json and the store (paths as strings)."""

@@ -124,9 +124,12 @@ def _launch(cfg: RunConfig, root: Path, store: Store, resume: str | None, on_eve
     paths = RunPaths(root, run_id)
     try:
         opts = RunOptions(agent=agent, variants=variants, trials=cfg.trials or 1,
-                          concurrency=cfg.concurrency or default_concurrency(),
+                          # ray: per node, 0 = each node's own default (its cores and memory)
+                          concurrency=cfg.concurrency or (0 if cfg.executor == "ray" else default_concurrency()),
                           model=cfg.model_name or "model", timeout_sec=cfg.timeout, keep=cfg.keep,
-                          fresh_sandbox=cfg.fresh_sandbox, provider=cfg.provider)
+                          fresh_sandbox=cfg.fresh_sandbox, provider=cfg.provider,
+                          executor=cfg.executor, ray_address=cfg.ray_address,
+                          cassette=str(cfg.cassette) if cfg.cassette else None)
         if not resume:
             locks.append(RunLock(paths.run_dir, run_id).acquire())
             store.create_run(run_id, suite=str(cfg.suite), agent=agent, model_mode=cfg.model_mode,

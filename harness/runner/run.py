@@ -107,6 +107,12 @@ class RunOptions:
     judge_base_url: str | None = None
     #: where trials run: a name in ``harness.providers.REGISTRY`` (or ``module:Class``)
     provider: str = providers.DEFAULT
+    #: how trials are scheduled: "local" (thread workers here) or "ray" (a Ray cluster's
+    #: Docker hosts, ``harness.executors``); with ray, ``concurrency`` is per node
+    executor: str = "local"
+    ray_address: str | None = None
+    #: replay's cassette, for executors whose nodes start their own Gateway
+    cassette: str | None = None
 
     def __post_init__(self) -> None:
         # a wrong name fails here, before a run is created in the store
@@ -171,9 +177,16 @@ class Runner:
 
     def run(self) -> list[TrialOutcome]:
         """Run every plan not yet complete in the store; returns this invocation's outcomes."""
+        from harness.executors import get_executor
+
         done = self.store.completed_keys(self.paths.run_id)
         todo = [p for p in self.plans() if p.key not in done]
         self.progress.total, self.progress.done = len(self.plans()), len(done)
+        options = {"address": self.opts.ray_address} if self.opts.executor == "ray" else {}
+        return get_executor(self.opts.executor, **options).run(self, todo)
+
+    def run_local(self, todo: list[TrialPlan]) -> list[TrialOutcome]:
+        """The local executor: ``opts.concurrency`` thread workers on this machine's engine."""
         provider = self._provider = providers.get_provider(self.opts.provider)
         say = lambda m: self.on_event("image", m)
         try:
@@ -339,7 +352,7 @@ class Runner:
                    artifacts=rec.artifacts.dir, agent_sec=extra.get("agent_sec"),
                    started_at=extra.get("started_at"), finished_at=extra.get("finished_at"),
                    warm=extra.get("warm"), sandbox_sec=extra.get("sandbox_sec"),
-                   wall_sec=extra.get("wall_sec"), timing=extra.get("timing"))
+                   wall_sec=extra.get("wall_sec"), timing=extra.get("timing"), node=extra.get("node"))
         self.store.record_trial(self.paths.run_id, row)
         with self.paths.trials_file.open("a") as fh:
             fh.write(rec.model_dump_json() + "\n")
