@@ -79,8 +79,9 @@ SPEC = ProfileSpec(
     default_model="gpt-4.1",
     wire_api="openai_chat",
     completion="hook",  # the plugin's session.idle handler runs harness-hook
-    home_state=(".config/opencode", ".local/share/opencode", ".local/state/opencode",
-                ".cache/opencode"),
+    # its config, store (~/.local/share/opencode), state and cache live under ~/.config,
+    # ~/.local and ~/.cache, which every trial's reset already wipes (COMMON_HOME_STATE)
+    home_state=(),
 )
 
 
