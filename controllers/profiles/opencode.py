@@ -106,6 +106,9 @@ def opencode_json(ctx: LaunchContext) -> dict[str, Any]:
         "share": "disabled",
         "lsp": False,
         "formatter": False,
+        # no git snapshot of the workspace before and after every step (the harness diffs
+        # the workspace itself): on a loaded machine it delayed the first request by seconds
+        "snapshot": False,
         "permission": {"*": "allow"} if allow else {},
     }
 
