@@ -7,7 +7,6 @@ Read from the pinned version's binary (1.18.33) and checked against the real CLI
   Gateway's ``/v1`` and the per-trial key; the Gateway sees ``POST /v1/chat/completions``
   (the ``openai_chat`` wire). ``enabled_providers`` keeps every other provider off and
   ``small_model`` is the same model, so title requests go to the Gateway too.
-- Start-up: ``OPENCODE_FAST_BOOT`` (no initial loading screen; 2.5x less CPU to the prompt).
 - Quiet: ``OPENCODE_DISABLE_AUTOUPDATE``, ``..._MODELS_FETCH`` (no models.dev list),
   ``..._SHARE``, ``..._LSP_DOWNLOAD``, ``autoupdate: false``, ``share: disabled``; no LSP or
   formatter servers; ripgrep is Debian's (on PATH, so none is downloaded).
@@ -62,13 +61,11 @@ SPEC = ProfileSpec(
         "OPENCODE_DISABLE_SHARE": "true",
         "OPENCODE_DISABLE_LSP_DOWNLOAD": "true",
         "OPENCODE_DISABLE_TERMINAL_TITLE": "true",
-        # the TUI draws its input box without the initial loading screen: measured in the
-        # container, 5.0 s of CPU to the input prompt instead of 12.5 s (a loaded machine
-        # missed the 90 s start-up limit without it)
-        "OPENCODE_FAST_BOOT": "1",
         "NO_UPDATE_NOTIFIER": "1",
     },
-    idle=(r"ctrl\+p commands",),
+    # the input box with our provider's model under it: before its config is loaded the box
+    # is drawn without it (a prompt sent then is not taken), so "ctrl+p commands" alone is not
+    idle=(r"· [^\n]*Harness Gateway[\s\S]*ctrl\+p commands",),
     busy=(r"esc interrupt", r"esc again to interrupt"),
     dialogs=(),
     blocking_hints=(r"Permission required", r"Allow once"),

@@ -22,6 +22,8 @@ CTX = LaunchContext(gateway_url="http://127.0.0.1:48100", api_key="hk-trial-key"
 
 @pytest.mark.parametrize("name,kind", [
     ("opencode_idle_start", ScreenKind.IDLE),
+    # the input box before the config (and so the provider) is loaded: not ready for a prompt
+    ("opencode_no_provider_yet", ScreenKind.STARTING),
     ("opencode_busy", ScreenKind.BUSY),        # "esc interrupt" under the input box
     ("opencode_idle_after", ScreenKind.IDLE),
 ])
