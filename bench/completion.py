@@ -37,6 +37,7 @@ from controllers.profiles.claude import ClaudeProfile
 from controllers.profiles.codex import CodexProfile
 from controllers.profiles.driver import AgentDriver, TurnOutcome
 from controllers.profiles.gemini import GeminiProfile
+from controllers.profiles.opencode import OpencodeProfile
 from controllers.sandbox import SandboxLimits
 from controllers.tmux.controller import SandboxTmuxController
 from harness import engine, images
@@ -46,8 +47,10 @@ from harness.providers.docker import prepare
 from harness.providers.warm import RELAY_PORT, WORKDIR
 from harness.tasks.schema import Task
 
-MODELS = {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex", "gemini": "gemini-2.5-pro"}
-PROFILES: dict[str, Any] = {"claude": ClaudeProfile, "codex": CodexProfile, "gemini": GeminiProfile}
+MODELS = {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex", "gemini": "gemini-2.5-pro",
+          "opencode": "gpt-4.1"}
+PROFILES: dict[str, Any] = {"claude": ClaudeProfile, "codex": CodexProfile, "gemini": GeminiProfile,
+                            "opencode": OpencodeProfile}
 PATH = "/opt/harness/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any, cast
 
 from harness.errors import ConfigError
-from harness.harvest import claude, codex, repo
+from harness.harvest import claude, codex, opencode, repo
 from harness.harvest.builder import SessionBuilder
 from harness.harvest.digest import REPORT_SCHEMA, Agent, Digest, HarvestReport, Problem, Skipped
 from harness.harvest.redact import redact_obj, redact_text
 from harness.harvest.store import HarvestStore, inside
 
-SOURCES = ("claude", "codex", "auto")
+SOURCES = ("claude", "codex", "opencode", "auto")
 
 
 @dataclass
@@ -35,6 +35,7 @@ class HarvestOptions:
     max_sessions: int | None = None
     claude_home: Path | None = None
     codex_home: Path | None = None
+    opencode_home: Path | None = None  # opencode's data dir (holds opencode.db)
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
 
 
@@ -47,6 +48,7 @@ class _Candidate:
     skip: str | None = None
     archived: bool = False
     claude_file: claude.SessionFile | None = None
+    opencode_row: opencode.SessionRow | None = None
 
 
 def parse_since(text: str, now: datetime | None = None) -> datetime:
@@ -70,17 +72,19 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 
 
 def _homes(opts: HarvestOptions) -> dict[str, Path]:
-    want = ["claude", "codex"] if opts.source == "auto" else [opts.source]
+    want = ["claude", "codex", "opencode"] if opts.source == "auto" else [opts.source]
     if opts.source not in SOURCES:
         raise ConfigError(f"--source {opts.source!r} is not one of {', '.join(SOURCES)}")
     found: dict[str, Path] = {}
     for agent in want:
-        mod = claude if agent == "claude" else codex
-        h = mod.home(opts.claude_home if agent == "claude" else opts.codex_home, opts.environ)
+        mod = {"claude": claude, "codex": codex, "opencode": opencode}[agent]
+        explicit = {"claude": opts.claude_home, "codex": opts.codex_home,
+                    "opencode": opts.opencode_home}[agent]
+        h = mod.home(explicit, opts.environ)
         if h.is_dir():
             found[agent] = h
         elif opts.source != "auto":
-            flag = "--claude-home" if agent == "claude" else "--codex-home"
+            flag = f"--{agent}-home"
             raise ConfigError(f"no {agent} home at {h}", hint=f"give {flag} DIR, or --source auto")
     return found
 
@@ -90,6 +94,11 @@ def _candidates(
 ) -> list[_Candidate]:
     out: list[_Candidate] = []
     for agent, h in homes.items():
+        if agent == "opencode":  # one sqlite file, a candidate per session (see opencode.py)
+            for row in opencode.discover(h, problems):
+                out.append(_Candidate(agent, row.path, row.parts, row.updated_ms * 1_000_000,
+                                      row.skip, opencode_row=row))
+            continue
         files: list[tuple[Path, str | None, bool, Any]] = []
         if agent == "claude":
             files = [(sf.path, sf.skip, False, sf) for sf in claude.discover(h, problems, project)]
@@ -232,6 +241,8 @@ def _one(
     if c.agent == "claude":
         assert c.claude_file is not None
         b = claude.read(c.claude_file, problems)
+    elif c.opencode_row is not None:
+        b, reason = opencode.read(c.opencode_row, problems)
     else:
         b, reason = codex.read(codex.SessionFile(c.path, c.archived), problems)
     rep.read += 1
