@@ -25,6 +25,7 @@ REGISTRY: Registry[Any] = Registry("agent", {
     "claude": "controllers.profiles.claude:ClaudeProfile",
     "codex": "controllers.profiles.codex:CodexProfile",
     "gemini": "controllers.profiles.gemini:GeminiProfile",
+    "aider": "controllers.profiles.aider:AiderProfile",
     "oracle": "controllers.profiles.shell:OracleProfile",
     "noop": "controllers.profiles.shell:NoopProfile",
 })

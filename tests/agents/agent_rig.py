@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from controllers.profiles import aider as aider_mod
 from controllers.profiles import claude as claude_mod
 from controllers.profiles import codex as codex_mod
 from controllers.profiles import gemini as gemini_mod
@@ -27,10 +28,12 @@ from harness.providers.docker import prepare
 from harness.providers.warm import RELAY_PORT, WORKDIR, WarmSandbox
 from harness.tasks.schema import Task
 
-AGENTS = ("claude", "codex", "gemini")
-MODELS = {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex", "gemini": "gemini-2.5-pro"}
+AGENTS = ("claude", "codex", "gemini", "aider")
+MODELS = {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex", "gemini": "gemini-2.5-pro",
+          "aider": "gpt-4.1"}
 PROFILES: dict[str, Any] = {"claude": claude_mod.ClaudeProfile, "codex": codex_mod.CodexProfile,
-                            "gemini": gemini_mod.GeminiProfile}
+                            "gemini": gemini_mod.GeminiProfile,
+                            "aider": aider_mod.AiderProfile}
 FALLBACK_POLICY = {"version": 1, "rules": [], "default": {"text": "Nothing scripted for that."}}
 PATH = "/opt/harness/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
