@@ -66,21 +66,23 @@ SPEC = ProfileSpec(
         "AIDER_CHECK_UPDATE": "false",
         "AIDER_ANALYTICS_DISABLE": "true",
     },
-    # the input prompt: "> " alone on the last line (prompt_toolkit's, after a rule)
-    idle=(r"^> *\Z", r"^> *\n(?:\s*\n)*\s*\Z"),
-    # "Waiting for openai/..." (the spinner while the model answers), a command running, and
-    # any screen whose last line is not the input prompt or a question (aider prints its work
-    # line by line and only draws "> " again when it waits for the next message)
-    busy=(r"Waiting for ", r"^Running .*\n(?:(?!^> *$).*\n?)*\Z",
-          r"\A(?![\s\S]*^(?:> *|.*\[Yes\]: *|.*\[No\]: *)\n?(?:\s*\n)*\s*\Z)"),
+    # the input prompt: "> " as the last line (prompt_toolkit's, under a rule). Every pattern
+    # here is anchored at the screen's end with possessive quantifiers: the screen is
+    # classified 20 times a second, and a backtracking one froze the driver.
+    idle=(r"^> *+\s*+\Z",),
+    # the model's spinner ("Waiting for openai/..."), and any screen whose last line is not
+    # the input prompt or a question: aider prints its work line by line (the reply, edits
+    # applied, a command's output) and draws "> " again only when it waits for the user
+    busy=(r"Waiting for ",
+          r"^(?!> *$)(?![^\n]*\[(?:Yes|No)\]: *$)(?=[^\n]*\S)[^\n]*+\s*+\Z"),
     # aider's yes/no questions (create a file, run a suggested shell command, add its output
     # to the chat): answered with Enter, their default Yes, as a user who lets the agent work
     # would; one whose default is No is not guessed at (a blocking hint)
     dialogs=(
-        Dialog("confirm-yes", r"\? \(Y\)es/\(N\)o[^\n]*\[Yes\]: *\n?(?:\s*\n)*\s*\Z", ("Enter",),
+        Dialog("confirm-yes", r"\? \(Y\)es/\(N\)o[^\n]*\[Yes\]: *+\s*+\Z", ("Enter",),
                "(Y)es, the default"),
     ),
-    blocking_hints=(r"\(Y\)es/\(N\)o[^\n]*\[(?:Yes|No)\]: *\n?(?:\s*\n)*\s*\Z",),
+    blocking_hints=(r"\(Y\)es/\(N\)o[^\n]*\[No\]: *+\s*+\Z",),
     idle_masks=(r"\d+(\.\d+)?k? (sent|received)", r"\$\d+\.\d+"),
     memory_file="CONVENTIONS.md",
     user_skills_dir="~/.aider/skills",
@@ -174,7 +176,7 @@ def parse_aider(path: Path) -> Episode:
     for raw in path.read_text(errors="replace").splitlines():
         if raw.startswith("#### "):
             flush_text()
-            user.append(raw[5:])
+            user.append(raw[5:].rstrip())
             continue
         if user:
             turn = Turn(index=len(ep.turns), user_text="\n".join(user))
@@ -184,7 +186,7 @@ def parse_aider(path: Path) -> Episode:
             flush_text()
             ep.session_id = ep.session_id or raw.split(" at ", 1)[1].strip()
             continue
-        if raw.startswith(">"):
+        if raw == ">" or raw.startswith("> "):  # not a ">>>>>>> REPLACE" line of the reply
             flush_text()
             line = raw[1:].strip()
             m = _MODEL.match(line)
