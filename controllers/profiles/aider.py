@@ -10,7 +10,8 @@ Read from the pinned version's source (0.86.2) and checked against the real CLI:
   ``--no-detect-urls`` (no page scraping), litellm's bundled price map
   (``LITELLM_LOCAL_MODEL_COST_MAP``), and aider's own model-info cache
   (``~/.aider/caches/model_prices_and_context_window.json``) written fresh per trial with the
-  pinned model's entry, so aider's 24-hour cache never asks the network for a new one.
+  pinned model's entry, so aider's 24-hour cache never asks the network for a new one; and
+  ``~/.aider/installs.json`` saying this version ran before (see ``config_files``).
 - Git: aider works in the workspace repo (its repo map lists the tracked files) but never
   commits (``--no-auto-commits``, ``--no-dirty-commits``) nor edits ``.gitignore``
   (``--no-gitignore``); its history files live under ``~/.aider``, not in the workspace, so
@@ -55,6 +56,9 @@ LLM_HISTORY = f"{AIDER_HOME}/llm.history"
 INPUT_HISTORY = f"{AIDER_HOME}/input.history"
 SKILLS_DIR = f"{AIDER_HOME}/skills"
 MODEL_CACHE = f"{AIDER_HOME}/caches/model_prices_and_context_window.json"
+INSTALLS = f"{AIDER_HOME}/installs.json"
+#: the image's venv interpreter: aider keys its first-run record by (version, executable)
+PYTHON = "/opt/aider/bin/python3"
 
 SPEC = ProfileSpec(
     name="aider",
@@ -114,6 +118,9 @@ class AiderProfile(FileProfile):
         return {
             MODEL_CACHE: (json.dumps(model_cache(ctx.model)), 0o644, "agent"),
             f"{SKILLS_DIR}/.keep": (b"", 0o644, "agent"),
+            # not aider's first run: its slow imports (litellm, numpy, scipy...) load in a
+            # background thread, not before the prompt shows (a minute on a busy machine)
+            INSTALLS: (json.dumps({str((VERSION, PYTHON)): True}), 0o644, "agent"),
         }
 
     def launch(self, ctx: LaunchContext) -> LaunchSpec:

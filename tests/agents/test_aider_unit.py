@@ -11,6 +11,7 @@ from pathlib import Path
 
 from controllers.profiles.aider import (
     CHAT_HISTORY,
+    INSTALLS,
     MODEL_CACHE,
     SPEC,
     AiderProfile,
@@ -59,8 +60,11 @@ def test_launch_is_offline_on_the_gateway_with_the_trial_key() -> None:
     assert launch.env["OPENAI_API_BASE"] == "http://127.0.0.1:48100/v1"
     assert launch.env["OPENAI_API_KEY"] == "hk-trial-1"
     assert launch.env["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"
-    cache = json.loads(AiderProfile().config_files(CTX)[MODEL_CACHE][0])
+    files = AiderProfile().config_files(CTX)
+    cache = json.loads(files[MODEL_CACHE][0])
     assert cache["openai/gpt-4.1"]["max_input_tokens"] > 0  # a fresh, non-empty cache: no fetch
+    # not a first run: aider's slow imports load behind the prompt
+    assert json.loads(files[INSTALLS][0]) == {"('0.86.2', '/opt/aider/bin/python3')": True}
 
 
 def test_chat_history_of_the_real_cli_parses() -> None:
