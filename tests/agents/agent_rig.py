@@ -32,6 +32,8 @@ from harness.tasks.schema import Task
 #: (test_aider.py): it answers each message with one request, so the matrix's tool-result
 #: round trips and hook-ended tool turns do not apply to it
 AGENTS = ("claude", "codex", "gemini")
+#: every agent with a real CLI: the modules aider passes as the others do name these
+ALL_AGENTS = (*AGENTS, "aider")
 MODELS = {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex", "gemini": "gemini-2.5-pro",
           "aider": "gpt-4.1"}
 PROFILES: dict[str, Any] = {"claude": claude_mod.ClaudeProfile, "codex": codex_mod.CodexProfile,

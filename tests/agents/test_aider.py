@@ -43,10 +43,8 @@ POLICY = {"version": 1, "rules": [
 
 
 @pytest.fixture(scope="module")
-def aider(docker_client: Any) -> Iterator[Rig]:
-    from harness import images
-
-    image = images.ensure_image(docker_client, "aider", say=lambda _m: None)
+def aider(docker_client: Any, agent_images: dict[str, str]) -> Iterator[Rig]:
+    image = agent_images["aider"]
     gw = Gateway("scripted", policy=policy_of(FALLBACK)).start()
     r: Rig | None = None
     try:
