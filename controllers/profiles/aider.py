@@ -125,7 +125,10 @@ class AiderProfile(FileProfile):
 
     def launch(self, ctx: LaunchContext) -> LaunchSpec:
         argv = [
-            SPEC.binary, "--model", f"openai/{ctx.model}", "--edit-format", "diff",
+            # the weak model (summaries) is the trial's model: its info is in the cache
+            # written above, so start-up needs no litellm lookup (a long import)
+            SPEC.binary, "--model", f"openai/{ctx.model}", "--weak-model", f"openai/{ctx.model}",
+            "--edit-format", "diff",
             "--no-check-update", "--analytics-disable", "--no-show-release-notes",
             "--no-show-model-warnings", "--no-detect-urls", "--no-auto-commits",
             "--no-dirty-commits", "--no-gitignore",
