@@ -156,7 +156,7 @@ class AiderProfile(FileProfile):
 _TOKENS = re.compile(r"Tokens: ([\d.]+)(k?) sent(?:, ([\d.]+)(k?) cache \w+)*, ([\d.]+)(k?) received")
 _RUNNING = re.compile(r"^Running (.+)$")
 _APPLIED = re.compile(r"^Applied edit to (.+)$")
-_MODEL = re.compile(r"^Main model: (\S+)")
+_MODEL = re.compile(r"^(?:Main model|Model): (\S+)")  # "Model:" when the weak one is the same
 _OUTPUT = re.compile(r"^Added \d+ lines? of output to the chat\.$")
 
 

@@ -81,10 +81,11 @@ def test_chat_history_of_the_real_cli_parses() -> None:
 
 def test_text_only_reply_is_the_final_answer(tmp_path: Path) -> None:
     p = tmp_path / "h.md"
-    p.write_text("# aider chat started at 2026-11-30 22:08:00\n\n> Main model: openai/gpt-4.1 with diff\n\n"
+    p.write_text("# aider chat started at 2026-11-30 22:08:00\n\n> Model: openai/gpt-4.1 with diff\n\n"
                  "#### hello  \n\nAhoy there.\n\n> Tokens: 900 sent, 3 received.  \n")
     ep = parse_aider(p)
     assert ep.final_answer == "Ahoy there." and ep.usage.input_tokens == 900
+    assert ep.model == "gpt-4.1"  # "Model:" when the weak model is the main one
 
 
 def test_wire_finds_a_skill_aider_added_read_only() -> None:
