@@ -32,6 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from controllers.profiles.aider import AiderProfile
 from controllers.profiles.base import LaunchContext, ScreenKind
 from controllers.profiles.claude import ClaudeProfile
 from controllers.profiles.codex import CodexProfile
@@ -48,9 +49,9 @@ from harness.providers.warm import RELAY_PORT, WORKDIR
 from harness.tasks.schema import Task
 
 MODELS = {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex", "gemini": "gemini-2.5-pro",
-          "opencode": "gpt-4.1"}
+          "opencode": "gpt-4.1", "aider": "gpt-4.1"}
 PROFILES: dict[str, Any] = {"claude": ClaudeProfile, "codex": CodexProfile, "gemini": GeminiProfile,
-                            "opencode": OpencodeProfile}
+                            "opencode": OpencodeProfile, "aider": AiderProfile}
 PATH = "/opt/harness/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 

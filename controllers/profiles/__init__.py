@@ -26,6 +26,7 @@ REGISTRY: Registry[Any] = Registry("agent", {
     "codex": "controllers.profiles.codex:CodexProfile",
     "gemini": "controllers.profiles.gemini:GeminiProfile",
     "opencode": "controllers.profiles.opencode:OpencodeProfile",
+    "aider": "controllers.profiles.aider:AiderProfile",
     "oracle": "controllers.profiles.shell:OracleProfile",
     "noop": "controllers.profiles.shell:NoopProfile",
 })

@@ -207,11 +207,14 @@ class AgentDriver:
                 self._sig.stop()
 
     def _leaves_busy(self, within_sec: float) -> str | None:
-        """The screen once it is not busy, or None if it stays busy for ``within_sec``."""
+        """The screen once it is not busy, or None if it stays busy for ``within_sec``. A
+        known dialog counts as busy: the turn goes on once it is answered (aider's
+        notification fires at the first question it asks after a reply, not only at its
+        input prompt)."""
         t_end = time.monotonic() + within_sec
         while True:
             screen = self.ctl.capture_pane()
-            if self.spec.classify(screen).kind is not ScreenKind.BUSY:
+            if self.spec.classify(screen).kind not in (ScreenKind.BUSY, ScreenKind.DIALOG):
                 return screen
             if time.monotonic() >= t_end:
                 return None

@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from controllers.profiles import aider as aider_mod
 from controllers.profiles import claude as claude_mod
 from controllers.profiles import codex as codex_mod
 from controllers.profiles import gemini as gemini_mod
@@ -28,12 +29,18 @@ from harness.providers.docker import prepare
 from harness.providers.warm import RELAY_PORT, WORKDIR, WarmSandbox
 from harness.tasks.schema import Task
 
+#: the agents the shared matrix (conftest's ``rig``) runs; aider has its own module
+#: (test_aider.py): it answers each message with one request, so the matrix's tool-result
+#: round trips and hook-ended tool turns do not apply to it
 AGENTS = ("claude", "codex", "gemini", "opencode")
+#: every agent with a real CLI: the modules aider passes as the others do name these
+ALL_AGENTS = (*AGENTS, "aider")
 MODELS = {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex", "gemini": "gemini-2.5-pro",
-          "opencode": "gpt-4.1"}
+          "opencode": "gpt-4.1", "aider": "gpt-4.1"}
 PROFILES: dict[str, Any] = {"claude": claude_mod.ClaudeProfile, "codex": codex_mod.CodexProfile,
                             "gemini": gemini_mod.GeminiProfile,
-                            "opencode": opencode_mod.OpencodeProfile}
+                            "opencode": opencode_mod.OpencodeProfile,
+                            "aider": aider_mod.AiderProfile}
 FALLBACK_POLICY = {"version": 1, "rules": [], "default": {"text": "Nothing scripted for that."}}
 PATH = "/opt/harness/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

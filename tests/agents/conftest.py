@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from agent_rig import AGENTS, FALLBACK_POLICY, Rig, make_rig, policy_of
+from agent_rig import AGENTS, ALL_AGENTS, FALLBACK_POLICY, Rig, make_rig, policy_of
 
 from harness import images
 from harness.gateway import Gateway
@@ -16,8 +16,8 @@ from harness.gateway import Gateway
 
 @pytest.fixture(scope="session")
 def agent_images(docker_client: Any) -> dict[str, str]:
-    """Both agent images, built (or found by content hash) once per session."""
-    return {a: images.ensure_image(docker_client, a, say=lambda _m: None) for a in AGENTS}
+    """Every agent image, built (or found by content hash) once per session."""
+    return {a: images.ensure_image(docker_client, a, say=lambda _m: None) for a in ALL_AGENTS}
 
 
 @pytest.fixture(scope="module", params=AGENTS)

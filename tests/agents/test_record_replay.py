@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_rig import AGENTS, Rig, make_rig, policy_of
+from agent_rig import ALL_AGENTS, Rig, make_rig, policy_of
 
 from controllers.profiles import parse_transcript
 from harness import episode
@@ -38,7 +38,7 @@ VENDOR_POLICY = {
 PROMPT = "please start the ledger file"
 
 
-@pytest.fixture(params=AGENTS)
+@pytest.fixture(params=ALL_AGENTS)
 def vendor(request: pytest.FixtureRequest) -> Iterator[tuple[str, Gateway, str]]:
     gw = Gateway("scripted", policy=policy_of(VENDOR_POLICY)).start()
     try:
@@ -126,4 +126,6 @@ def test_record_then_replay(vendor: tuple[str, Gateway, str], docker_client: Any
         for g in gateways:
             g.close()
     assert _calls(recorded) and _calls(recorded) == _calls(replayed)
-    assert recorded.final_answer == replayed.final_answer == "The ledger holds one line."
+    assert recorded.final_answer == replayed.final_answer
+    if agent != "aider":  # aider asks once per message: the command's output waits for the next
+        assert recorded.final_answer == "The ledger holds one line."

@@ -34,6 +34,11 @@ UPSTREAM_BASE = "https://api.openai.com"
 URL_ENV = "HARNESS_UPSTREAM_OPENAI_URL"
 KEY_ENV = "OPENAI_API_KEY"
 
+#: a SKILL.md's front matter (``name:`` then ``description:``) as a client that declares no
+#: tools shows it: aider adds a skill's files to the chat read-only (``--read``), whole
+_FRONT_MATTER = re.compile(r"^---[ \t]*\nname:[ \t]*([^\n]+?)[ \t]*\ndescription:[ \t]*([^\n]+?)[ \t]*$",
+                          re.MULTILINE)
+
 #: function names that are the shell tool, lower-cased (opencode, Qwen Code, codex, others)
 SHELL_NAMES = ("bash", "shell", "run_shell_command", "exec_command", "execute_command",
                "run_terminal_cmd", "run_command", "terminal")
@@ -100,6 +105,9 @@ def parse(body: dict[str, Any]) -> RequestView:
     skills = dict(parse_skills(all_text))
     for name, desc in parse_skill_tags(described):
         skills.setdefault(name, desc)
+    if not tools:
+        for m in _FRONT_MATTER.finditer(all_text):
+            skills.setdefault(m.group(1).strip("'\""), m.group(2).strip("'\""))
     kind: Kind = "main"
     if not tools and re.search(r"\btitle\b", system[:1000], re.IGNORECASE):
         kind = "title"  # opencode's title request: no tools, a title-generator system prompt

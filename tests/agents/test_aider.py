@@ -1,0 +1,93 @@
+"""aider end to end, in its terminal UI against the scripted Gateway, on one module rig.
+
+- A whole trial: the scripted reply carries a SEARCH/REPLACE edit block and a shell command
+  (the Chat Completions wire renders the policy's ``shell`` call as a fenced ``bash`` block,
+  as aider is shown commands); aider applies the edit and, its yes/no questions answered on
+  the screen, runs the command; the chat history parses into the Episode. aider sends one
+  streamed Chat Completions request per user message, with the per-trial key.
+- A text turn with a skill and a CONVENTIONS.md installed: both reach the model (the
+  policy's ``skill`` and ``text`` rules match), and the turn is ended by aider's
+  notification command running harness-hook.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from agent_rig import MODELS, Rig, empty_task, make_rig, policy_of
+
+from controllers.profiles import parse_transcript
+from controllers.profiles.base import Skill, Variant
+from harness.gateway import Gateway
+from harness.providers.docker import DockerProvider
+from harness.runner.paths import RunPaths
+from harness.runner.trial import TrialEnv, TrialPlan, run_trial
+
+pytestmark = [pytest.mark.agents, pytest.mark.docker, pytest.mark.slow]
+
+FALLBACK = {"version": 1, "rules": [], "default": {"text": "Nothing scripted for that."}}
+EDIT = "Counting the ships.\n\nnotes.txt\n```\n<<<<<<< SEARCH\n=======\nships: 3\n>>>>>>> REPLACE\n```\n"
+POLICY = {"version": 1, "rules": [
+    {"name": "notes", "match": {"user": "harbour notes", "step": 0},
+     "reply": {"text": EDIT, "calls": [{"shell": "sed -i 's/3/4/' notes.txt && echo Ahoy",
+                                        "description": "one more ship"}]}},
+    {"name": "skill", "match": {"user": "(?i)hello", "skill": "^harbour-haiku:",
+                                "text": "Call every ship a vessel"},
+     "reply": {"text": "Vessels rest at dusk."}},
+    {"name": "plain", "match": {"user": "(?i)hello"}, "reply": {"text": "No skill was seen."}},
+]}
+
+
+@pytest.fixture(scope="module")
+def aider(docker_client: Any, agent_images: dict[str, str]) -> Iterator[Rig]:
+    image = agent_images["aider"]
+    gw = Gateway("scripted", policy=policy_of(FALLBACK)).start()
+    r: Rig | None = None
+    try:
+        r = make_rig("aider", image, docker_client, gw)
+        yield r
+    finally:
+        if r is not None:
+            r.close_sessions()
+            with contextlib.suppress(Exception):
+                r.warm.close()
+        gw.close()
+
+
+def test_trial_with_edit_block_and_shell_command(aider: Rig, tmp_path: Path) -> None:
+    aider.warm.reset()
+    task = empty_task("aider-harbour", prompt="Please write the harbour notes.", policy=POLICY,
+                      timeout_sec=180,
+                      checks=[{"op": "file_contains", "path": "notes.txt", "value": "ships: 4"}])
+    paths = RunPaths(tmp_path, "run")
+    env = TrialEnv(run_id=aider.trial_id("run"), paths=paths, agent="aider", profile=aider.profile,
+                   model=MODELS["aider"], gateway=aider.gateway, provider=DockerProvider(aider.client))
+    out = run_trial(env, TrialPlan(task, Variant("baseline"), 0), aider.warm)
+    rec = out.record
+    assert rec.status == "passed", (rec.reason, out.extra)
+    xs = aider.gateway.exchanges(f"{rec.run_id}/{rec.task_id}/{rec.variant}/{rec.attempt}")
+    assert [(x.kind, x.path, x.view.stream) for x in xs] == [("main", "/v1/chat/completions", True)]
+    assert xs[0].view.model == f"openai/{MODELS['aider']}" or xs[0].view.model == MODELS["aider"]
+    assert "authorization" in {h.lower() for h in xs[0].headers}
+    transcript = paths.trial(rec.task_id, rec.variant, rec.attempt).transcript
+    ep = parse_transcript("aider", transcript)
+    assert [c.name for c in ep.tool_calls] == ["edit", "shell"], ep.tool_calls
+    assert ep.tool_calls[1].input["command"].startswith("sed -i")
+    assert ep.usage.input_tokens > 0 and ep.usage.output_tokens > 0, ep.usage
+    assert ep.model == MODELS["aider"]
+
+
+def test_skill_and_memory_reach_the_model_turn_done_by_notification(aider: Rig) -> None:
+    body = "---\nname: harbour-haiku\ndescription: Answer harbour questions in haiku\n---\nBe brief.\n"
+    variant = Variant("candidate", skills=(Skill("harbour-haiku", {"SKILL.md": body.encode()}),),
+                      memory={"CONVENTIONS.md": b"Call every ship a vessel.\n"})
+    s = aider.session(POLICY, variant=variant, name="skill")
+    out = s.driver.run_turn("hello harbour", timeout_sec=120)
+    assert out.how == "signal", f"{out.how}: {out.detail}\n{out.screen}"
+    assert "Vessels rest at dusk." in s.ctl.capture_pane(), s.ctl.capture_pane()
+    events = aider.box.exec(["cat", "/home/agent/.harness/events.jsonl"]).stdout
+    assert '"event":"aider-notification"' in events, events

@@ -1,0 +1,99 @@
+"""aider's profile without a container: its screens (the input prompt, its yes/no questions,
+a reply being printed), its launch line (offline switches, the Gateway and the per-trial key,
+the hook), and its chat history from the real CLI (0.86.2: an edit, a shell command run)
+parsed into the Episode; and the Chat Completions wire finding a SKILL.md that aider added
+read-only, so the scripted policy's ``skill`` rules see it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from controllers.profiles.aider import (
+    CHAT_HISTORY,
+    INSTALLS,
+    MODEL_CACHE,
+    SPEC,
+    AiderProfile,
+    parse_aider,
+)
+from controllers.profiles.base import HOOK_PATH, LaunchContext, ScreenKind
+from harness.gateway.wires import openai_chat
+
+SESSION = Path(__file__).with_name("sessions") / "aider-0.86.2.md"
+RULE = "─" * 120
+IDLE = f"Aider v0.86.2\nMain model: openai/gpt-4.1 with diff edit format\n{RULE}\nReadonly: x\n>\n\n\n"
+AFTER = (f"> Please write the harbour notes.\n\nWriting the notes.\n\nTokens: 2.4k sent, 39 received.\n"
+         f"Applied edit to notes.txt\nAdded 2 lines of output to the chat.\n{RULE}\n"
+         "Editable: notes.txt\n> \n\n")
+PRINTING = "> Please write the harbour notes.\n\nWriting the notes.\n\nnotes.txt\n<<<<<<< SEARCH\n\n"
+CREATE = "Tokens: 2.4k sent, 39 received.\n\nnotes.txt\nCreate new file? (Y)es/(N)o [Yes]: \n\n\n"
+SHELL = "cat notes.txt\nRun shell command? (Y)es/(N)o/(D)on't ask again [Yes]:\n"
+NO_DEFAULT = "Fix lint errors in a.py? (Y)es/(N)o [No]: \n"
+CTX = LaunchContext(gateway_url="http://127.0.0.1:48100", api_key="hk-trial-1", model="gpt-4.1",
+                    workdir="/workspace", tmux_socket="/tmp/s")
+
+
+def test_screens() -> None:
+    assert SPEC.classify(IDLE).kind is ScreenKind.IDLE
+    assert SPEC.classify(AFTER).kind is ScreenKind.IDLE
+    assert SPEC.classify(PRINTING).kind is ScreenKind.BUSY
+    assert SPEC.classify("> hi\n\n░█ Waiting for openai/gpt-4.1\n").kind is ScreenKind.BUSY
+    for screen in (CREATE, SHELL):
+        st = SPEC.classify(screen)
+        assert st.kind is ScreenKind.DIALOG and st.dialog is not None and st.dialog.keys == ("Enter",)
+    assert SPEC.classify(NO_DEFAULT).kind is ScreenKind.BLOCKED
+
+
+def test_launch_is_offline_on_the_gateway_with_the_trial_key() -> None:
+    launch = AiderProfile().launch(CTX)
+    argv = launch.argv
+    assert argv[:2] == ["sh", "-c"] and "aider" in argv
+    i = argv.index("aider")
+    assert argv[argv.index("--model") + 1] == "openai/gpt-4.1"
+    for flag in ("--no-check-update", "--analytics-disable", "--no-detect-urls",
+                 "--no-auto-commits", "--no-gitignore", "--notifications"):
+        assert flag in argv[i:], flag
+    assert "--yes-always" not in argv  # it would answer "no" to running a shell command
+    assert argv[argv.index("--notifications-command") + 1].startswith(f"{HOOK_PATH} aider-notification")
+    assert argv[argv.index("--chat-history-file") + 1] == CHAT_HISTORY == SPEC.transcript_glob
+    assert launch.env["OPENAI_API_BASE"] == "http://127.0.0.1:48100/v1"
+    assert launch.env["OPENAI_API_KEY"] == "hk-trial-1"
+    assert launch.env["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"
+    files = AiderProfile().config_files(CTX)
+    cache = json.loads(files[MODEL_CACHE][0])
+    assert cache["openai/gpt-4.1"]["max_input_tokens"] > 0  # a fresh, non-empty cache: no fetch
+    # not a first run: aider's slow imports load behind the prompt
+    assert json.loads(files[INSTALLS][0]) == {"('0.86.2', '/opt/aider/bin/python3')": True}
+
+
+def test_chat_history_of_the_real_cli_parses() -> None:
+    ep = parse_aider(SESSION)
+    assert ep.agent == "aider" and ep.model == "gpt-4.1" and len(ep.turns) == 1
+    t = ep.turns[0]
+    assert t.user_text == "Please write the harbour notes."
+    assert [c.name for c in t.tool_calls] == ["edit", "shell"]
+    assert t.tool_calls[0].input == {"path": "notes.txt"}
+    assert t.tool_calls[1].input == {"command": "cat notes.txt | sed 's/3/4/'"}
+    assert ">>>>>>> REPLACE" in t.texts[0]  # the reply's own ">" lines are not aider's output
+    assert ep.usage.input_tokens == 2400 and ep.usage.output_tokens == 39
+
+
+def test_text_only_reply_is_the_final_answer(tmp_path: Path) -> None:
+    p = tmp_path / "h.md"
+    p.write_text("# aider chat started at 2026-11-30 22:08:00\n\n> Model: openai/gpt-4.1 with diff\n\n"
+                 "#### hello  \n\nAhoy there.\n\n> Tokens: 900 sent, 3 received.  \n")
+    ep = parse_aider(p)
+    assert ep.final_answer == "Ahoy there." and ep.usage.input_tokens == 900
+    assert ep.model == "gpt-4.1"  # "Model:" when the weak model is the main one
+
+
+def test_wire_finds_a_skill_aider_added_read_only() -> None:
+    files = ("Here are some READ ONLY files\n\n/home/agent/.aider/skills/fix/SKILL.md\n```\n---\n"
+             "name: fix-bugs-verified\ndescription: Fix bugs, then run the tests\n---\nbody\n```")
+    body = {"messages": [{"role": "system", "content": "Act as an expert developer."},
+                         {"role": "user", "content": files}, {"role": "assistant", "content": "Ok."},
+                         {"role": "user", "content": "Fix median()"}], "stream": True}
+    v = openai_chat.parse(body)
+    assert v.skills == (("fix-bugs-verified", "Fix bugs, then run the tests"),)
+    assert v.user_text == "Fix median()"
