@@ -25,6 +25,7 @@ REGISTRY: Registry[Any] = Registry("agent", {
     "claude": "controllers.profiles.claude:ClaudeProfile",
     "codex": "controllers.profiles.codex:CodexProfile",
     "gemini": "controllers.profiles.gemini:GeminiProfile",
+    "qwen": "controllers.profiles.qwen:QwenProfile",
     "oracle": "controllers.profiles.shell:OracleProfile",
     "noop": "controllers.profiles.shell:NoopProfile",
 })

@@ -18,6 +18,7 @@ from typing import Any
 from controllers.profiles import claude as claude_mod
 from controllers.profiles import codex as codex_mod
 from controllers.profiles import gemini as gemini_mod
+from controllers.profiles import qwen as qwen_mod
 from controllers.profiles.base import LaunchContext, Skill, Variant
 from controllers.profiles.driver import AgentDriver
 from controllers.sandbox import SandboxLimits
@@ -27,10 +28,12 @@ from harness.providers.docker import prepare
 from harness.providers.warm import RELAY_PORT, WORKDIR, WarmSandbox
 from harness.tasks.schema import Task
 
-AGENTS = ("claude", "codex", "gemini")
-MODELS = {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex", "gemini": "gemini-2.5-pro"}
+AGENTS = ("claude", "codex", "gemini", "qwen")
+MODELS = {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex", "gemini": "gemini-2.5-pro",
+          "qwen": "qwen3-coder-plus"}
 PROFILES: dict[str, Any] = {"claude": claude_mod.ClaudeProfile, "codex": codex_mod.CodexProfile,
-                            "gemini": gemini_mod.GeminiProfile}
+                            "gemini": gemini_mod.GeminiProfile,
+                            "qwen": qwen_mod.QwenProfile}
 FALLBACK_POLICY = {"version": 1, "rules": [], "default": {"text": "Nothing scripted for that."}}
 PATH = "/opt/harness/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
