@@ -18,13 +18,15 @@ from pathlib import Path
 from typing import Any, cast
 
 from harness.errors import ConfigError
-from harness.harvest import claude, codex, repo
+from harness.harvest import claude, codex, gemini, qwen, repo
 from harness.harvest.builder import SessionBuilder
 from harness.harvest.digest import REPORT_SCHEMA, Agent, Digest, HarvestReport, Problem, Skipped
 from harness.harvest.redact import redact_obj, redact_text
 from harness.harvest.store import HarvestStore, inside
 
-SOURCES = ("claude", "codex", "auto")
+SOURCES = ("claude", "codex", "gemini", "qwen", "auto")
+#: the readers of the CLIs whose session files are plain files found by ``discover``
+READERS = {"gemini": gemini, "qwen": qwen}
 
 
 @dataclass
@@ -35,6 +37,8 @@ class HarvestOptions:
     max_sessions: int | None = None
     claude_home: Path | None = None
     codex_home: Path | None = None
+    gemini_home: Path | None = None
+    qwen_home: Path | None = None
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
 
 
@@ -70,17 +74,17 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 
 
 def _homes(opts: HarvestOptions) -> dict[str, Path]:
-    want = ["claude", "codex"] if opts.source == "auto" else [opts.source]
+    want = [s for s in SOURCES if s != "auto"] if opts.source == "auto" else [opts.source]
     if opts.source not in SOURCES:
         raise ConfigError(f"--source {opts.source!r} is not one of {', '.join(SOURCES)}")
     found: dict[str, Path] = {}
     for agent in want:
-        mod = claude if agent == "claude" else codex
-        h = mod.home(opts.claude_home if agent == "claude" else opts.codex_home, opts.environ)
+        mod = {"claude": claude, "codex": codex, **READERS}[agent]
+        h = mod.home(getattr(opts, f"{agent}_home"), opts.environ)
         if h.is_dir():
             found[agent] = h
         elif opts.source != "auto":
-            flag = "--claude-home" if agent == "claude" else "--codex-home"
+            flag = f"--{agent}-home"
             raise ConfigError(f"no {agent} home at {h}", hint=f"give {flag} DIR, or --source auto")
     return found
 
@@ -93,8 +97,10 @@ def _candidates(
         files: list[tuple[Path, str | None, bool, Any]] = []
         if agent == "claude":
             files = [(sf.path, sf.skip, False, sf) for sf in claude.discover(h, problems, project)]
-        else:
+        elif agent == "codex":
             files = [(sf.path, sf.skip, sf.archived, None) for sf in codex.discover(h, problems)]
+        else:
+            files = [(p, None, False, None) for p in READERS[agent].discover(h, problems)]
         for path, skip, archived, cf in files:
             try:
                 st = path.stat()
@@ -128,7 +134,8 @@ def harvest(
         rep.problems.append(
             Problem(
                 file=str(Path("~").expanduser()),
-                what="no ~/.claude or ~/.codex found (give --claude-home / --codex-home)",
+                what="no ~/.claude, ~/.codex, ~/.gemini or ~/.qwen found (give --claude-home, "
+                "--codex-home, --gemini-home or --qwen-home)",
             )
         )
     if opts.since is not None and opts.since > now:
@@ -232,8 +239,10 @@ def _one(
     if c.agent == "claude":
         assert c.claude_file is not None
         b = claude.read(c.claude_file, problems)
-    else:
+    elif c.agent == "codex":
         b, reason = codex.read(codex.SessionFile(c.path, c.archived), problems)
+    else:
+        b = READERS[c.agent].read(c.path, problems)
     rep.read += 1
     rep.problems.extend(problems)
     if project and not inside(b.cwd, project):
