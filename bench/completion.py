@@ -37,6 +37,7 @@ from controllers.profiles.claude import ClaudeProfile
 from controllers.profiles.codex import CodexProfile
 from controllers.profiles.driver import AgentDriver, TurnOutcome
 from controllers.profiles.gemini import GeminiProfile
+from controllers.profiles.qwen import QwenProfile
 from controllers.sandbox import SandboxLimits
 from controllers.tmux.controller import SandboxTmuxController
 from harness import engine, images
@@ -46,8 +47,10 @@ from harness.providers.docker import prepare
 from harness.providers.warm import RELAY_PORT, WORKDIR
 from harness.tasks.schema import Task
 
-MODELS = {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex", "gemini": "gemini-2.5-pro"}
-PROFILES: dict[str, Any] = {"claude": ClaudeProfile, "codex": CodexProfile, "gemini": GeminiProfile}
+MODELS = {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex", "gemini": "gemini-2.5-pro",
+          "qwen": "qwen3-coder-plus"}
+PROFILES: dict[str, Any] = {"claude": ClaudeProfile, "codex": CodexProfile, "gemini": GeminiProfile,
+                            "qwen": QwenProfile}
 PATH = "/opt/harness/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
