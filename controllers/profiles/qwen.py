@@ -52,8 +52,11 @@ SPEC = ProfileSpec(
         "NO_UPDATE_NOTIFIER": "1",
         "QWEN_CODE_SUPPRESS_YOLO_WARNING": "1",
     },
+    # the input box's placeholder (the box stays drawn while the agent works: busy vetoes)
     idle=(r"Type your message or @path/to/file",),
-    busy=(r"\(esc to cancel", r"Waiting for user confirmation"),
+    # "Compiling the 1s and 0s... (2s · ↑ 7 tokens · esc to cancel)", and the footer's
+    # "Enter to steer · Ctrl+Q to queue" shown only while a turn runs
+    busy=(r"esc to cancel\)", r"Enter to steer", r"Waiting for user confirmation"),
     dialogs=(),
     blocking_hints=(r"●\s*1\.\s+\S.*\n.*2\.\s+\S", r"\(y/n\)", r"Allow execution"),
     idle_masks=(r"\d+(\.\d+)?s\b", r"\d+% context left", r"\(\d+% context"),
