@@ -69,6 +69,10 @@ SPEC = ProfileSpec(
     wire_api="openai_chat",
     completion="hook",  # the Stop hook in settings.json runs harness-hook
     home_state=(".qwen",),
+    # the Stop hook runs before the final answer is drawn (the spinner still shows) and the
+    # CLI redraws only once the hook returned: seconds on a loaded machine, where 1 s (the
+    # default) took the signal for a side thread's and left the turn to the screen fallback
+    signal_settle_sec=5.0,
 )
 
 
