@@ -387,6 +387,9 @@ def generate(root: Path, client: Any, images: dict[str, str],
                     gen.statuses[f"{agent}/{label}"] = f"{out.record.status}: {out.record.reason}"
                     with tempfile.TemporaryDirectory(prefix="harvest-copy-") as tmp:
                         sub = SESSION_SUBDIRS[agent]
+                        if not warm.box.exec(["test", "-d", f"{HOME_DIRS[agent]}/{sub}"]).ok:
+                            gen.files[agent][label] = []  # the statuses say why
+                            continue
                         warm.box.copy_out(f"{HOME_DIRS[agent]}/{sub}", Path(tmp) / sub)
                         new = []
                         for p in sorted((Path(tmp) / sub).rglob("*")):
