@@ -79,12 +79,12 @@ def test_registry_gives_the_old_tables() -> None:
     # what used to be hard-coded in images.py, run_cmd.py, episode.py and workspace.py
     assert dict(images.IMAGES)["claude"] == ("base", {"CLAUDE_CODE_VERSION": "2.1.197"})
     assert dict(images.IMAGES)["codex"] == ("base", {"CODEX_VERSION": "0.169.0"})
-    assert default_images() == ["base", "claude", "codex", "agent-base", "gemini"]
+    assert default_images() == ["base", "claude", "codex", "agent-base", "gemini", "qwen"]
     assert dict(DEFAULT_MODEL) == {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex",
-                                   "gemini": "gemini-2.5-pro"}
+                                   "gemini": "gemini-2.5-pro", "qwen": "qwen3-coder-plus"}
     assert DEFAULT_MODEL.get("oracle", "model") == "model"
-    assert {"claude", "codex", "gemini"} <= set(PARSERS)
-    old_wipe = (".claude", ".claude.json", ".codex", ".gemini", ".agents", ".harness", ".cache",
+    assert {"claude", "codex", "gemini", "qwen"} <= set(PARSERS)
+    old_wipe = (".claude", ".claude.json", ".codex", ".gemini", ".qwen", ".agents", ".harness", ".cache",
                 ".config", ".local", ".npm")
     assert set(profiles.home_state()) == {f"{AGENT_HOME}/{p}" for p in old_wipe}
 
