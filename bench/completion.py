@@ -39,6 +39,7 @@ from controllers.profiles.codex import CodexProfile
 from controllers.profiles.driver import AgentDriver, TurnOutcome
 from controllers.profiles.gemini import GeminiProfile
 from controllers.profiles.opencode import OpencodeProfile
+from controllers.profiles.qwen import QwenProfile
 from controllers.sandbox import SandboxLimits
 from controllers.tmux.controller import SandboxTmuxController
 from harness import engine, images
@@ -49,9 +50,10 @@ from harness.providers.warm import RELAY_PORT, WORKDIR
 from harness.tasks.schema import Task
 
 MODELS = {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex", "gemini": "gemini-2.5-pro",
-          "opencode": "gpt-4.1", "aider": "gpt-4.1"}
+          "opencode": "gpt-4.1", "aider": "gpt-4.1",
+          "qwen": "qwen3-coder-plus"}
 PROFILES: dict[str, Any] = {"claude": ClaudeProfile, "codex": CodexProfile, "gemini": GeminiProfile,
-                            "opencode": OpencodeProfile, "aider": AiderProfile}
+                            "opencode": OpencodeProfile, "aider": AiderProfile, "qwen": QwenProfile}
 PATH = "/opt/harness/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 

@@ -27,6 +27,7 @@ REGISTRY: Registry[Any] = Registry("agent", {
     "gemini": "controllers.profiles.gemini:GeminiProfile",
     "opencode": "controllers.profiles.opencode:OpencodeProfile",
     "aider": "controllers.profiles.aider:AiderProfile",
+    "qwen": "controllers.profiles.qwen:QwenProfile",
     "oracle": "controllers.profiles.shell:OracleProfile",
     "noop": "controllers.profiles.shell:NoopProfile",
 })

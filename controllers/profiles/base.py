@@ -108,6 +108,9 @@ class ProfileSpec:
     wire_api: str | None = None      # the Gateway wire it speaks ("anthropic", "openai"); None: no model
     completion: Completion = "hook"
     home_state: tuple[str, ...] = () # under AGENT_HOME: what the CLI leaves that the next trial must not see
+    #: how long after its completion signal the screen may stay busy before the signal is
+    #: taken for a side thread's: a CLI that redraws only once its hook returned needs more
+    signal_settle_sec: float = 1.0
 
     def __post_init__(self) -> None:
         for rx in (*self.idle, *self.busy, *self.blocking_hints, *self.idle_masks, *self.menus):

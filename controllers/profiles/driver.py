@@ -75,7 +75,7 @@ class AgentDriver:
         self.waiting = waiting
         self.waiting_after_sec, self.waiting_poll_sec = 0.5, 0.5
         self._abort_at = float("-inf")
-        self.signal_settle_sec = 1.0
+        self.signal_settle_sec = spec.signal_settle_sec
         self.turn_started = False
         self.dead_check_sec = 0.25
         self._alive_at = float("-inf")

@@ -26,7 +26,7 @@ err = Console(stderr=True, highlight=False)
 @app.command()
 def harvest(
     source: Annotated[
-        str, typer.Option(help="claude | codex | opencode | auto (every CLI home that exists).")
+        str, typer.Option(help="claude | codex | opencode | gemini | qwen | auto (every CLI home that exists).")
     ] = "auto",
     since: Annotated[
         str | None, typer.Option(help="Only sessions active since: ISO date/time, or 7d / 36h.")
@@ -52,6 +52,12 @@ def harvest(
         typer.Option(help="opencode's data dir, holding opencode.db "
                           "[$XDG_DATA_HOME/opencode or ~/.local/share/opencode]."),
     ] = None,
+    gemini_home: Annotated[
+        Path | None, typer.Option(help="Gemini CLI's dir [$GEMINI_CLI_HOME/.gemini or ~/.gemini].")
+    ] = None,
+    qwen_home: Annotated[
+        Path | None, typer.Option(help="Qwen Code's dir [$QWEN_HOME or ~/.qwen].")
+    ] = None,
     runs_dir: Annotated[
         Path | None,
         typer.Option("--runs-dir", help="Where the store lives [./runs or $HARNESS_RUNS_DIR]."),
@@ -63,7 +69,7 @@ def harvest(
         bool, typer.Option("--quiet", "-q", help="No progress lines on stderr.")
     ] = False,
 ) -> None:
-    """Harvest past claude / codex / opencode sessions (redacted) as digests for mining and replay."""
+    """Harvest past claude / codex / opencode / gemini / qwen sessions (redacted) as digests for mining and replay."""
     from harness.harvest import HarvestOptions, HarvestStore, parse_since
     from harness.harvest import harvest as run_harvest
 
@@ -75,6 +81,8 @@ def harvest(
         claude_home=claude_home,
         codex_home=codex_home,
         opencode_home=opencode_home,
+        gemini_home=gemini_home,
+        qwen_home=qwen_home,
     )
     root = (runs_dir or default_runs_root()).resolve()
     with HarvestStore(root / "harness.db") as store:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 DIGEST_SCHEMA: Final = "harness.digest/v1"
 REPORT_SCHEMA: Final = "harness.harvest/v1"
-Agent = Literal["claude", "codex", "opencode"]
+Agent = Literal["claude", "codex", "opencode", "gemini", "qwen"]
 
 
 class _Model(BaseModel):

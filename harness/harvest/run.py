@@ -18,13 +18,15 @@ from pathlib import Path
 from typing import Any, cast
 
 from harness.errors import ConfigError
-from harness.harvest import claude, codex, opencode, repo
+from harness.harvest import claude, codex, gemini, opencode, qwen, repo
 from harness.harvest.builder import SessionBuilder
 from harness.harvest.digest import REPORT_SCHEMA, Agent, Digest, HarvestReport, Problem, Skipped
 from harness.harvest.redact import redact_obj, redact_text
 from harness.harvest.store import HarvestStore, inside
 
-SOURCES = ("claude", "codex", "opencode", "auto")
+SOURCES = ("claude", "codex", "opencode", "gemini", "qwen", "auto")
+#: the readers of the CLIs whose session files are plain files found by ``discover``
+READERS = {"gemini": gemini, "qwen": qwen}
 
 
 @dataclass
@@ -36,6 +38,8 @@ class HarvestOptions:
     claude_home: Path | None = None
     codex_home: Path | None = None
     opencode_home: Path | None = None  # opencode's data dir (holds opencode.db)
+    gemini_home: Path | None = None
+    qwen_home: Path | None = None
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
 
 
@@ -72,15 +76,13 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 
 
 def _homes(opts: HarvestOptions) -> dict[str, Path]:
-    want = ["claude", "codex", "opencode"] if opts.source == "auto" else [opts.source]
+    want = [s for s in SOURCES if s != "auto"] if opts.source == "auto" else [opts.source]
     if opts.source not in SOURCES:
         raise ConfigError(f"--source {opts.source!r} is not one of {', '.join(SOURCES)}")
     found: dict[str, Path] = {}
     for agent in want:
-        mod = {"claude": claude, "codex": codex, "opencode": opencode}[agent]
-        explicit = {"claude": opts.claude_home, "codex": opts.codex_home,
-                    "opencode": opts.opencode_home}[agent]
-        h = mod.home(explicit, opts.environ)
+        mod = {"claude": claude, "codex": codex, "opencode": opencode, **READERS}[agent]
+        h = mod.home(getattr(opts, f"{agent}_home"), opts.environ)
         if h.is_dir():
             found[agent] = h
         elif opts.source != "auto":
@@ -102,8 +104,10 @@ def _candidates(
         files: list[tuple[Path, str | None, bool, Any]] = []
         if agent == "claude":
             files = [(sf.path, sf.skip, False, sf) for sf in claude.discover(h, problems, project)]
-        else:
+        elif agent == "codex":
             files = [(sf.path, sf.skip, sf.archived, None) for sf in codex.discover(h, problems)]
+        else:
+            files = [(p, None, False, None) for p in READERS[agent].discover(h, problems)]
         for path, skip, archived, cf in files:
             try:
                 st = path.stat()
@@ -137,7 +141,8 @@ def harvest(
         rep.problems.append(
             Problem(
                 file=str(Path("~").expanduser()),
-                what="no ~/.claude or ~/.codex found (give --claude-home / --codex-home)",
+                what="no ~/.claude, ~/.codex, ~/.gemini or ~/.qwen found (give --claude-home, "
+                "--codex-home, --gemini-home or --qwen-home)",
             )
         )
     if opts.since is not None and opts.since > now:
@@ -243,8 +248,10 @@ def _one(
         b = claude.read(c.claude_file, problems)
     elif c.opencode_row is not None:
         b, reason = opencode.read(c.opencode_row, problems)
-    else:
+    elif c.agent == "codex":
         b, reason = codex.read(codex.SessionFile(c.path, c.archived), problems)
+    else:
+        b = READERS[c.agent].read(c.path, problems)
     rep.read += 1
     rep.problems.extend(problems)
     if project and not inside(b.cwd, project):

@@ -20,6 +20,7 @@ from controllers.profiles import claude as claude_mod
 from controllers.profiles import codex as codex_mod
 from controllers.profiles import gemini as gemini_mod
 from controllers.profiles import opencode as opencode_mod
+from controllers.profiles import qwen as qwen_mod
 from controllers.profiles.base import LaunchContext, Skill, Variant
 from controllers.profiles.driver import AgentDriver
 from controllers.sandbox import SandboxLimits
@@ -32,15 +33,16 @@ from harness.tasks.schema import Task
 #: the agents the shared matrix (conftest's ``rig``) runs; aider has its own module
 #: (test_aider.py): it answers each message with one request, so the matrix's tool-result
 #: round trips and hook-ended tool turns do not apply to it
-AGENTS = ("claude", "codex", "gemini", "opencode")
+AGENTS = ("claude", "codex", "gemini", "opencode", "qwen")
 #: every agent with a real CLI: the modules aider passes as the others do name these
 ALL_AGENTS = (*AGENTS, "aider")
 MODELS = {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex", "gemini": "gemini-2.5-pro",
-          "opencode": "gpt-4.1", "aider": "gpt-4.1"}
+          "opencode": "gpt-4.1", "aider": "gpt-4.1", "qwen": "qwen3-coder-plus"}
 PROFILES: dict[str, Any] = {"claude": claude_mod.ClaudeProfile, "codex": codex_mod.CodexProfile,
                             "gemini": gemini_mod.GeminiProfile,
                             "opencode": opencode_mod.OpencodeProfile,
-                            "aider": aider_mod.AiderProfile}
+                            "aider": aider_mod.AiderProfile,
+                            "qwen": qwen_mod.QwenProfile}
 FALLBACK_POLICY = {"version": 1, "rules": [], "default": {"text": "Nothing scripted for that."}}
 PATH = "/opt/harness/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

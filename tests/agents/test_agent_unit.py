@@ -80,13 +80,13 @@ def test_registry_gives_the_old_tables() -> None:
     assert dict(images.IMAGES)["claude"] == ("base", {"CLAUDE_CODE_VERSION": "2.1.197"})
     assert dict(images.IMAGES)["codex"] == ("base", {"CODEX_VERSION": "0.169.0"})
     assert default_images() == ["base", "claude", "codex", "agent-base", "gemini", "opencode",
-                                "aider"]
+                                "aider", "qwen"]
     assert dict(DEFAULT_MODEL) == {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex",
                                    "gemini": "gemini-2.5-pro", "opencode": "gpt-4.1",
-                                   "aider": "gpt-4.1"}
+                                   "aider": "gpt-4.1", "qwen": "qwen3-coder-plus"}
     assert DEFAULT_MODEL.get("oracle", "model") == "model"
-    assert {"claude", "codex", "gemini", "opencode", "aider"} <= set(PARSERS)
-    old_wipe = (".claude", ".claude.json", ".codex", ".gemini", ".aider", ".aider.conf.yml",
+    assert {"claude", "codex", "gemini", "opencode", "aider", "qwen"} <= set(PARSERS)
+    old_wipe = (".claude", ".claude.json", ".codex", ".gemini", ".qwen", ".aider", ".aider.conf.yml",
                 ".aider.model.metadata.json", ".aider.model.settings.yml", ".agents", ".harness",
                 ".cache", ".config", ".local", ".npm")
     assert set(profiles.home_state()) == {f"{AGENT_HOME}/{p}" for p in old_wipe}

@@ -23,6 +23,11 @@ POLICY = {
                    "calls": [{"tool": "exec_command",
                               "input": {"cmd": "sleep 20; date +%s.%N > slow.txt",
                                         "yield_time_ms": 40000}}]}},
+        # Qwen Code refuses a command that starts with a foreground `sleep N` (N >= 2) and
+        # goes on (it asks for a separate call); a subshell around the sleep is a plain command
+        {"name": "slow-qwen", "match": {"user": "slow file", "step": 0, "api": "openai_chat"},
+         "reply": {"text": "This takes a while.",
+                   "calls": [{"shell": "(sleep 20); date +%s.%N > slow.txt", "description": "slow write"}]}},
         {"name": "slow", "match": {"user": "slow file", "step": 0},
          "reply": {"text": "This takes a while.",
                    "calls": [{"shell": "sleep 20; date +%s.%N > slow.txt",

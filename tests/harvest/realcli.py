@@ -76,10 +76,11 @@ def _policy(agent: str) -> dict[str, Any]:
     after_fix: dict[str, Any] = {"text": ANSWER_FIX}
     # the later session uses the installed skill: claude through its Skill tool, codex by
     # reading the SKILL.md (that is how codex uses skills)
+    skill_dir = {"gemini": "~/.gemini/skills", "qwen": "~/.qwen/skills"}.get(agent, "~/.agents/skills")
     skill_call: dict[str, Any] = (
         {"tool": "Skill", "input": {"skill": SKILL}}
         if agent == "claude"
-        else {"shell": f"cat ~/.agents/skills/{SKILL}/SKILL.md", "description": "read skill"}
+        else {"shell": f"cat {skill_dir}/{SKILL}/SKILL.md", "description": "read skill"}
     )
     rules: list[dict[str, Any]] = [
         {
@@ -242,7 +243,8 @@ class Generated:
             (repo / "README.md").write_text("later work\n")
             _git(repo, "add", "-A")
             _git(repo, "commit", "-q", "-m", "later work", date="2099-01-01T00:00:00+00:00")
-        layout = Layout(dest, repo, dest / "claude-home", dest / "codex-home")
+        layout = Layout(dest, repo, dest / "claude-home", dest / "codex-home",
+                        dest / "gemini-home", dest / "qwen-home")
         self.add(layout, sessions)
         return layout
 
@@ -252,13 +254,13 @@ class Generated:
             chosen = (
                 (sessions or {}).get(agent, list(labels)) if sessions is not None else list(labels)
             )
-            home = layout.claude_home if agent == "claude" else layout.codex_home
+            home: Path = getattr(layout, f"{agent}_home")
             for label in chosen:
                 for rel in labels.get(label, []):
                     src = self.root / agent / rel
                     target = home / _rewrite_path(rel, layout.repo)
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    if src.suffix == ".jsonl":
+                    if src.suffix == ".jsonl" or src.name == ".project_root":
                         target.write_text(
                             _rewrite_text(
                                 src.read_text().replace(str(self.repo), str(layout.repo)),
@@ -275,6 +277,8 @@ class Layout:
     repo: Path
     claude_home: Path
     codex_home: Path
+    gemini_home: Path
+    qwen_home: Path
 
 
 def claude_slug(path: str) -> str:
@@ -295,7 +299,7 @@ def _rewrite_text(text: str, repo: Path) -> str:
             out.append(line)
             continue
         out.append(json.dumps(_rewrite_obj(d, str(repo)), ensure_ascii=False))
-    return "\n".join(out) + "\n"
+    return "\n".join(out) + "\n" if text.strip().startswith("{") else _rewrite_obj(text, str(repo))
 
 
 def _rewrite_obj(v: Any, repo: str) -> Any:
@@ -309,16 +313,19 @@ def _rewrite_obj(v: Any, repo: str) -> Any:
 
 
 SESSIONS = {"fix": [PROMPT_FIX, PROMPT_SHOW], "later": [PROMPT_LATER]}
-HOME_DIRS = {"claude": "/home/agent/.claude", "codex": "/home/agent/.codex"}
-SESSION_SUBDIRS = {"claude": "projects", "codex": "sessions"}
+HOME_DIRS = {"claude": "/home/agent/.claude", "codex": "/home/agent/.codex",
+             "gemini": "/home/agent/.gemini", "qwen": "/home/agent/.qwen"}
+SESSION_SUBDIRS = {"claude": "projects", "codex": "sessions", "gemini": "tmp", "qwen": "projects"}
+MODELS = {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex", "gemini": "gemini-2.5-pro",
+          "qwen": "qwen3-coder-plus"}
 
 
-def generate(root: Path, client: Any, images: dict[str, str]) -> Generated:
-    """Run both CLIs (two sessions each) and copy their session files out under ``root``."""
+def generate(root: Path, client: Any, images: dict[str, str],
+             agents: tuple[str, ...] = ("claude", "codex")) -> Generated:
+    """Run the CLIs (two sessions each) and copy their session files out under ``root``."""
     import yaml
 
-    from controllers.profiles import claude as claude_mod
-    from controllers.profiles import codex as codex_mod
+    from controllers.profiles import get_profile
     from controllers.profiles.base import Skill, Variant
     from controllers.sandbox import SandboxLimits
     from harness.gateway import Gateway
@@ -329,9 +336,7 @@ def generate(root: Path, client: Any, images: dict[str, str]) -> Generated:
     from harness.tasks.schema import Task
 
     gen = Generated(root, root / "repo", make_repo(root / "repo"))
-    profiles = {"claude": claude_mod.ClaudeProfile, "codex": codex_mod.CodexProfile}
-    models = {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex"}
-    for agent in ("claude", "codex"):
+    for agent in agents:
         policy = _policy(agent)
         gw = Gateway(
             "scripted", policy=parse_policy(yaml.safe_dump(policy), where="harvest fixture")
@@ -370,8 +375,8 @@ def generate(root: Path, client: Any, images: dict[str, str]) -> Generated:
                         run_id=f"harvest-{agent}-{label}",
                         paths=RunPaths(root / "runs", label),
                         agent=agent,
-                        profile=profiles[agent](),
-                        model=models[agent],
+                        profile=get_profile(agent),
+                        model=MODELS[agent],
                         gateway=gw,
                         provider=DockerProvider(client),
                     )
@@ -382,6 +387,9 @@ def generate(root: Path, client: Any, images: dict[str, str]) -> Generated:
                     gen.statuses[f"{agent}/{label}"] = f"{out.record.status}: {out.record.reason}"
                     with tempfile.TemporaryDirectory(prefix="harvest-copy-") as tmp:
                         sub = SESSION_SUBDIRS[agent]
+                        if not warm.box.exec(["test", "-d", f"{HOME_DIRS[agent]}/{sub}"]).ok:
+                            gen.files[agent][label] = []  # the statuses say why
+                            continue
                         warm.box.copy_out(f"{HOME_DIRS[agent]}/{sub}", Path(tmp) / sub)
                         new = []
                         for p in sorted((Path(tmp) / sub).rglob("*")):
