@@ -5,6 +5,8 @@
 # Exits when dockerd or Ray exits, so the container's state tells the node's.
 set -eu
 
+# a restarted container (a revived node) keeps /var/run: drop the dead daemon's pid files
+rm -f /var/run/docker.pid /var/run/docker/containerd/containerd.pid
 dockerd --host=tcp://0.0.0.0:2375 --host=unix:///var/run/docker.sock \
         --tls=false --storage-driver=overlay2 >/var/log/dockerd.log 2>&1 &
 DOCKERD_PID=$!
@@ -37,4 +39,5 @@ if [ -z "${RAY_NODE_RESOURCES:-}" ]; then RAY_NODE_RESOURCES='{"harness_docker":
 echo "ray-node: joining $RAY_ADDRESS as $NODE_IP"
 exec ray start --address="$RAY_ADDRESS" --node-ip-address="$NODE_IP" \
      --resources="$RAY_NODE_RESOURCES" --disable-usage-stats \
+     --object-store-memory="${RAY_OBJECT_STORE_BYTES:-536870912}" \
      ${RAY_NODE_ARGS:-} --block

@@ -66,6 +66,10 @@ FAST_FAILURE_ENV = {
     "RAY_health_check_timeout_ms": "1000",
     "RAY_health_check_failure_threshold": "3",
 }
+#: each node's object store (Ray's default takes 30% of RAM; the rig passes small records
+#: and shares the machine): the workers' /dev/shm (--shm-size) is sized to hold it
+OBJECT_STORE_BYTES = 512 * 1024 * 1024
+SHM_SIZE = "1g"
 TEMP_ROOT = Path("/tmp")
 TEMP_PREFIX = "hrr-"
 
@@ -365,6 +369,7 @@ class RayRig:
                 f"--port={self.port}", f"--temp-dir={self.temp_dir}",
                 f"--dashboard-agent-listen-port={free_port(self.gateway_ip)}",
                 f"--resources={json.dumps({RESOURCE: 1})}", "--disable-usage-stats",
+                f"--object-store-memory={OBJECT_STORE_BYTES}",
                 "--include-dashboard=false", "--block"]
         env = {**os.environ, **FAST_FAILURE_ENV, "RAY_USAGE_STATS_ENABLED": "0",
                "RAY_DEFAULT_PYTHON_VERSION_MATCH_LEVEL": "minor"}
@@ -398,11 +403,12 @@ class RayRig:
     def _start_worker(self, i: int) -> RayWorker:
         started = time.monotonic()
         name = f"{self.network}-w{i}"
-        env_args = ["-e", f"RAY_ADDRESS={self.address}"]
+        env_args = ["-e", f"RAY_ADDRESS={self.address}",
+                    "-e", f"RAY_OBJECT_STORE_BYTES={OBJECT_STORE_BYTES}"]
         if self.worker_cpus is not None:
             env_args += ["-e", f"RAY_NODE_ARGS=--num-cpus={self.worker_cpus}"]
         r = _run(["docker", "run", "-d", "--init", "--name", name, "--hostname", name,
-                  "--network", self.network, "--shm-size", "1g", *DIND_RUN_FLAGS,
+                  "--network", self.network, "--shm-size", SHM_SIZE, *DIND_RUN_FLAGS,
                   *self._labels(), *env_args, self.image], env=docker_env())
         cid = r.stdout.strip()
         w = RayWorker(name, cid, "")

@@ -111,6 +111,13 @@ def test_container_runs_on_the_workers_own_engine(ray_rig: RayRig, ray_driver: A
                        env=docker_env(worker.docker_host), check=False)
 
 
+def sleep_for(seconds: float) -> str:
+    import time as _time
+
+    _time.sleep(seconds)
+    return "done"
+
+
 class Pinger:
     """An actor that says where it lives and can be kept busy."""
 
@@ -141,7 +148,7 @@ def test_killed_worker_fails_its_actor_and_task_then_rejoins(
                    timeout=GET_TIMEOUT_SEC) == ["done", "done"]
 
     in_flight = on_worker.busy.remote(600)
-    sleeper = ray.remote(max_retries=0)(time.sleep).options(**_pin(ray, worker.node_id))
+    sleeper = ray.remote(max_retries=0)(sleep_for).options(**_pin(ray, worker.node_id))
     task = sleeper.remote(600)
     head_busy = on_head.busy.remote(2)
     time.sleep(1)  # let both calls reach the worker before it dies
