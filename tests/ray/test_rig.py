@@ -45,6 +45,21 @@ def where_am_i() -> dict[str, Any]:
             "python": _platform.python_version(), "ray": _ray.__version__}
 
 
+def node_toolbox(dists: list[str]) -> dict[str, Any]:
+    """On the node: which of the harness's runtime distributions and tools are missing."""
+    import shutil as _shutil
+    from importlib import metadata as _md
+
+    missing = []
+    for d in dists:
+        try:
+            _md.version(d)
+        except _md.PackageNotFoundError:
+            missing.append(d)
+    return {"missing": missing,
+            "tools": {t: bool(_shutil.which(t)) for t in ("tmux", "git", "docker")}}
+
+
 def run_container_here(image: str, name: str) -> dict[str, str]:
     """On the node the task runs on: start ``image`` on that node's own engine."""
     import subprocess as sp
@@ -81,6 +96,15 @@ def test_task_runs_on_the_worker_node_with_the_drivers_versions(
     assert there["ip"] == worker.ip
     assert there["ray"] == ray.__version__
     assert there["python"].split(".")[:2] == platform.python_version().split(".")[:2]
+
+    import re
+
+    from harness.images import runtime_dependencies
+
+    dists = [re.split(r"[<>=!~;\[ ]", d, maxsplit=1)[0] for d in runtime_dependencies()]
+    kit = ray.get(ray.remote(node_toolbox).options(**_pin(ray, worker.node_id)).remote(dists),
+                  timeout=GET_TIMEOUT_SEC)
+    assert kit["missing"] == [] and all(kit["tools"].values()), kit
 
     head = ray.remote(where_am_i).options(**_pin(ray, ray_rig.head_node_id))
     here = ray.get(head.remote(), timeout=GET_TIMEOUT_SEC)
@@ -237,3 +261,23 @@ def test_sweep_kills_processes_of_a_head_whose_owner_died(tmp_path: Path,
         for p in (orphan, kept):
             p.kill()
             p.wait(timeout=30)
+
+
+def test_two_workers_are_two_more_hosts(ray_rig_factory: Any) -> None:
+    """N workers: N distinct nodes, addresses and engines (runs last: it replaces the
+    one-worker rig, since two cores hold one cluster at a time)."""
+    rig = ray_rig_factory(workers=2)
+    ids = [w.node_id for w in rig.workers]
+    ips = [w.ip for w in rig.workers]
+    assert len({*ids, rig.head_node_id}) == 3 and len({*ips, rig.head_ip}) == 3
+    assert set(rig.alive_nodes()) >= {*ids, rig.head_node_id}
+    engine_ids = set()
+    for w in rig.workers:
+        info = subprocess.run(["docker", "info", "--format", "{{.ID}}"], capture_output=True,
+                              text=True, timeout=60, env=docker_env(w.docker_host),
+                              check=False)
+        assert info.returncode == 0, info.stderr
+        engine_ids.add(info.stdout.strip())
+    host = subprocess.run(["docker", "info", "--format", "{{.ID}}"], capture_output=True,
+                          text=True, timeout=60, env=docker_env(), check=False)
+    assert len(engine_ids | {host.stdout.strip()}) == 3
