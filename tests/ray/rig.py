@@ -50,6 +50,7 @@ HEAD_START_TIMEOUT_SEC = 120
 NODE_WAIT_SEC = 180
 DOCKERD_WAIT_SEC = 90
 STOP_WAIT_SEC = 30
+JOIN_TRIES = 3
 DOCKER_PORT = 2375
 RESOURCE = "harness_docker"
 #: the run flags of harness/dind that work where --privileged fails (images/dind/Dockerfile)
@@ -78,6 +79,10 @@ Say = Callable[[str], None]
 
 class RigError(RuntimeError):
     """The rig could not be set up (the message says which step, with the tail of its log)."""
+
+
+class WorkerExited(RigError):
+    """A worker's container stopped before its node joined the head."""
 
 
 def _run(args: Sequence[str], *, timeout: float = DOCKER_TIMEOUT_SEC,
@@ -225,14 +230,14 @@ class RayRig:
             sweep_orphan_heads(self.say)
             self._make_network()
             self._start_head()
-            for i in range(self.n_workers):
-                self.workers.append(self._start_worker(i))
             started = time.monotonic()
-            for w in self.workers:
-                self._load_images(w)
-            for w in self.workers:
-                w.node_id = self.wait_node(w.ip)
+            for i in range(self.n_workers):  # one at a time: joins race on a small machine
+                w = self._start_worker(i)
+                self.workers.append(w)
+                w.node_id = self._join(w)
             self.timings.nodes_alive = time.monotonic() - started
+            for w in self.workers:  # after the joins, so the loads do not slow them
+                self._load_images(w)
         except BaseException:
             self.close()
             raise
@@ -263,9 +268,25 @@ class RayRig:
         _run(["docker", "start", w.container_id], env=docker_env())
         w.ip = self._container_ip(w.container_id)
         self._wait_dockerd(w)
+        w.node_id = self._join(w, exclude={old})
         self._load_images(w)
-        w.node_id = self.wait_node(w.ip, exclude={old})
         return w
+
+    def _join(self, w: RayWorker, exclude: Iterable[str] = ()) -> str:
+        """Wait for ``w`` to join; restart its container when its ``ray start`` gave up.
+        Why: Ray's node start waits a fixed 30 s for its raylet to register, which a busy
+        two-core machine can miss; the entrypoint then exits, and a restart is a fresh try."""
+        for attempt in range(JOIN_TRIES):
+            try:
+                return self.wait_node(w.ip, exclude=exclude, worker=w)
+            except WorkerExited:
+                if attempt == JOIN_TRIES - 1:
+                    raise
+                self.say(f"ray rig: {w.name} did not join (its ray start exited); restarting")
+                _run(["docker", "start", w.container_id], env=docker_env())
+                w.ip = self._container_ip(w.container_id)
+                self._wait_dockerd(w)
+        raise AssertionError("unreachable")
 
     def alive_nodes(self) -> dict[str, str]:
         """node id -> IP of the nodes the head sees alive now (from GCS)."""
@@ -278,9 +299,10 @@ class RayRig:
         return {i.node_id.hex(): i.node_manager_address for i in infos.values()}
 
     def wait_node(self, ip: str, *, exclude: Iterable[str] = (),
-                  timeout: float = NODE_WAIT_SEC) -> str:
+                  timeout: float = NODE_WAIT_SEC, worker: RayWorker | None = None) -> str:
         """The id of the alive node at ``ip`` (not one of ``exclude``), waiting up to
-        ``timeout`` seconds for it to join."""
+        ``timeout`` seconds for it to join. With ``worker``, raises WorkerExited as soon as
+        its container has stopped (nothing will join then)."""
         skip = set(exclude)
         deadline = time.monotonic() + timeout
         last: dict[str, str] = {}
@@ -290,7 +312,9 @@ class RayRig:
                 for node_id, node_ip in last.items():
                     if node_ip == ip and node_id not in skip:
                         return node_id
-            time.sleep(0.5)
+            if worker is not None and not self._running(worker):
+                raise WorkerExited(f"{worker.name} exited before joining")
+            time.sleep(1.0)
         tail = ""
         for w in self.workers:
             if w.ip == ip:
@@ -417,6 +441,11 @@ class RayRig:
         self.timings.worker_start.append(time.monotonic() - started)
         self.say(f"ray rig: worker {name} at {w.ip} (engine {w.docker_host})")
         return w
+
+    def _running(self, w: RayWorker) -> bool:
+        r = _run(["docker", "inspect", "--format", "{{.State.Running}}", w.container_id],
+                 env=docker_env(), check=False)
+        return r.stdout.strip() != "false"
 
     def _container_ip(self, cid: str) -> str:
         fmt = f'{{{{(index .NetworkSettings.Networks "{self.network}").IPAddress}}}}'

@@ -142,6 +142,42 @@ def sleep_for(seconds: float) -> str:
     return "done"
 
 
+def import_harness_here() -> dict[str, str]:
+    """On the node: where ``harness`` comes from (absent unless runtime_env ships it)."""
+    try:
+        import controllers.sandbox.owner as _owner
+        import harness.labels as _labels
+    except ModuleNotFoundError as exc:
+        return {"missing": str(exc.name)}
+    return {"file": _labels.__file__, "prefix": _labels.PREFIX,
+            "owner": _owner.__name__}
+
+
+def test_harness_code_reaches_the_worker_through_runtime_env_py_modules(
+        ray_rig: RayRig, ray_driver: Any) -> None:
+    """The image holds no harness code; the executor ships it with ``py_modules``, which
+    Ray takes as local folders only at the job level (``ray.init(runtime_env=...)``)."""
+    ray = ray_driver
+    _ship_by_value(ray)
+    repo = Path(__file__).resolve().parents[2]
+    pin = _pin(ray, ray_rig.workers[0].node_id)
+    bare = ray.get(ray.remote(import_harness_here).options(**pin).remote(),
+                   timeout=GET_TIMEOUT_SEC)
+    assert bare == {"missing": "controllers"}
+    ray.shutdown()
+    shipped = {"py_modules": [str(repo / m) for m in ("harness", "controllers", "gate")],
+               "excludes": ["__pycache__"]}
+    ray.init(**ray_rig.init_kwargs(), runtime_env=shipped, logging_level="warning",
+             log_to_driver=False)  # the ray_driver fixture shuts this one down
+    _ship_by_value(ray)
+    got = ray.get(ray.remote(import_harness_here).options(**pin).remote(),
+                  timeout=GET_TIMEOUT_SEC)
+    from harness import labels
+
+    assert got.get("prefix") == labels.PREFIX, got
+    assert not got["file"].startswith(str(repo)), "imported the driver's copy, not a shipped one"
+
+
 class Pinger:
     """An actor that says where it lives and can be kept busy."""
 
