@@ -46,7 +46,7 @@ from controllers.sandbox import owner
 
 DOCKER_TIMEOUT_SEC = 120
 LOAD_TIMEOUT_SEC = 900
-HEAD_START_TIMEOUT_SEC = 120
+HEAD_START_TIMEOUT_SEC = 240
 NODE_WAIT_SEC = 180
 DOCKERD_WAIT_SEC = 90
 STOP_WAIT_SEC = 30
@@ -75,6 +75,16 @@ TEMP_ROOT = Path("/tmp")
 TEMP_PREFIX = "hrr-"
 
 Say = Callable[[str], None]
+
+#: run by ``RayRig.alive_nodes`` in a child interpreter: prints {node id: ip} of alive nodes
+_ALIVE_NODES = """
+import json, sys
+from ray._raylet import GcsClient
+from ray.core.generated.gcs_pb2 import GcsNodeInfo
+infos = GcsClient(address=sys.argv[1]).get_all_node_info(
+    timeout=20, state_filter=GcsNodeInfo.GcsNodeState.ALIVE)
+print(json.dumps({i.node_id.hex(): i.node_manager_address for i in infos.values()}))
+"""
 
 
 class RigError(RuntimeError):
@@ -289,14 +299,14 @@ class RayRig:
         raise AssertionError("unreachable")
 
     def alive_nodes(self) -> dict[str, str]:
-        """node id -> IP of the nodes the head sees alive now (from GCS)."""
-        from ray._raylet import GcsClient
-        from ray.core.generated.gcs_pb2 import GcsNodeInfo
+        """node id -> IP of the nodes the head sees alive now (from GCS).
 
-        client = GcsClient(address=self.address)
-        infos = client.get_all_node_info(timeout=10,
-                                         state_filter=GcsNodeInfo.GcsNodeState.ALIVE)
-        return {i.node_id.hex(): i.node_manager_address for i in infos.values()}
+        Why a child process: a GCS client made in a process that has been a driver of
+        another cluster (ray.init ... ray.shutdown) keeps that cluster's id and is refused
+        by this one's GCS; a fresh interpreter asks with no such state."""
+        r = _run([sys.executable, "-c", _ALIVE_NODES, self.address], timeout=60,
+                 env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+        return dict(json.loads(r.stdout.strip().splitlines()[-1]))
 
     def wait_node(self, ip: str, *, exclude: Iterable[str] = (),
                   timeout: float = NODE_WAIT_SEC, worker: RayWorker | None = None) -> str:
