@@ -225,6 +225,11 @@ class RayRig:
         """node id -> IP, head first."""
         return {self.head_node_id: self.head_ip, **{w.node_id: w.ip for w in self.workers}}
 
+    def _isolation_env(self) -> dict[str, str]:
+        """HOME set to the rig's temp dir: another user's ``~/.ray/auth_token`` (token auth)
+        must not leak into this cluster, whose nodes have no token."""
+        return {"HOME": str(self.temp_dir), "RAY_AUTH_MODE": "disabled"} if self.temp_dir else {}
+
     def driver_env(self) -> dict[str, str]:
         """Environment for a driver process (``harness run --executor ray``, bench) on the host:
         the cluster address, and the minor-level version check the nodes use too."""
@@ -305,7 +310,7 @@ class RayRig:
         another cluster (ray.init ... ray.shutdown) keeps that cluster's id and is refused
         by this one's GCS; a fresh interpreter asks with no such state."""
         r = _run([sys.executable, "-c", _ALIVE_NODES, self.address], timeout=60,
-                 env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+                 env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **self._isolation_env()})
         return dict(json.loads(r.stdout.strip().splitlines()[-1]))
 
     def wait_node(self, ip: str, *, exclude: Iterable[str] = (),
@@ -406,7 +411,7 @@ class RayRig:
                 f"--object-store-memory={OBJECT_STORE_BYTES}",
                 "--include-dashboard=false", "--block"]
         env = {**os.environ, **FAST_FAILURE_ENV, "RAY_USAGE_STATS_ENABLED": "0",
-               "RAY_DEFAULT_PYTHON_VERSION_MATCH_LEVEL": "minor"}
+               "RAY_DEFAULT_PYTHON_VERSION_MATCH_LEVEL": "minor", **self._isolation_env()}
         env.pop("RAY_ADDRESS", None)
         self._head_log = self.temp_dir / "head.log"
         with self._head_log.open("wb") as log:
