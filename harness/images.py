@@ -37,10 +37,41 @@ HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 CA_ENV = "HARNESS_EXTRA_CA_BUNDLE"
 BUILD_TIMEOUT_SEC = 1800
 
+#: the Ray version every node of a cluster runs (issue 16: the same on every node)
+RAY_VERSION = "2.60.0"
+
+
+def runtime_dependencies() -> list[str]:
+    """The harness's ``[project] dependencies``: from pyproject.toml in a source tree, else
+    from the installed distribution's metadata (its requirements without an extra)."""
+    pyproject = REPO_ROOT / "pyproject.toml"
+    if pyproject.is_file():
+        import tomllib
+
+        data = tomllib.loads(pyproject.read_text())
+        return [str(d) for d in data.get("project", {}).get("dependencies", [])]
+    from importlib import metadata
+
+    try:
+        reqs = metadata.requires("agent-replay-harness") or []
+    except metadata.PackageNotFoundError:
+        return []
+    return [r for r in reqs if "extra ==" not in r]
+
+
+def ray_node_build_args() -> dict[str, str]:
+    """ray-node's build args. Why args and not a copied requirements file: they key both the
+    content hash and Docker's layer cache on the dependency list alone, so editing the
+    harness's code (shipped to nodes at run time) never rebuilds the dependency layer."""
+    deps = "|".join(d.replace(" ", "") for d in runtime_dependencies())
+    return {"RAY_VERSION": RAY_VERSION, "RUNTIME_DEPS": deps}
+
+
 # the harness's own images: name -> (parent image name or None, default build args)
 CORE_IMAGES: dict[str, tuple[str | None, dict[str, str]]] = {
     "base": (None, {}),
     "dind": ("base", {}),
+    "ray-node": ("dind", ray_node_build_args()),
 }
 
 
