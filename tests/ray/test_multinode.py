@@ -78,7 +78,9 @@ def test_demo_suite_runs_on_both_hosts_and_gates_as_locally(ray_rig: RayRig, tmp
     assert got["decision"] == want["decision"] and got["decision"] is not None
     trials = _store(tmp_path / "ray", got["run_id"])
     seen = Counter(_node_of(t, ray_rig) for t in trials)
-    assert set(seen) == set(ray_rig.node_ids()), (seen, [t.get("node") for t in trials])
+    events = rows(tmp_path / "ray" / "harness.db", "SELECT kind, message FROM events WHERE run_id=? "
+                  "AND kind IN ('node', 'infra_error')", got["run_id"])
+    assert set(seen) == set(ray_rig.node_ids()), (seen, events)
 
 
 def test_worker_host_killed_mid_run_loses_nothing_and_is_swept(ray_rig: RayRig,

@@ -91,7 +91,7 @@ class NodeAgent:
 
         self._driver_host = spec["driver_host"]
         self._tmp = Path(tempfile.mkdtemp(prefix="harness-ray-node-"))
-        suite = _local_suite(spec["suite"], spec.get("suite_tar"), self._tmp)
+        suite = _local_suite(spec["suite"], _resolved(spec.get("suite_tar")), self._tmp)
         opts = replace(spec["opts"], infra_retries=0)  # the driver retries: elsewhere, if need be
         profile = get_profile(opts.agent)
         self._gateway = _gateway(spec["gateway"], self._tmp, self._unwrap) if spec["gateway"] else None
@@ -245,6 +245,15 @@ def remote_command(command: str, node_ip: str, driver_ip: str, endpoint: str) ->
     if endpoint.startswith("unix://"):
         endpoint = f"ssh://{node_ip}"
     return f"DOCKER_HOST={endpoint} {command}"
+
+
+def _resolved(tar: Any) -> bytes | None:
+    """The suite's archive itself: Ray resolves an ObjectRef passed as an argument but not
+    one nested in a dict (the spec), so a node on another machine gets the ref and fetches
+    it here (found on the multi-node rig: the worker host was left out of every run)."""
+    import ray
+
+    return ray.get(tar, timeout=120) if isinstance(tar, ray.ObjectRef) else tar
 
 
 def _local_suite(suite: Any, tar: bytes | None, tmp: Path) -> Any:
