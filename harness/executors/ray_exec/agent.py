@@ -266,7 +266,7 @@ def _local_suite(suite: Any, tar: bytes | None, tmp: Path) -> Any:
         return suite
     dest = tmp / "suite"
     with tarfile.open(fileobj=io.BytesIO(tar)) as tf:
-        tf.extractall(dest, filter="data")
+        _extract(tf, dest)
     for task in suite.tasks:
         try:
             task.bind(dest / task.base_dir.relative_to(folder), getattr(task, "_source", ""))
@@ -279,6 +279,21 @@ def _local_suite(suite: Any, tar: bytes | None, tmp: Path) -> Any:
             except ValueError:
                 pass
     return suite
+
+
+def _extract(tf: tarfile.TarFile, dest: Path) -> None:
+    """Unpack the driver's suite archive with the "data" filter; a node whose Python 3.11
+    predates that filter (3.11.4; found on the rig's worker) gets the same refusals here:
+    no absolute or escaping paths, no links, no devices."""
+    if hasattr(tarfile, "data_filter"):
+        tf.extractall(dest, filter="data")
+        return
+    root = dest.resolve()
+    for m in tf.getmembers():
+        target = (dest / m.name).resolve()
+        if not (m.isfile() or m.isdir()) or (target != root and root not in target.parents):
+            raise ValueError(f"suite archive member {m.name!r} refused (link, device or outside)")
+    tf.extractall(dest)  # noqa: S202 (members checked above)
 
 
 def _gateway(spec: dict[str, Any], tmp: Path, unwrap: Unwrapper) -> Any:
