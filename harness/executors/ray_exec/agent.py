@@ -291,7 +291,10 @@ def _extract(tf: tarfile.TarFile, dest: Path) -> None:
     root = dest.resolve()
     for m in tf.getmembers():
         target = (dest / m.name).resolve()
-        if not (m.isfile() or m.isdir()) or (target != root and root not in target.parents):
+        if m.issym():
+            target = ((dest / m.name).parent / m.linkname).resolve()
+        inside = target == root or root in target.parents
+        if not (m.isfile() or m.isdir() or m.issym()) or not inside:
             raise ValueError(f"suite archive member {m.name!r} refused (link, device or outside)")
     tf.extractall(dest)  # noqa: S202 (members checked above)
 
