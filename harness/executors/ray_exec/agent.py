@@ -91,6 +91,7 @@ class NodeAgent:
 
         self._driver_host = spec["driver_host"]
         self._tmp = Path(tempfile.mkdtemp(prefix="harness-ray-node-"))
+        _local_images(spec.get("images_tar"), self._tmp)
         suite = _local_suite(spec["suite"], _resolved(spec.get("suite_tar")), self._tmp)
         opts = replace(spec["opts"], infra_retries=0)  # the driver retries: elsewhere, if need be
         profile = get_profile(opts.agent)
@@ -254,6 +255,19 @@ def _resolved(tar: Any) -> bytes | None:
     import ray
 
     return ray.get(tar, timeout=120) if isinstance(tar, ray.ObjectRef) else tar
+
+
+def _local_images(tar: bytes | None, tmp: Path) -> None:
+    """Point image builds at the driver's ``images/`` when this host has none beside the
+    shipped ``harness`` package (another machine: py_modules carry packages only)."""
+    from harness import images
+
+    if images.IMAGES_DIR.is_dir() or tar is None:
+        return
+    dest = tmp / "images"
+    with tarfile.open(fileobj=io.BytesIO(tar)) as tf:
+        _extract(tf, dest)
+    images.IMAGES_DIR = dest
 
 
 def _local_suite(suite: Any, tar: bytes | None, tmp: Path) -> Any:

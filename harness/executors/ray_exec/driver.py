@@ -76,12 +76,13 @@ class RayExecutor:
         cluster.check_versions(ray.__version__, list(hellos.values()))
         suite_tar = _suite_tar(runner)
         tar_ref = ray.put(suite_tar) if suite_tar is not None else None
+        images_tar = _images_tar()
         driver_host = ray.util.get_node_ip_address()
         refs = {}
         for k, node in self.nodes.items():
             node.name = hellos[k]["node"]
             spec = {"run_id": runner.paths.run_id, "suite": runner.suite, "suite_tar": tar_ref,
-                    "opts": runner.opts, "driver_host": driver_host,
+                    "opts": runner.opts, "driver_host": driver_host, "images_tar": images_tar,
                     "gateway": _gateway_spec(runner, hellos[k]["public"])}
             refs[k] = node.handle.start.remote(spec)
         failed: list[str] = []
@@ -347,6 +348,22 @@ def _suite_tar(runner: Runner) -> bytes | None:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tf:
         tf.add(folder, arcname=".", filter=lambda ti: None if "/.git" in ti.name or "__pycache__" in ti.name else ti)
+    return buf.getvalue()
+
+
+def _images_tar() -> bytes | None:
+    """The driver's image build contexts (``images/``, a few KB), for a node that builds or
+    hashes an image: Ray's py_modules carry the packages, not this folder beside them."""
+    import io
+    import tarfile
+
+    from harness import images
+
+    if not images.IMAGES_DIR.is_dir():
+        return None
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        tf.add(images.IMAGES_DIR, arcname=".", filter=lambda ti: None if "__pycache__" in ti.name else ti)
     return buf.getvalue()
 
 
