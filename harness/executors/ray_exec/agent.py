@@ -92,6 +92,7 @@ class NodeAgent:
         self._driver_host = spec["driver_host"]
         self._tmp = Path(tempfile.mkdtemp(prefix="harness-ray-node-"))
         _local_images(spec.get("images_tar"), self._tmp)
+        _driver_ca_bundle(spec.get("ca_bundle", b""), self._tmp)
         suite = _local_suite(spec["suite"], _resolved(spec.get("suite_tar")), self._tmp)
         opts = replace(spec["opts"], infra_retries=0)  # the driver retries: elsewhere, if need be
         profile = get_profile(opts.agent)
@@ -268,6 +269,22 @@ def _local_images(tar: bytes | None, tmp: Path) -> None:
     with tarfile.open(fileobj=io.BytesIO(tar)) as tf:
         _extract(tf, dest)
     images.IMAGES_DIR = dest
+
+
+def _driver_ca_bundle(bundle: bytes | None, tmp: Path) -> None:
+    """Image hashes as the driver's: its CA bundle (or none) instead of this host's, whose
+    own /etc/ssl bundle differs on another machine (found on the rig: the worker then
+    wanted to build harness/base although the driver's image was loaded there)."""
+    from harness import images
+
+    if bundle == b"":  # an older driver said nothing: this host's rule
+        return
+    if bundle is None:
+        os.environ[images.CA_ENV] = "none"
+        return
+    path = tmp / "driver-ca.crt"
+    path.write_bytes(bundle)
+    os.environ[images.CA_ENV] = str(path)
 
 
 def _local_suite(suite: Any, tar: bytes | None, tmp: Path) -> Any:

@@ -83,6 +83,7 @@ class RayExecutor:
             node.name = hellos[k]["node"]
             spec = {"run_id": runner.paths.run_id, "suite": runner.suite, "suite_tar": tar_ref,
                     "opts": runner.opts, "driver_host": driver_host, "images_tar": images_tar,
+                    "ca_bundle": _ca_bundle(),
                     "gateway": _gateway_spec(runner, hellos[k]["public"])}
             refs[k] = node.handle.start.remote(spec)
         failed: list[str] = []
@@ -365,6 +366,15 @@ def _images_tar() -> bytes | None:
     with tarfile.open(fileobj=buf, mode="w:gz") as tf:
         tf.add(images.IMAGES_DIR, arcname=".", filter=lambda ti: None if "__pycache__" in ti.name else ti)
     return buf.getvalue()
+
+
+def _ca_bundle() -> bytes | None:
+    """The driver's extra CA bundle (it feeds every image's content hash): a node that
+    used its own would look for, and try to build, images of other hashes."""
+    from harness import images
+
+    path = images.resolve_ca_bundle()
+    return path.read_bytes() if path is not None else None
 
 
 def _gather(ray: Any, refs: dict[str, Any], timeout_sec: float, what: str,
