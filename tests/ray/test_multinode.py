@@ -80,7 +80,7 @@ def test_demo_suite_runs_on_both_hosts_and_gates_as_locally(ray_rig: RayRig, tmp
     seen = Counter(_node_of(t, ray_rig) for t in trials)
     events = rows(tmp_path / "ray" / "harness.db", "SELECT kind, message FROM events WHERE run_id=? "
                   "AND kind IN ('node', 'infra_error')", got["run_id"])
-    assert set(seen) == set(ray_rig.node_ids()), (seen, events)
+    assert set(seen) == set(ray_rig.node_ids()), "\n".join(f"{k}: {m}" for k, m in events)
 
 
 def test_worker_host_killed_mid_run_loses_nothing_and_is_swept(ray_rig: RayRig,

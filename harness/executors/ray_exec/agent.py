@@ -93,7 +93,8 @@ class NodeAgent:
         self._tmp = Path(tempfile.mkdtemp(prefix="harness-ray-node-"))
         _local_images(spec.get("images_tar"), self._tmp)
         _driver_ca_bundle(spec.get("ca_bundle", b""), self._tmp)
-        suite = _local_suite(spec["suite"], _resolved(spec.get("suite_tar")), self._tmp)
+        suite = _local_suite(spec["suite"], _resolved(spec.get("suite_tar")), self._tmp,
+                             spec.get("suite_folder"))
         opts = replace(spec["opts"], infra_retries=0)  # the driver retries: elsewhere, if need be
         profile = get_profile(opts.agent)
         self._gateway = _gateway(spec["gateway"], self._tmp, self._unwrap) if spec["gateway"] else None
@@ -287,12 +288,12 @@ def _driver_ca_bundle(bundle: bytes | None, tmp: Path) -> None:
     os.environ[images.CA_ENV] = str(path)
 
 
-def _local_suite(suite: Any, tar: bytes | None, tmp: Path) -> Any:
+def _local_suite(suite: Any, tar: bytes | None, tmp: Path, folder_name: str | None = None) -> Any:
     """The driver's suite as this host sees it: as it is where its folder exists here (the
     same machine, a shared disk), else unpacked from the copy the driver sent, every
     task's folder and script moved there."""
     root = Path(suite.root)
-    folder = root if root.is_dir() else root.parent
+    folder = Path(folder_name) if folder_name else (root if root.is_dir() else root.parent)
     if folder.is_dir() or tar is None:
         return suite
     dest = tmp / "suite"

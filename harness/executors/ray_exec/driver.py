@@ -83,6 +83,7 @@ class RayExecutor:
             node.name = hellos[k]["node"]
             spec = {"run_id": runner.paths.run_id, "suite": runner.suite, "suite_tar": tar_ref,
                     "opts": runner.opts, "driver_host": driver_host, "images_tar": images_tar,
+                    "suite_folder": str(_suite_folder(runner)),
                     "ca_bundle": _ca_bundle(),
                     "gateway": _gateway_spec(runner, hellos[k]["public"])}
             refs[k] = node.handle.start.remote(spec)
@@ -366,6 +367,13 @@ def _images_tar() -> bytes | None:
     with tarfile.open(fileobj=buf, mode="w:gz") as tf:
         tf.add(images.IMAGES_DIR, arcname=".", filter=lambda ti: None if "__pycache__" in ti.name else ti)
     return buf.getvalue()
+
+
+def _suite_folder(runner: Runner) -> Path:
+    """The folder ``_suite_tar`` packs, named by the driver: a node where the suite's path
+    does not exist cannot tell a folder from a file by looking (found on the rig)."""
+    root = Path(runner.suite.root)
+    return root if root.is_dir() else root.parent
 
 
 def _ca_bundle() -> bytes | None:
