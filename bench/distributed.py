@@ -10,7 +10,9 @@ duplicated (more than one row or result line for one key).
 ``__main__`` starts the clusters on this host (``ray.cluster_utils.Cluster``: real raylets on
 loopback, each advertising ``harness_docker``); ``--address`` runs against a cluster that is
 already up instead (then ``--nodes`` says how many of its nodes to count on; the 1-node run
-needs ``--address-1node``). Prints, never asserts. Last line, one JSON object::
+needs ``--address-1node``); ``--rig`` runs each on the multi-node rig (tests/ray/rig.py): the
+head on this host and ``nodes - 1`` worker containers, each a host with its own address and
+Docker engine, and the kill run SIGKILLs a worker container. Prints, never asserts. Last line, one JSON object::
 
     {"nodes": 2, "trials": .., "trials_per_min_1node": .., "trials_per_min_2nodes": ..,
      "speedup_2nodes": .., "lost": .., "duplicated": .., "node_kill_recovered": ..}
@@ -19,7 +21,7 @@ Goal: speedup_2nodes >= 1.8, lost 0, duplicated 0 (on one host the nodes share i
 the speedup there says little; the multi-node rig measures it).
 
     .venv/bin/python bench/distributed.py [--agent claude] [--trials 2] [--per-node 4]
-        [--latency 4] [--nodes 2] [--skip kill]
+        [--latency 4] [--nodes 2] [--skip kill] [--rig]
 """
 
 from __future__ import annotations
@@ -67,11 +69,12 @@ def _rows(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
 
 
 def run_suite(address: str, suite: Path, runs: Path, *, agent: str, per_node: int, trials: int,
-              kill: Any = None, timeout_sec: float = 3600) -> dict[str, Any]:
+              kill: Any = None, timeout_sec: float = 3600,
+              env_extra: dict[str, str] | None = None) -> dict[str, Any]:
     """One ``harness run --executor ray`` of ``suite``; ``kill(db)`` (optional) is called
     from a watcher thread while it runs and may remove a node. Returns trials, trials/min,
     lost, duplicated, infra retries and the nodes seen."""
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", HARNESS_INFRA_BACKOFF_SEC="3")
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", HARNESS_INFRA_BACKOFF_SEC="3", **(env_extra or {}))
     cmd = [sys.executable, "-m", "harness.cli", "run", str(suite), "--agent", agent, "--trials", str(trials),
            "--json", "--executor", "ray", "--ray-address", address, "-j", str(per_node), "--runs-dir", str(runs)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env)
@@ -139,6 +142,43 @@ def _killer(c: Any) -> Any:
     return kill
 
 
+def _rig_killer(rig: Any) -> Any:
+    """SIGKILLs the rig's first worker container once one of its trials runs."""
+    worker = rig.workers[0]
+    sql = ("SELECT 1 FROM events p JOIN events a ON a.trial = p.trial AND a.kind = 'attach' "
+           "WHERE p.kind = 'placed' AND p.message LIKE ? AND p.trial NOT IN "
+           "(SELECT task_id || '/' || variant || '/' || attempt FROM trials)")
+
+    def kill(db: Path, proc: subprocess.Popen[str]) -> None:
+        while proc.poll() is None:
+            if db.exists() and _rows(db, sql, f"%{worker.node_id[:8]}"):
+                rig.kill_worker(0, how="container")
+                print("  killed worker container", worker.name, flush=True)
+                return
+            time.sleep(0.2)
+    return kill
+
+
+def _rigs(nodes: int, images: list[str]) -> Any:
+    """Context manager factory: the multi-node rig (tests/ray/rig.py) with ``nodes - 1``
+    worker containers, each with its own engine holding ``images``."""
+    sys.path.insert(0, str(REPO))
+    import docker
+
+    from harness import images as harness_images
+    from tests.ray.rig import ImageCache, RayRig
+
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # the rig's nodes hold no token
+    client = docker.from_env(timeout=300)
+    tag = harness_images.build(client, "ray-node", say=print)
+    tags: list[str] = []
+    for name in images:
+        tags += [harness_images.ensure_image(client, name, say=print), harness_images.latest_tag(name)]
+    cache_dir = Path(tempfile.mkdtemp(prefix="bench-rig-images-"))
+    return RayRig(workers=nodes - 1, image=tag, load_tags=tags, cache=ImageCache(cache_dir),
+                  say=print), cache_dir
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--agent", default="claude")
@@ -149,6 +189,10 @@ def main() -> None:
     ap.add_argument("--address", help="a running cluster of --nodes Docker nodes (else one is started here)")
     ap.add_argument("--address-1node", help="a running one-node cluster for the 1-node figure")
     ap.add_argument("--skip", default="", help="comma list of: 1node, kill")
+    ap.add_argument("--rig", action="store_true",
+                    help="run on the multi-node rig: the head on this host, worker containers "
+                         "with their own Docker engines (tests/ray/rig.py)")
+    ap.add_argument("--images", default="base", help="with --rig: images loaded into each worker")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     out: dict[str, Any] = {"nodes": args.nodes}
@@ -158,6 +202,9 @@ def main() -> None:
         plan = [("1node", 1, None), (f"{args.nodes}nodes", args.nodes, None), ("kill", args.nodes, "kill")]
         for name, nodes, kill in plan:
             if name in skip:
+                continue
+            if args.rig:
+                runs[name] = _on_rig(args, name, nodes, kill, suite, Path(tmp))
                 continue
             given = args.address_1node if nodes == 1 else args.address
             c = None if given else _cluster(nodes)
@@ -188,6 +235,23 @@ def main() -> None:
                                 and kill.get("infra_retries", 0) > 0) if kill else None,
     })
     print(json.dumps(out))
+
+
+def _on_rig(args: Any, name: str, nodes: int, kill: Any, suite: Path, tmp: Path) -> dict[str, Any]:
+    """One run on a fresh rig of ``nodes`` hosts (the head plus ``nodes - 1`` containers)."""
+    rig, cache_dir = _rigs(nodes, [i for i in args.images.split(",") if i])
+    try:
+        rig.start()
+        print(f"{name}: rig of {nodes} host(s) at {rig.address}, {args.per_node} per node, "
+              f"{args.agent}", flush=True)
+        r = run_suite(rig.address, suite, tmp / f"runs-{name}", agent=args.agent,
+                      per_node=args.per_node, trials=args.trials,
+                      kill=_rig_killer(rig) if kill else None, env_extra=rig.driver_env())
+        print(f"  {json.dumps(r)}", flush=True)
+        return r
+    finally:
+        rig.close()
+        shutil.rmtree(cache_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

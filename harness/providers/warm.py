@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import controllers
 from controllers.profiles.base import HOOK_PATH, STATE_DIR
 from controllers.profiles.common import hook_files
 from controllers.sandbox import DockerSandbox, owner
@@ -45,7 +46,9 @@ if TYPE_CHECKING:
 
 WORKDIR = "/workspace"
 RELAY_PORT = 48100
-PRISTINE_SH = (Path(__file__).resolve().parents[2] / "controllers" / "pristine.sh").read_text()
+#: found through the controllers package, not beside harness/: Ray's py_modules ship each
+#: package to a node in a folder of its own
+PRISTINE_SH = (Path(controllers.__file__).resolve().parent / "pristine.sh").read_text()
 #: the sealed state (root, 0700) and the pristine object store (root, read-only)
 PRIVATE_DIR = "/var/lib/harness/state"
 #: pristine.sh exit codes: the workspace cannot be sealed / a reset cannot be trusted; and

@@ -91,7 +91,10 @@ class NodeAgent:
 
         self._driver_host = spec["driver_host"]
         self._tmp = Path(tempfile.mkdtemp(prefix="harness-ray-node-"))
-        suite = _local_suite(spec["suite"], spec.get("suite_tar"), self._tmp)
+        _local_images(spec.get("images_tar"), self._tmp)
+        _driver_ca_bundle(spec.get("ca_bundle", b""), self._tmp)
+        suite = _local_suite(spec["suite"], _resolved(spec.get("suite_tar")), self._tmp,
+                             spec.get("suite_folder"))
         opts = replace(spec["opts"], infra_retries=0)  # the driver retries: elsewhere, if need be
         profile = get_profile(opts.agent)
         self._gateway = _gateway(spec["gateway"], self._tmp, self._unwrap) if spec["gateway"] else None
@@ -247,17 +250,55 @@ def remote_command(command: str, node_ip: str, driver_ip: str, endpoint: str) ->
     return f"DOCKER_HOST={endpoint} {command}"
 
 
-def _local_suite(suite: Any, tar: bytes | None, tmp: Path) -> Any:
+def _resolved(tar: Any) -> bytes | None:
+    """The suite's archive itself: Ray resolves an ObjectRef passed as an argument but not
+    one nested in a dict (the spec), so a node on another machine gets the ref and fetches
+    it here (found on the multi-node rig: the worker host was left out of every run)."""
+    import ray
+
+    return ray.get(tar, timeout=120) if isinstance(tar, ray.ObjectRef) else tar
+
+
+def _local_images(tar: bytes | None, tmp: Path) -> None:
+    """Point image builds at the driver's ``images/`` when this host has none beside the
+    shipped ``harness`` package (another machine: py_modules carry packages only)."""
+    from harness import images
+
+    if images.IMAGES_DIR.is_dir() or tar is None:
+        return
+    dest = tmp / "images"
+    with tarfile.open(fileobj=io.BytesIO(tar)) as tf:
+        _extract(tf, dest)
+    images.IMAGES_DIR = dest
+
+
+def _driver_ca_bundle(bundle: bytes | None, tmp: Path) -> None:
+    """Image hashes as the driver's: its CA bundle (or none) instead of this host's, whose
+    own /etc/ssl bundle differs on another machine (found on the rig: the worker then
+    wanted to build harness/base although the driver's image was loaded there)."""
+    from harness import images
+
+    if bundle == b"":  # an older driver said nothing: this host's rule
+        return
+    if bundle is None:
+        os.environ[images.CA_ENV] = "none"
+        return
+    path = tmp / "driver-ca.crt"
+    path.write_bytes(bundle)
+    os.environ[images.CA_ENV] = str(path)
+
+
+def _local_suite(suite: Any, tar: bytes | None, tmp: Path, folder_name: str | None = None) -> Any:
     """The driver's suite as this host sees it: as it is where its folder exists here (the
     same machine, a shared disk), else unpacked from the copy the driver sent, every
     task's folder and script moved there."""
     root = Path(suite.root)
-    folder = root if root.is_dir() else root.parent
+    folder = Path(folder_name) if folder_name else (root if root.is_dir() else root.parent)
     if folder.is_dir() or tar is None:
         return suite
     dest = tmp / "suite"
     with tarfile.open(fileobj=io.BytesIO(tar)) as tf:
-        tf.extractall(dest, filter="data")
+        _extract(tf, dest)
     for task in suite.tasks:
         try:
             task.bind(dest / task.base_dir.relative_to(folder), getattr(task, "_source", ""))
@@ -270,6 +311,24 @@ def _local_suite(suite: Any, tar: bytes | None, tmp: Path) -> Any:
             except ValueError:
                 pass
     return suite
+
+
+def _extract(tf: tarfile.TarFile, dest: Path) -> None:
+    """Unpack the driver's suite archive with the "data" filter; a node whose Python 3.11
+    predates that filter (3.11.4; found on the rig's worker) gets the same refusals here:
+    no absolute or escaping paths, no links, no devices."""
+    if hasattr(tarfile, "data_filter"):
+        tf.extractall(dest, filter="data")
+        return
+    root = dest.resolve()
+    for m in tf.getmembers():
+        target = (dest / m.name).resolve()
+        if m.issym():
+            target = ((dest / m.name).parent / m.linkname).resolve()
+        inside = target == root or root in target.parents
+        if not (m.isfile() or m.isdir() or m.issym()) or not inside:
+            raise ValueError(f"suite archive member {m.name!r} refused (link, device or outside)")
+    tf.extractall(dest)  # noqa: S202 (members checked above)
 
 
 def _gateway(spec: dict[str, Any], tmp: Path, unwrap: Unwrapper) -> Any:

@@ -76,12 +76,15 @@ class RayExecutor:
         cluster.check_versions(ray.__version__, list(hellos.values()))
         suite_tar = _suite_tar(runner)
         tar_ref = ray.put(suite_tar) if suite_tar is not None else None
+        images_tar = _images_tar()
         driver_host = ray.util.get_node_ip_address()
         refs = {}
         for k, node in self.nodes.items():
             node.name = hellos[k]["node"]
             spec = {"run_id": runner.paths.run_id, "suite": runner.suite, "suite_tar": tar_ref,
-                    "opts": runner.opts, "driver_host": driver_host,
+                    "opts": runner.opts, "driver_host": driver_host, "images_tar": images_tar,
+                    "suite_folder": str(_suite_folder(runner)),
+                    "ca_bundle": _ca_bundle(),
                     "gateway": _gateway_spec(runner, hellos[k]["public"])}
             refs[k] = node.handle.start.remote(spec)
         failed: list[str] = []
@@ -348,6 +351,38 @@ def _suite_tar(runner: Runner) -> bytes | None:
     with tarfile.open(fileobj=buf, mode="w:gz") as tf:
         tf.add(folder, arcname=".", filter=lambda ti: None if "/.git" in ti.name or "__pycache__" in ti.name else ti)
     return buf.getvalue()
+
+
+def _images_tar() -> bytes | None:
+    """The driver's image build contexts (``images/``, a few KB), for a node that builds or
+    hashes an image: Ray's py_modules carry the packages, not this folder beside them."""
+    import io
+    import tarfile
+
+    from harness import images
+
+    if not images.IMAGES_DIR.is_dir():
+        return None
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        tf.add(images.IMAGES_DIR, arcname=".", filter=lambda ti: None if "__pycache__" in ti.name else ti)
+    return buf.getvalue()
+
+
+def _suite_folder(runner: Runner) -> Path:
+    """The folder ``_suite_tar`` packs, named by the driver: a node where the suite's path
+    does not exist cannot tell a folder from a file by looking (found on the rig)."""
+    root = Path(runner.suite.root)
+    return root if root.is_dir() else root.parent
+
+
+def _ca_bundle() -> bytes | None:
+    """The driver's extra CA bundle (it feeds every image's content hash): a node that
+    used its own would look for, and try to build, images of other hashes."""
+    from harness import images
+
+    path = images.resolve_ca_bundle()
+    return path.read_bytes() if path is not None else None
 
 
 def _gather(ray: Any, refs: dict[str, Any], timeout_sec: float, what: str,
