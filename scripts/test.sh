@@ -19,4 +19,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "[test] note: ${missing[*]} missing; the tests that need them skip (install them to run everything)"
   fi
 fi
-exec .venv/bin/python -m pytest "$@"
+# two pytest workers, a test file each at a time (module fixtures stay shared): most of a test's
+# time is a CLI waiting on timers and screens, so two cores hold two files' worth;
+# HARNESS_TEST_WORKERS=0 runs in one process (e.g. to read a failure's output in order)
+exec .venv/bin/python -m pytest -n "${HARNESS_TEST_WORKERS:-2}" --dist loadfile --durations=30 "$@"

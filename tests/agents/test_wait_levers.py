@@ -34,6 +34,7 @@ def test_levers_off_leaves_the_old_settings(monkeypatch: pytest.MonkeyPatch) -> 
 
 class _Spec:
     idle_masks: tuple[str, ...] = ()
+    signal_settle_sec: float = 1.0
 
 
 def test_the_driver_polls_slowly_only_while_the_model_is_silent(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -197,3 +197,27 @@ def ray_driver(ray_rig: RayRig) -> Iterator[Any]:
         yield ray
     finally:
         ray.shutdown()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_ray_module_at_a_time() -> Iterator[None]:
+    """The suite runs on two pytest workers (scripts/test.sh); two Ray clusters starting at
+    once on two cores miss Ray's fixed node-registration window. A file lock makes the Ray
+    modules take turns (a worker waiting here holds no cluster)."""
+    import fcntl
+
+    path = Path(tempfile.gettempdir()) / "harness-tests-ray.lock"
+    with path.open("a") as fh:
+        deadline = time.monotonic() + 3600
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    pytest.fail("another pytest worker held the Ray test lock for an hour", pytrace=False)
+                time.sleep(1.0)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

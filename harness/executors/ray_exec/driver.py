@@ -143,6 +143,13 @@ class RayExecutor:
                     if res is None:
                         continue  # stopped while it ran: --resume runs it again
                     outcome = self._bring_back(ray, runner, node, plan, res, place, tries)
+                except ray.exceptions.RayTaskError as exc:
+                    # the node agent's own code raised: the node is alive, this trial failed
+                    # as infrastructure (retried, elsewhere too), the node keeps its slots
+                    why = f"node {node.name}: {str(exc.cause if exc.cause else exc).splitlines()[-1][:300]}"
+                    if not self._retry(runner, plan, tries, place, why):
+                        results.append(self._give_up(runner, plan, why))
+                    continue
                 except ray.exceptions.RayError as exc:
                     self._node_died(runner, node, exc, inflight, place, tries)
                     if not self._retry(runner, plan, tries, place, f"node {node.name} left mid-trial"):
