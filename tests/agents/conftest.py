@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from agent_rig import AGENTS, ALL_AGENTS, FALLBACK_POLICY, Rig, make_rig, policy_of
+from agent_rig import AGENTS, FALLBACK_POLICY, MODELS, Rig, make_rig, policy_of
 
 from harness import images
 from harness.gateway import Gateway
@@ -16,8 +16,9 @@ from harness.gateway import Gateway
 
 @pytest.fixture(scope="session")
 def agent_images(docker_client: Any) -> dict[str, str]:
-    """Every agent image, built (or found by content hash) once per session."""
-    return {a: images.ensure_image(docker_client, a, say=lambda _m: None) for a in ALL_AGENTS}
+    """Every real CLI's image (the shared matrix's agents, aider and opencode, which have
+    modules of their own), built (or found by content hash) once per session."""
+    return {a: images.ensure_image(docker_client, a, say=lambda _m: None) for a in MODELS}
 
 
 @pytest.fixture(scope="module", params=AGENTS)
