@@ -27,6 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from controllers.sandbox import owner
 from harness.executors.ray_exec.secret import Unwrapper
 
 #: a read of a trial's file returns at most this much (the driver asks again from the offset)
@@ -90,7 +91,8 @@ class NodeAgent:
         from harness.runner.run import Runner, available_mb, concurrency_for
 
         self._driver_host = spec["driver_host"]
-        self._tmp = Path(tempfile.mkdtemp(prefix="harness-ray-node-"))
+        # owned by this actor's process: what a killed node agent leaves, `harness gc` sweeps
+        self._tmp = Path(tempfile.mkdtemp(prefix=owner.temp_prefix("ray-node")))
         _local_images(spec.get("images_tar"), self._tmp)
         _driver_ca_bundle(spec.get("ca_bundle", b""), self._tmp)
         suite = _local_suite(spec["suite"], _resolved(spec.get("suite_tar")), self._tmp,
