@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from harness.tasks.schema import Task
 
 #: the ``owner.temp_prefix`` kinds of host temp dirs a Docker run makes (and a SIGKILL leaves)
-TEMP_KINDS = ("clone", "copyout", "build", "task-build", "salvage")
+TEMP_KINDS = ("clone", "copyout", "build", "task-build", "salvage", "ray-node")  # ray-node: a node agent's run dir
 
 
 class DockerProvider(ProviderBase):
