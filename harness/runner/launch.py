@@ -19,6 +19,7 @@ from typing import Any
 
 from controllers.profiles import DEFAULT_MODELS
 from harness.errors import ConfigError, ValidationFailed
+from harness.executors import get_executor
 from harness.runner.config import BARE_VARIANT, RunConfig
 from harness.runner.ownership import RunLock
 from harness.runner.paths import RunPaths
@@ -128,7 +129,6 @@ def _launch(cfg: RunConfig, root: Path, store: Store, resume: str | None, on_eve
                           concurrency=cfg.concurrency or (0 if cfg.executor == "ray" else default_concurrency()),
                           model=cfg.model_name or "model", timeout_sec=cfg.timeout, keep=cfg.keep,
                           fresh_sandbox=cfg.fresh_sandbox, provider=cfg.provider,
-                          executor=cfg.executor, ray_address=cfg.ray_address,
                           cassette=str(cfg.cassette) if cfg.cassette else None)
         if not resume:
             locks.append(RunLock(paths.run_dir, run_id).acquire())
@@ -140,9 +140,11 @@ def _launch(cfg: RunConfig, root: Path, store: Store, resume: str | None, on_eve
         owner.install_signal_handlers()
         runner = Runner(loaded, opts, paths, store, gateway=gateway, profile=profile, on_event=on_event)
         runner.write_run_files(cfg.stored())
+        executor = get_executor(cfg.executor,
+                                **({"address": cfg.ray_address} if cfg.executor == "ray" else {}))
         try:
             with watch(runner):
-                runner.run()
+                executor.run(runner, runner.pending())
         except KeyboardInterrupt:
             raise RunInterrupted(run_id) from None
     finally:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from tenacity import Retrying, retry_if_result, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt
 
 from controllers.profiles.base import AgentProfile, Variant
 from controllers.sandbox import SandboxLimits
@@ -92,6 +92,7 @@ class RunOptions:
     agent: str
     variants: list[Variant]             # baseline first
     trials: int = 1
+    #: trials at once; with the ray executor (``harness.executors``) per node, 0 = its own default
     concurrency: int = field(default_factory=default_concurrency)
     model: str = "claude-sonnet-4-5"
     permission_mode: str = "bypass"
@@ -107,10 +108,6 @@ class RunOptions:
     judge_base_url: str | None = None
     #: where trials run: a name in ``harness.providers.REGISTRY`` (or ``module:Class``)
     provider: str = providers.DEFAULT
-    #: how trials are scheduled: "local" (thread workers here) or "ray" (a Ray cluster's
-    #: Docker hosts, ``harness.executors``); with ray, ``concurrency`` is per node
-    executor: str = "local"
-    ray_address: str | None = None
     #: replay's cassette, for executors whose nodes start their own Gateway
     cassette: str | None = None
 
@@ -175,15 +172,18 @@ class Runner:
 
     # ------------------------------------------------------------------ running
 
-    def run(self) -> list[TrialOutcome]:
-        """Run every plan not yet complete in the store; returns this invocation's outcomes."""
-        from harness.executors import get_executor
-
+    def pending(self) -> list[TrialPlan]:
+        """The plans not yet complete in the store (what an executor is handed); sets the
+        progress totals."""
+        plans = self.plans()
         done = self.store.completed_keys(self.paths.run_id)
-        todo = [p for p in self.plans() if p.key not in done]
-        self.progress.total, self.progress.done = len(self.plans()), len(done)
-        options = {"address": self.opts.ray_address} if self.opts.executor == "ray" else {}
-        return get_executor(self.opts.executor, **options).run(self, todo)
+        self.progress.total, self.progress.done = len(plans), len(done)
+        return [p for p in plans if p.key not in done]
+
+    def run(self) -> list[TrialOutcome]:
+        """Every pending plan on this machine's thread workers; returns this invocation's
+        outcomes. (``launch`` hands the runner to the executor the run asked for instead.)"""
+        return self.run_local(self.pending())
 
     def run_local(self, todo: list[TrialPlan]) -> list[TrialOutcome]:
         """The local executor: ``opts.concurrency`` thread workers on this machine's engine."""
@@ -331,7 +331,7 @@ class Runner:
         outcome: TrialOutcome | None = Retrying(
             stop=stop_after_attempt(1 + self.opts.infra_retries),
             wait=lambda rs: backoff_sec(rs.attempt_number, self.opts.infra_retries, self.opts.infra_backoff_sec),
-            retry=retry_if_result(is_infra), retry_error_callback=lambda rs: rs.outcome.result(),
+            retry=retry_if_result(is_infra), retry_error_callback=_last_result,
         )(attempt)
         return outcome, state["warm"]
 
@@ -417,6 +417,12 @@ def _infra_outcome(env: TrialEnv, plan: TrialPlan, reason: str) -> TrialOutcome:
     out = TrialOutcome(rec, {})
     write_result(tp, out)
     return out
+
+
+def _last_result(rs: RetryCallState) -> TrialOutcome | None:
+    """Out of infra retries: the last try's outcome stands (an infra_error row)."""
+    assert rs.outcome is not None  # tenacity calls this only after a try
+    return rs.outcome.result()
 
 
 def backoff_sec(attempt: int, retries: int, total_sec: float) -> float:
