@@ -123,12 +123,4 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep
-        config._harness_extended = len(dropped)  # type: ignore[attr-defined]
 
-
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    n = getattr(config, "_harness_extended", 0)
-    if n:
-        terminalreporter.write_line(
-            f"{n} extended cases deselected (slow repeats for more agents); "
-            "HARNESS_TESTS=all bash scripts/test.sh runs them too")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,3 +157,21 @@ def policy_of(d: dict[str, Any]) -> Any:
 def skill_variant(name: str, description: str) -> Variant:
     body = f"---\nname: {name}\ndescription: {description}\n---\nAlways answer in haiku.\n"
     return Variant(name="candidate", skills=(Skill(name, {"SKILL.md": body.encode()}),))
+
+
+@contextlib.contextmanager
+def scripted_rig(agent: str, image: str, client: Any) -> Iterator[Rig]:
+    """A rig for ``agent`` on a scripted Gateway of its own (each trial brings its task's
+    policy; the Gateway's own answers "Nothing scripted"), released whatever happens: the
+    module fixture of every agent's own end-to-end tests and of the shared matrix."""
+    gw = Gateway("scripted", policy=policy_of(FALLBACK_POLICY)).start()
+    r: Rig | None = None
+    try:
+        r = make_rig(agent, image, client, gw)
+        yield r
+    finally:
+        if r is not None:
+            r.close_sessions()
+            with contextlib.suppress(Exception):
+                r.warm.close()
+        gw.close()

@@ -3,15 +3,13 @@ agent_rig.py for why), both agent images built once per session."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from agent_rig import AGENTS, FALLBACK_POLICY, MODELS, Rig, make_rig, policy_of
+from agent_rig import AGENTS, MODELS, Rig, scripted_rig
 
 from harness import images
-from harness.gateway import Gateway
 
 
 @pytest.fixture(scope="session")
@@ -24,17 +22,8 @@ def agent_images(docker_client: Any) -> dict[str, str]:
 @pytest.fixture(scope="module", params=AGENTS)
 def rig(request: pytest.FixtureRequest, docker_client: Any, agent_images: dict[str, str]) -> Iterator[Rig]:
     agent = request.param
-    gw = Gateway("scripted", policy=policy_of(FALLBACK_POLICY)).start()
-    r: Rig | None = None
-    try:
-        r = make_rig(agent, agent_images[agent], docker_client, gw)
+    with scripted_rig(agent, agent_images[agent], docker_client) as r:
         yield r
-    finally:
-        if r is not None:
-            r.close_sessions()
-            with contextlib.suppress(Exception):
-                r.warm.close()
-        gw.close()
 
 
 @pytest.fixture

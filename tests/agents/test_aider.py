@@ -12,24 +12,21 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_rig import MODELS, Rig, empty_task, make_rig, policy_of
+from agent_rig import MODELS, Rig, empty_task, scripted_rig
 
 from controllers.profiles import parse_transcript
 from controllers.profiles.base import Skill, Variant
-from harness.gateway import Gateway
 from harness.providers.docker import DockerProvider
 from harness.runner.paths import RunPaths
 from harness.runner.trial import TrialEnv, TrialPlan, run_trial
 
 pytestmark = [pytest.mark.agents, pytest.mark.docker, pytest.mark.slow]
 
-FALLBACK = {"version": 1, "rules": [], "default": {"text": "Nothing scripted for that."}}
 EDIT = "Counting the ships.\n\nnotes.txt\n```\n<<<<<<< SEARCH\n=======\nships: 3\n>>>>>>> REPLACE\n```\n"
 POLICY = {"version": 1, "rules": [
     {"name": "notes", "match": {"user": "harbour notes", "step": 0},
@@ -44,18 +41,8 @@ POLICY = {"version": 1, "rules": [
 
 @pytest.fixture(scope="module")
 def aider(docker_client: Any, agent_images: dict[str, str]) -> Iterator[Rig]:
-    image = agent_images["aider"]
-    gw = Gateway("scripted", policy=policy_of(FALLBACK)).start()
-    r: Rig | None = None
-    try:
-        r = make_rig("aider", image, docker_client, gw)
+    with scripted_rig("aider", agent_images["aider"], docker_client) as r:
         yield r
-    finally:
-        if r is not None:
-            r.close_sessions()
-            with contextlib.suppress(Exception):
-                r.warm.close()
-        gw.close()
 
 
 def test_trial_with_edit_block_and_shell_command(aider: Rig, tmp_path: Path) -> None:

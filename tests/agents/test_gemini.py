@@ -6,24 +6,21 @@ Also what the CLI asks the Gateway at start-up and per turn: only the agent's ow
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_rig import MODELS, Rig, empty_task, make_rig, policy_of
+from agent_rig import MODELS, Rig, empty_task, scripted_rig
 
 from controllers.profiles import parse_transcript
 from controllers.profiles.base import Variant
-from harness.gateway import Gateway
 from harness.providers.docker import DockerProvider
 from harness.runner.paths import RunPaths
 from harness.runner.trial import TrialEnv, TrialPlan, run_trial
 
 pytestmark = [pytest.mark.agents, pytest.mark.docker, pytest.mark.slow]
 
-FALLBACK = {"version": 1, "rules": [], "default": {"text": "Nothing scripted for that."}}
 POLICY = {
     "version": 1,
     "rules": [
@@ -45,17 +42,8 @@ POLICY = {
 
 @pytest.fixture(scope="module")
 def gemini(docker_client: Any, agent_images: dict[str, str]) -> Iterator[Rig]:
-    gw = Gateway("scripted", policy=policy_of(FALLBACK)).start()
-    r: Rig | None = None
-    try:
-        r = make_rig("gemini", agent_images["gemini"], docker_client, gw)
+    with scripted_rig("gemini", agent_images["gemini"], docker_client) as r:
         yield r
-    finally:
-        if r is not None:
-            r.close_sessions()
-            with contextlib.suppress(Exception):
-                r.warm.close()
-        gw.close()
 
 
 def test_trial_with_shell_call_and_edit(gemini: Rig, tmp_path: Path) -> None:

@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_rig import MODELS, Rig, empty_task, make_rig, policy_of
+from agent_rig import MODELS, Rig, empty_task, scripted_rig
 
 from controllers.profiles import parse_transcript
 from controllers.profiles.base import Variant
-from harness.gateway import Gateway
 from harness.harvest import opencode as harvest_oc
 from harness.harvest.digest import Problem, StartState
 from harness.providers.docker import DockerProvider
@@ -28,7 +27,6 @@ from harness.runner.trial import TrialEnv, TrialPlan, run_trial
 
 pytestmark = [pytest.mark.agents, pytest.mark.docker, pytest.mark.slow]
 
-FALLBACK = {"version": 1, "rules": [], "default": {"text": "Nothing scripted for that."}}
 POLICY = {
     "version": 1,
     "rules": [
@@ -49,17 +47,8 @@ POLICY = {
 
 @pytest.fixture(scope="module")
 def opencode(docker_client: Any, agent_images: dict[str, str]) -> Iterator[Rig]:
-    gw = Gateway("scripted", policy=policy_of(FALLBACK)).start()
-    r: Rig | None = None
-    try:
-        r = make_rig("opencode", agent_images["opencode"], docker_client, gw)
+    with scripted_rig("opencode", agent_images["opencode"], docker_client) as r:
         yield r
-    finally:
-        if r is not None:
-            r.close_sessions()
-            with contextlib.suppress(Exception):
-                r.warm.close()
-        gw.close()
 
 
 def _store(rig: Rig, dest: Path) -> Path:

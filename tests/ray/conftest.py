@@ -221,3 +221,30 @@ def _one_ray_module_at_a_time() -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+#: a trial placed on a node (the ``placed`` event names it), its agent running (``attach``)
+#: and no row yet: in flight there
+IN_FLIGHT_ON = ("SELECT 1 FROM events p JOIN events a ON a.trial = p.trial AND a.kind = 'attach' "
+                "WHERE p.kind = 'placed' AND p.message LIKE ? AND p.trial NOT IN "
+                "(SELECT task_id || '/' || variant || '/' || attempt FROM trials)")
+
+
+def kill_while_in_flight(proc: subprocess.Popen[str], db: Path, node_id: str,
+                         kill: Callable[[], None], timeout_sec: float) -> subprocess.CompletedProcess[str]:
+    """Waits until ``proc``'s run has a trial in flight on ``node_id``, then ``kill``s that
+    node; returns the run once it ends (killed itself if the wait or the run overruns)."""
+    try:
+        deadline = time.monotonic() + timeout_sec
+        while time.monotonic() < deadline and proc.poll() is None:
+            if db.exists() and rows(db, IN_FLIGHT_ON, f"%{node_id[:8]}"):
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        kill()
+        out, err = proc.communicate(timeout=timeout_sec)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)

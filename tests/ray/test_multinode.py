@@ -15,14 +15,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.ray.conftest import rows
+from tests.ray.conftest import kill_while_in_flight, rows
 from tests.ray.rig import RayRig, docker_env
 from tests.runner.conftest import DEMO, REPO, summary
 
@@ -30,9 +29,6 @@ pytestmark = [pytest.mark.ray, pytest.mark.docker, pytest.mark.tmux, pytest.mark
 
 RUN_TIMEOUT_SEC = 1200
 #: a trial of the worker node has its agent attached and no row yet
-ON_NODE = ("SELECT 1 FROM events p JOIN events a ON a.trial = p.trial AND a.kind = 'attach' "
-           "WHERE p.kind = 'placed' AND p.message LIKE ? AND p.trial NOT IN "
-           "(SELECT task_id || '/' || variant || '/' || attempt FROM trials)")
 
 
 def _env(rig: RayRig | None, docker_host: str | None = None) -> dict[str, str]:
@@ -92,21 +88,10 @@ def test_worker_host_killed_mid_run_loses_nothing_and_is_swept(ray_rig: RayRig,
         _argv("run", str(DEMO), "--agent", "noop", "--trials", "1", "--json", "--executor", "ray",
               "--ray-address", ray_rig.address, "-j", "2", "--runs-dir", str(runs)),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=_env(ray_rig))
-    try:
-        deadline = time.monotonic() + RUN_TIMEOUT_SEC
-        while time.monotonic() < deadline and proc.poll() is None:
-            if db.exists() and rows(db, ON_NODE, f"%{worker.node_id[:8]}"):
-                break
-            time.sleep(0.2)
-        assert proc.poll() is None, proc.communicate()[1][-3000:]
-        ray_rig.kill_worker(0, how="container")
-        out, err = proc.communicate(timeout=RUN_TIMEOUT_SEC)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    res = summary(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
-    assert proc.returncode == 0, err[-3000:]
+    done = kill_while_in_flight(proc, db, worker.node_id, lambda: ray_rig.kill_worker(0, how="container"),
+                                RUN_TIMEOUT_SEC)
+    res = summary(done)
+    assert proc.returncode == 0, done.stderr[-3000:]
     keys = [(t["task"], t["variant"], t["attempt"]) for t in res["trials"]]
     assert len(keys) == 10 and len(set(keys)) == 10
     assert all(t["status"] == "failed" for t in res["trials"]), res["trials"]  # none lost to infra
