@@ -40,22 +40,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import yaml
+from scaling import copy_with_latency  # bench/ is this script's folder
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "tasks" / "examples"
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-
-
-def latency_suite(dst: Path, latency: float) -> Path:
-    """The demo suite copied, every scripted reply made to wait ``latency`` s."""
-    shutil.copytree(DEMO, dst)
-    pol = yaml.safe_load((dst / "policy.yaml").read_text())
-    for rule in pol["rules"]:
-        if latency > 0:
-            rule.setdefault("fault", {})["latency_sec"] = latency
-    (dst / "policy.yaml").write_text(yaml.safe_dump(pol, sort_keys=False))
-    return dst
 
 
 def _rows(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
@@ -197,7 +186,7 @@ def main() -> None:
     skip = set(filter(None, args.skip.split(",")))
     out: dict[str, Any] = {"nodes": args.nodes}
     with tempfile.TemporaryDirectory(prefix="bench-distributed-") as tmp:
-        suite = latency_suite(Path(tmp) / "demo", args.latency)
+        suite = copy_with_latency(Path(tmp) / "demo", args.latency)
         runs: dict[str, dict[str, Any]] = {}
         plan = [("1node", 1, None), (f"{args.nodes}nodes", args.nodes, None), ("kill", args.nodes, "kill")]
         for name, nodes, kill in plan:

@@ -117,15 +117,21 @@ def run_suite(agent: str, suite: Any, variants: list[Variant], attempts: int, co
             if watch is None else (0.0, 0.0)}
 
 
-def latency_suite(dst: Path, latency: float) -> tuple[Any, list[Variant]]:
-    """The demo suite copied, every scripted reply made to wait ``latency`` s."""
+def copy_with_latency(dst: Path, latency: float) -> Path:
+    """The demo suite copied to ``dst``, every scripted reply made to wait ``latency`` s
+    (bench/distributed.py runs the same copy through the CLI)."""
     shutil.copytree(DEMO, dst)
     pol = yaml.safe_load((dst / "policy.yaml").read_text())
     for rule in pol["rules"]:
         if latency > 0:
             rule.setdefault("fault", {})["latency_sec"] = latency
     (dst / "policy.yaml").write_text(yaml.safe_dump(pol, sort_keys=False))
-    suite = load_suite(dst)
+    return dst
+
+
+def latency_suite(dst: Path, latency: float) -> tuple[Any, list[Variant]]:
+    """The latency copy of the demo suite, loaded, with its variants."""
+    suite = load_suite(copy_with_latency(dst, latency))
     return suite, [load_variant(n, dst / p) for n, p in suite.config.variants.items()]
 
 
