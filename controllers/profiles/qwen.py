@@ -226,7 +226,8 @@ def parse_qwen(path: Path) -> Episode:
                 calls[cid] = call
                 turn.tool_calls.append(call)
                 turn.final_text = ""  # text before a tool call is not the answer
-            u = r.get("usageMetadata") if isinstance(r.get("usageMetadata"), dict) else {}
+            um = r.get("usageMetadata")
+            u: dict[str, Any] = um if isinstance(um, dict) else {}
             ep.usage.input_tokens += int(u.get("promptTokenCount") or 0)
             ep.usage.output_tokens += int(u.get("candidatesTokenCount") or 0)
             ep.usage.cached_input_tokens += int(u.get("cachedContentTokenCount") or 0)

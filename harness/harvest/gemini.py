@@ -89,7 +89,8 @@ def read(path: Path, problems: list[Problem]) -> SessionBuilder:
         problems.append(Problem(file=str(path), what="no readable message; skipped"))
     b.session_id = str(meta.get("sessionId") or b.session_id)
     b.seen(meta.get("startTime"))
-    injected = meta.get("messages") if isinstance(meta.get("messages"), list) else []
+    given = meta.get("messages")
+    injected: list[Any] = given if isinstance(given, list) else []
     allm = [m for m in [*injected, *msgs] if isinstance(m, dict)]
     context = "".join(t for m in allm if m.get("type") == "user"
                       and (t := profile._text(m.get("content"))).lstrip().startswith(_CONTEXT))

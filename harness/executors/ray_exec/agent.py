@@ -93,10 +93,10 @@ class NodeAgent:
         self._driver_host = spec["driver_host"]
         # owned by this actor's process: what a killed node agent leaves, `harness gc` sweeps
         self._tmp = Path(tempfile.mkdtemp(prefix=owner.temp_prefix("ray-node")))
-        _local_images(spec.get("images_tar"), self._tmp)
-        _driver_ca_bundle(spec.get("ca_bundle", b""), self._tmp)
-        suite = _local_suite(spec["suite"], _resolved(spec.get("suite_tar")), self._tmp,
-                             spec.get("suite_folder"))
+        _local_images(spec["images_tar"], self._tmp)
+        _driver_ca_bundle(spec["ca_bundle"], self._tmp)
+        suite = _local_suite(spec["suite"], _resolved(spec["suite_tar"]), self._tmp,
+                             Path(spec["suite_folder"]))
         opts = replace(spec["opts"], infra_retries=0)  # the driver retries: elsewhere, if need be
         profile = get_profile(opts.agent)
         self._gateway = _gateway(spec["gateway"], self._tmp, self._unwrap) if spec["gateway"] else None
@@ -280,8 +280,6 @@ def _driver_ca_bundle(bundle: bytes | None, tmp: Path) -> None:
     wanted to build harness/base although the driver's image was loaded there)."""
     from harness import images
 
-    if bundle == b"":  # an older driver said nothing: this host's rule
-        return
     if bundle is None:
         os.environ[images.CA_ENV] = "none"
         return
@@ -290,12 +288,10 @@ def _driver_ca_bundle(bundle: bytes | None, tmp: Path) -> None:
     os.environ[images.CA_ENV] = str(path)
 
 
-def _local_suite(suite: Any, tar: bytes | None, tmp: Path, folder_name: str | None = None) -> Any:
-    """The driver's suite as this host sees it: as it is where its folder exists here (the
-    same machine, a shared disk), else unpacked from the copy the driver sent, every
-    task's folder and script moved there."""
-    root = Path(suite.root)
-    folder = Path(folder_name) if folder_name else (root if root.is_dir() else root.parent)
+def _local_suite(suite: Any, tar: bytes | None, tmp: Path, folder: Path) -> Any:
+    """The driver's suite as this host sees it: as it is where its ``folder`` (named by the
+    driver) exists here (the same machine, a shared disk), else unpacked from the copy the
+    driver sent, every task's folder and script moved there."""
     if folder.is_dir() or tar is None:
         return suite
     dest = tmp / "suite"

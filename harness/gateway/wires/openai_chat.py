@@ -106,8 +106,8 @@ def parse(body: dict[str, Any]) -> RequestView:
     for name, desc in parse_skill_tags(described):
         skills.setdefault(name, desc)
     if not tools:
-        for m in _FRONT_MATTER.finditer(all_text):
-            skills.setdefault(m.group(1).strip("'\""), m.group(2).strip("'\""))
+        for fm in _FRONT_MATTER.finditer(all_text):
+            skills.setdefault(fm.group(1).strip("'\""), fm.group(2).strip("'\""))
     kind: Kind = "main"
     if not tools and re.search(r"\btitle\b", system[:1000], re.IGNORECASE):
         kind = "title"  # opencode's title request: no tools, a title-generator system prompt
