@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.ray.conftest import cli, docker_nodes_needed, rows, start_cli
+from tests.ray.conftest import cli, docker_nodes_needed, kill_while_in_flight, rows, start_cli
 from tests.runner.conftest import DEMO, summary
 
 pytestmark = [pytest.mark.ray, pytest.mark.docker, pytest.mark.tmux, pytest.mark.slow]
@@ -47,7 +46,9 @@ def test_the_demo_suite_on_two_nodes_matches_a_local_run(cluster_factory: Any, t
     got, want = summary(ray_run), summary(local_run)
     assert ray_run.returncode == 0, ray_run.stderr[-3000:]
     key = lambda t: (t["task"], t["variant"], t["attempt"], t["status"])  # noqa: E731
-    assert sorted(map(key, got["trials"])) == sorted(map(key, want["trials"]))
+    odd = [(t["task"], t["variant"], t["status"], t["reason"]) for t in got["trials"] + want["trials"]
+           if t["status"] != "failed"]  # noop's rows all fail their checks: anything else says why
+    assert sorted(map(key, got["trials"])) == sorted(map(key, want["trials"])), odd
     assert len(got["trials"]) == 10
     assert got["decision"] == want["decision"] and got["decision"] is not None
     assert _files(Path(got["run_dir"])) == _files(Path(want["run_dir"]))
@@ -73,25 +74,11 @@ def test_a_node_killed_mid_run_loses_nothing_and_records_nothing_twice(cluster_f
     proc = start_cli("run", str(DEMO), "--agent", "noop", "--trials", "1", "--json", "--executor", "ray",
                      "--ray-address", c.address, "-j", "2", "--runs-dir", str(runs))
     db = runs / "harness.db"
-    try:
-        deadline = time.monotonic() + 600
-        # a trial on the worker node has its agent running and no row yet: kill the node now
-        on_worker = ("SELECT 1 FROM events p JOIN events a ON a.trial = p.trial AND a.kind = 'attach' "
-                     "WHERE p.kind = 'placed' AND p.message LIKE ? AND p.trial NOT IN "
-                     "(SELECT task_id || '/' || variant || '/' || attempt FROM trials)")
-        while time.monotonic() < deadline and proc.poll() is None:
-            if db.exists() and rows(db, on_worker, f"%/{worker.node_id[:8]}"):
-                break
-            time.sleep(0.2)
-        assert proc.poll() is None, proc.communicate()[1][-3000:]
-        c.remove_node(worker, allow_graceful=False)
-        out, err = proc.communicate(timeout=900)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    res = summary(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
-    assert proc.returncode == 0, err[-3000:]
+    # a trial on the worker node has its agent running and no row yet: kill the node now
+    done = kill_while_in_flight(proc, db, worker.node_id, lambda: c.remove_node(worker, allow_graceful=False),
+                                600)
+    res = summary(done)
+    assert proc.returncode == 0, done.stderr[-3000:]
     keys = [(t["task"], t["variant"], t["attempt"]) for t in res["trials"]]
     assert len(keys) == 10 and len(set(keys)) == 10
     assert all(t["status"] == "failed" for t in res["trials"]), res["trials"]  # none lost to infra
