@@ -1,7 +1,8 @@
 """A Sandbox in a Docker container: labelled, limited, offline by default, owned.
 
 Why the SDK for exec (and not ``docker exec`` processes): an SDK exec is a few HTTP calls on
-one socket, several times cheaper than a CLI process, and the runner does many. The
+one socket, several times cheaper than a CLI process, and the runner does many (their
+output is read by ``exec_stream``, which docker-py's own reader can cut short). The
 deadline is enforced *inside* the container with coreutils ``timeout -k`` (killing a host
 client would leave the process running), and a host-side thread join is the backstop for
 an engine that stops answering. ``host_argv`` still hands out ``docker exec`` argv for the
@@ -26,6 +27,7 @@ from typing import Any
 from controllers.sandbox import owner
 from controllers.sandbox.base import ExecResult
 from controllers.sandbox.config import DockerSandboxConfig
+from controllers.sandbox.exec_stream import exec_output
 from harness import engine, labels
 from harness.engine import engine_errors
 from harness.errors import ImageError, SandboxClosed, SandboxError
@@ -208,8 +210,8 @@ class DockerSandbox:
                     user=user or self.config.user, workdir=cwd or self.workdir,
                     environment=env or None,
                 )
-                out, err = api.exec_start(ex["Id"], demux=True)
-                box["res"] = (out or b"", err or b"", api.exec_inspect(ex["Id"])["ExitCode"])
+                out, err = exec_output(api, ex["Id"])
+                box["res"] = (out, err, api.exec_inspect(ex["Id"])["ExitCode"])
             except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
                 box["exc"] = exc
 
@@ -273,7 +275,7 @@ class DockerSandbox:
         api = self._client.api
         try:
             ex = api.exec_create(self._container.id, ["sh", "-c", script], user="root")
-            text = api.exec_start(ex["Id"]).decode(errors="replace")
+            text = exec_output(api, ex["Id"])[0].decode(errors="replace")
         except Exception:  # noqa: BLE001 - best effort classification
             return 0
         for line in text.splitlines():
