@@ -131,7 +131,9 @@ class GitSnapshotter:
         marker = f"@@harness-{uuid.uuid4().hex}@@"
         out = self._run("report", snap.id, marker, extra_file, *globs)
         parts = out.split(marker + "\n")
-        parts += [""] * (3 + len(globs) - len(parts))
+        if len(parts) != 4 + len(globs):  # the script ends every part with the marker
+            raise SnapshotError(f"git snapshot report in {self.workdir} came back with {len(parts) - 1} of "
+                                f"{3 + len(globs)} parts: the engine's reply was cut short")
         diff, status, extra = parts[0], parts[1], parts[2]
         changes = []
         for line in status.splitlines():

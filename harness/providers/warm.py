@@ -143,7 +143,12 @@ class WarmSandbox:
         self.dirty = True
         if then and not tail:  # files that could not ride along went first: start now
             out = self._shell(_then_script(then))
-        return out.split(THEN_MARKER + "\n", 1)[1].splitlines() if then else []
+        if not then:
+            return []
+        if THEN_MARKER + "\n" not in out:  # the exec said it ran, but its output is not all here
+            raise SandboxError(f"the start of the agent's tmux server in {self.box.name} printed no "
+                               f"start marker (output: {out[-200:]!r}); the engine's reply was cut short")
+        return out.split(THEN_MARKER + "\n", 1)[1].splitlines()
 
     def _shell(self, script: str, env: dict[str, str] | None = None) -> str:
         r = self.box.exec(["sh", "-c", script], env=env or None, cwd=self.workdir, timeout_sec=300)
