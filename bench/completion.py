@@ -146,7 +146,7 @@ class Bench:
         ctl.start(launch.argv, env=launch.env, cwd=launch.cwd, width=200, height=50)
         drv = AgentDriver(self.profile.spec, ctl, self.warm.box,
                           activity=lambda: len(self.gw.exchanges(tid)), **driver_kw)
-        drv.wait_ready(timeout_sec=90)
+        drv.wait_ready(timeout_sec=self.profile.spec.startup_sec)
         return ctl, drv
 
     def finals(self, tid: str, after: float) -> list[float]:

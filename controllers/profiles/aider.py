@@ -96,6 +96,7 @@ SPEC = ProfileSpec(
     default_model="gpt-4.1",
     wire_api="openai_chat",
     completion="hook",  # --notifications-command runs harness-hook
+    startup_sec=180.0,  # a heavy start: missed 90 s on the shared CI machine under load
     home_state=(".aider", ".aider.conf.yml", ".aider.model.metadata.json",
                 ".aider.model.settings.yml"),
 )

@@ -111,6 +111,10 @@ class ProfileSpec:
     #: how long after its completion signal the screen may stay busy before the signal is
     #: taken for a side thread's: a CLI that redraws only once its hook returned needs more
     signal_settle_sec: float = 1.0
+    #: how long the CLI may take to show its input prompt before the trial is its failure;
+    #: the heavy starters (a big Node bundle, a Python venv) get more, because on a loaded
+    #: shared machine their start alone can take minutes of wall time
+    startup_sec: float = 90.0
 
     def __post_init__(self) -> None:
         for rx in (*self.idle, *self.busy, *self.blocking_hints, *self.idle_masks, *self.menus):

@@ -78,6 +78,7 @@ SPEC = ProfileSpec(
     default_model="gemini-2.5-pro",
     wire_api="gemini",
     completion="hook",  # the AfterAgent hook in settings.json runs harness-hook
+    startup_sec=180.0,  # a heavy start: missed 90 s on the shared CI machine under load
     home_state=(".gemini",),
 )
 

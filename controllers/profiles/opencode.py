@@ -81,6 +81,7 @@ SPEC = ProfileSpec(
     default_model="gpt-4.1",
     wire_api="openai_chat",
     completion="hook",  # the plugin's session.idle handler runs harness-hook
+    startup_sec=180.0,  # a heavy start: missed 90 s on the shared CI machine under load
     # its config, store (~/.local/share/opencode), state and cache live under ~/.config,
     # ~/.local and ~/.cache, which every trial's reset already wipes (COMMON_HOME_STATE)
     home_state=(),

@@ -68,6 +68,7 @@ SPEC = ProfileSpec(
     default_model="qwen3-coder-plus",
     wire_api="openai_chat",
     completion="hook",  # the Stop hook in settings.json runs harness-hook
+    startup_sec=180.0,  # a heavy start: missed 90 s on the shared CI machine under load
     home_state=(".qwen",),
     # the Stop hook runs before the final answer is drawn (the spinner still shows) and the
     # CLI redraws only once the hook returned: seconds on a loaded machine, where 1 s (the

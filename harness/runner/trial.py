@@ -297,7 +297,7 @@ class Trial:
                                    activity=(lambda: len(gw.exchanges(tid))) if gw else None,
                                    abort=(lambda: faults.key_refused(gw, tid)) if gw else None,
                                    waiting=(lambda: gw.waiting_sec(tid)) if gw else None)
-            self.drv.wait_ready(timeout_sec=min(90.0, self.timeout))
+            self.drv.wait_ready(timeout_sec=min(self.spec.startup_sec, self.timeout))
 
     def drive(self) -> None:
         """The agent's turns until one does not end by its completion signal; the trial's

@@ -89,7 +89,7 @@ class Rig:
         ctl.start(launch.argv, env=launch.env, cwd=launch.cwd, width=200, height=50)
         s.driver = AgentDriver(self.profile.spec, ctl, self.box,
                                activity=lambda: len(gw.exchanges(tid)), **driver_kw)
-        s.driver.wait_ready(timeout_sec=90)
+        s.driver.wait_ready(timeout_sec=self.profile.spec.startup_sec)
         return s
 
     def close_sessions(self) -> None:

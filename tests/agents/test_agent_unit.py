@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -174,3 +175,33 @@ def test_a_registered_fake_agent_runs_a_trial(fake_image: str, fake_registered: 
     ep = json.loads(paths.trial("ask-fake", "baseline", 0).episode.read_text())
     assert ep["agent"] == "fake" and ep["turns"][0]["user_text"] == "what is six times seven?"
     assert ep["turns"][0]["final_text"] == "the answer is 42"
+
+
+class _NeverReady(FakeProfile):
+    """The fake CLI, watched for a prompt it never draws, with a 3 s start-up budget."""
+
+    spec = replace(FakeProfile.spec, idle=(r"^a prompt this CLI never draws$",), startup_sec=3.0)
+
+
+@pytest.mark.docker
+@pytest.mark.tmux
+def test_a_cli_that_misses_its_start_up_budget_is_the_agents_failure(fake_image: str, fake_registered: str,
+                                                                      tmp_path: Path) -> None:
+    from harness.runner.paths import RunPaths
+    from harness.runner.run import Runner, RunOptions, new_run_id
+    from harness.runner.store import Store
+    from harness.tasks import load_suite
+
+    suite = load_suite(_suite(tmp_path / "suite"))
+    run_id = new_run_id()
+    paths = RunPaths(tmp_path / "runs", run_id)
+    store = Store(tmp_path / "runs" / "harness.db")
+    store.create_run(run_id, suite=str(tmp_path / "suite"), agent="fake", model_mode="none", config={})
+    opts = RunOptions(agent="fake", variants=[Variant("baseline")], trials=1, concurrency=1,
+                      model=DEFAULT_MODEL["fake"], infra_retries=0)
+    runner = Runner(suite, opts, paths, store, gateway=None, profile=_NeverReady())
+    runner.write_run_files({"agent": "fake"})
+    (out,) = runner.run()
+    assert out.record.status == "agent_error"
+    assert out.record.reason.startswith("fake did not show its input prompt within 3s"), out.record.reason
+    assert "fake>" in paths.trial("ask-fake", "baseline", 0).pane.read_text()  # its screen, kept
