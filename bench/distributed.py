@@ -63,7 +63,7 @@ def run_suite(address: str, suite: Path, runs: Path, *, agent: str, per_node: in
     """One ``harness run --executor ray`` of ``suite``; ``kill(db)`` (optional) is called
     from a watcher thread while it runs and may remove a node. Returns trials, trials/min,
     lost, duplicated, infra retries and the nodes seen."""
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", HARNESS_INFRA_BACKOFF_SEC="3", **(env_extra or {}))
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "HARNESS_INFRA_BACKOFF_SEC": "3", **(env_extra or {})}
     cmd = [sys.executable, "-m", "harness.cli", "run", str(suite), "--agent", agent, "--trials", str(trials),
            "--json", "--executor", "ray", "--ray-address", address, "-j", str(per_node), "--runs-dir", str(runs)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env)

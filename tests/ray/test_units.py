@@ -125,3 +125,25 @@ def test_nightly_config_takes_the_executor_and_hands_it_to_each_run(tmp_path: Pa
                                         "executor": "ray", "ray_address": "127.0.0.1:6379"})
     assert (cfg.executor, cfg.ray_address) == ("ray", "127.0.0.1:6379")
     assert NightlyConfig.model_validate({"project": str(tmp_path), "targets": ["x"]}).executor == "local"
+
+
+def test_the_suite_sent_to_other_hosts_keeps_gitignore_and_drops_git_and_caches(tmp_path: Path) -> None:
+    """Found by the rig's bench: a filter on "/.git" dropped ``repo/.gitignore``, so a
+    worker's workspaces showed pytest's ``__pycache__`` in every diff and failed their checks."""
+    import io
+    import tarfile
+
+    from harness.executors.ray_exec.driver import _suite_tar
+
+    repo = tmp_path / "suite" / "repo"
+    for rel in ("tests/__pycache__/t.cpython-311.pyc", ".git/HEAD", "tests/test_x.py", "x.py"):
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text("x\n")
+    (repo / ".gitignore").write_text("__pycache__/\n")
+    (tmp_path / "suite" / ".github").mkdir()
+    (tmp_path / "suite" / ".github" / "ci.yml").write_text("on: push\n")
+    data = _suite_tar(SimpleNamespace(suite=SimpleNamespace(root=str(tmp_path / "suite"))))  # type: ignore[arg-type]
+    assert data is not None
+    with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        files = {m.name for m in tf.getmembers() if m.isfile()}
+    assert files == {"./repo/.gitignore", "./repo/tests/test_x.py", "./repo/x.py", "./.github/ci.yml"}

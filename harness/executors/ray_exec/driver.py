@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -356,8 +356,15 @@ def _suite_tar(runner: Runner) -> bytes | None:
     folder = root if root.is_dir() else root.parent
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        tf.add(folder, arcname=".", filter=lambda ti: None if "/.git" in ti.name or "__pycache__" in ti.name else ti)
+        tf.add(folder, arcname=".", filter=_not_git_or_cache)
     return buf.getvalue()
+
+
+def _not_git_or_cache(ti: Any) -> Any:
+    """A repository's own ``.git`` and Python caches stay home; everything else travels,
+    ``.gitignore`` first of all (without it a workspace's caches show in a node's diffs)."""
+    parts = PurePosixPath(ti.name).parts
+    return None if ".git" in parts or "__pycache__" in parts else ti
 
 
 def _images_tar() -> bytes | None:
