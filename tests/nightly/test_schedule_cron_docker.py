@@ -92,7 +92,10 @@ def _of_day(hh_mm: str) -> int:
 def test_the_crontab_entry_runs_the_night_at_its_minute(box: Any) -> None:
     sh(box, "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
             "--no-install-recommends cron >/dev/null", timeout_sec=600)
-    sh(box, f"printf %s {shlex.quote(USERS_OWN)} | crontab - && {SETUP} && cron")
+    # cron notices a changed crontab by the spool folder's mtime, in whole seconds: an entry
+    # written in the same second as the daemon's first read is never seen (a user's cron has
+    # run for days; here it has just started), so the schedule waits for the next seconds
+    sh(box, f"printf %s {shlex.quote(USERS_OWN)} | crontab - && {SETUP} && cron && sleep 3")
     # the next minute that is at least 15 s away on the container's clock (cron's clock); on a
     # loaded machine `schedule` itself can take that long, so it is written again for a later
     # minute whenever the one it wrote had already begun when the entry was in place
@@ -118,7 +121,12 @@ def test_the_crontab_entry_runs_the_night_at_its_minute(box: Any) -> None:
 
     # cron fires it: the log appears, written by the harness CLI cron started (bounded wait
     # inside the container: at most the two minutes ahead plus cron's own minute)
-    sh(box, f"until [ -s {log} ]; do sleep 1; done", timeout_sec=200)
+    code, out = box.exec_run(["timeout", "200", "sh", "-c", f"until [ -s {log} ]; do sleep 1; done"],
+                             user="root")
+    if code != 0:  # what cron and the night left, for the failure's message
+        _, seen = box.exec_run(["sh", "-c", f"date; crontab -l; ps -ef; ls -la --full-time /var/spool/cron/crontabs {NIGHT}/runs {NIGHT}/runs/nightly; "
+                                            f"cat {log}"], user="root")
+        pytest.fail(f"cron did not run the night at {at}:\n{seen.decode(errors='replace')[-4000:]}")
     # the night ran to its end: no session to harvest, recorded as nothing_to_do
     sh(box, f"until {shlex.join([sys.executable, '-c', NIGHT_ROW])}; do sleep 1; done",
        timeout_sec=300)

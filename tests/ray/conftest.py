@@ -178,9 +178,10 @@ def ray_rig_factory(docker_client: Any, ray_node_image: tuple[str, float],
                 rig.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def ray_rig(ray_rig_factory: RigFactory) -> RayRig:
-    """The default rig: the head plus one worker holding harness/base."""
+    """The default rig: the head plus one worker holding harness/base (the factory's live
+    one; asked for per test, because a test that wants another shape closes it)."""
     return ray_rig_factory()
 
 

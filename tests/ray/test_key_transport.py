@@ -49,7 +49,9 @@ def test_the_live_key_reaches_the_node_agent_sealed_and_leaves_no_trace(cluster_
         assert hello["ray"] == ray.__version__
         suite = load_suite(DEMO)
         opts = RunOptions(agent="claude", variants=[Variant("baseline")], concurrency=1, provider="docker")
+        # every key the driver sends (``RayExecutor.run``); the suite's folder is on this host
         spec = {"run_id": "key-run", "suite": suite, "suite_tar": None, "opts": opts, "driver_host": "127.0.0.1",
+                "images_tar": driver._images_tar(), "suite_folder": str(DEMO), "ca_bundle": driver._ca_bundle(),
                 "gateway": {"mode": "passthrough", "budget_tokens": None,
                             "keys": {"anthropic": seal(key, hello["public"])}, "urls": {}}}
         got = ray.get(agent.start.remote(spec), timeout=300)
