@@ -147,18 +147,15 @@ def _suite(root: Path) -> Path:
     return root
 
 
-@pytest.mark.docker
-@pytest.mark.tmux
-@pytest.mark.slow
-def test_a_registered_fake_agent_runs_a_trial(fake_image: str, fake_registered: str, tmp_path: Path) -> None:
+def _one_trial(tmp_path: Path, profile: Any) -> tuple[Any, Any]:
+    """The fake suite's one task, one trial, run by ``profile`` with no Gateway: its outcome
+    and the run's paths."""
     from harness.runner.paths import RunPaths
     from harness.runner.run import Runner, RunOptions, new_run_id
     from harness.runner.store import Store
     from harness.tasks import load_suite
 
     suite = load_suite(_suite(tmp_path / "suite"))
-    profile = profiles.get_profile(suite.agent or "")
-    assert not profile.needs_gateway  # no wire API: the runner starts no Gateway
     run_id = new_run_id()
     paths = RunPaths(tmp_path / "runs", run_id)
     store = Store(tmp_path / "runs" / "harness.db")
@@ -168,6 +165,16 @@ def test_a_registered_fake_agent_runs_a_trial(fake_image: str, fake_registered: 
     runner = Runner(suite, opts, paths, store, gateway=None, profile=profile)
     runner.write_run_files({"agent": "fake"})
     (out,) = runner.run()
+    return out, paths
+
+
+@pytest.mark.docker
+@pytest.mark.tmux
+@pytest.mark.slow
+def test_a_registered_fake_agent_runs_a_trial(fake_image: str, fake_registered: str, tmp_path: Path) -> None:
+    profile = profiles.get_profile(fake_registered)  # the name the suite gives
+    assert not profile.needs_gateway  # no wire API: the runner starts no Gateway
+    out, paths = _one_trial(tmp_path, profile)
     rec = out.record
     assert rec.status == "passed", (rec.reason, out.extra)
     assert [c.passed for c in rec.check_results] == [True, True]
@@ -187,21 +194,7 @@ class _NeverReady(FakeProfile):
 @pytest.mark.tmux
 def test_a_cli_that_misses_its_start_up_budget_is_the_agents_failure(fake_image: str, fake_registered: str,
                                                                       tmp_path: Path) -> None:
-    from harness.runner.paths import RunPaths
-    from harness.runner.run import Runner, RunOptions, new_run_id
-    from harness.runner.store import Store
-    from harness.tasks import load_suite
-
-    suite = load_suite(_suite(tmp_path / "suite"))
-    run_id = new_run_id()
-    paths = RunPaths(tmp_path / "runs", run_id)
-    store = Store(tmp_path / "runs" / "harness.db")
-    store.create_run(run_id, suite=str(tmp_path / "suite"), agent="fake", model_mode="none", config={})
-    opts = RunOptions(agent="fake", variants=[Variant("baseline")], trials=1, concurrency=1,
-                      model=DEFAULT_MODEL["fake"], infra_retries=0)
-    runner = Runner(suite, opts, paths, store, gateway=None, profile=_NeverReady())
-    runner.write_run_files({"agent": "fake"})
-    (out,) = runner.run()
+    out, paths = _one_trial(tmp_path, _NeverReady())
     assert out.record.status == "agent_error"
     assert out.record.reason.startswith("fake did not show its input prompt within 3s"), out.record.reason
     assert "fake>" in paths.trial("ask-fake", "baseline", 0).pane.read_text()  # its screen, kept
