@@ -352,11 +352,9 @@ def _suite_tar(runner: Runner) -> bytes | None:
     import io
     import tarfile
 
-    root = Path(runner.suite.root)
-    folder = root if root.is_dir() else root.parent
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        tf.add(folder, arcname=".", filter=_not_git_or_cache)
+        tf.add(_suite_folder(runner), arcname=".", filter=_not_git_or_cache)
     return buf.getvalue()
 
 
@@ -379,7 +377,7 @@ def _images_tar() -> bytes | None:
         return None
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        tf.add(images.IMAGES_DIR, arcname=".", filter=lambda ti: None if "__pycache__" in ti.name else ti)
+        tf.add(images.IMAGES_DIR, arcname=".", filter=_not_git_or_cache)
     return buf.getvalue()
 
 
