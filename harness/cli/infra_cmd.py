@@ -86,8 +86,8 @@ def gc(
             continue
         finally:
             prov.close()
-        for line in lines:
-            console.print(f"{name}: {verb} {line}")
+        for line in lines:  # whole lines: a path or id cut at the terminal's width is no use
+            console.print(f"{name}: {verb} {line}", soft_wrap=True, markup=False)
         console.print(f"{name}: {verb} {len(lines)} leftover(s)")
     if failed:
         raise typer.Exit(1)

@@ -104,6 +104,25 @@ def _end_servers(base: Path) -> None:
             continue
 
 
+#: the longest path a unix socket may have (sun_path is 108 bytes with its NUL)
+MAX_SOCKET_PATH = 107
+#: what follows a trial's directory in its tmux socket path
+_SOCKET_TAIL = f"/root{STATE_DIR}/tmux-0123abcd.sock"
+
+
+def _check_socket_room() -> None:
+    """A trial's tmux socket lives in its directory under the temp dir; a long TMPDIR (macOS
+    gives ~50 characters) would make tmux fail with "File name too long" at the trial's
+    start, so say so before anything is made."""
+    tmp = tempfile.gettempdir()
+    longest = len(tmp) + len(f"/{owner.temp_prefix('local')}abcdefgh{_SOCKET_TAIL}")
+    if longest > MAX_SOCKET_PATH:
+        raise ConfigError(
+            f"the temp dir {tmp} is too long for a trial's tmux socket "
+            f"({longest} characters, at most {MAX_SOCKET_PATH})",
+            hint="set TMPDIR to a shorter directory, e.g. TMPDIR=/tmp")
+
+
 class LocalProvider(ProviderBase):
     """Trials in directories on this machine: no engine, no image, no isolation."""
 
@@ -125,6 +144,7 @@ class LocalProvider(ProviderBase):
     def create(self, req: SandboxRequest) -> LocalTaskSandbox:
         """The task's workspace copied (or cloned) in, its harness files written, its setup
         run and its pristine state recorded, in a new directory."""
+        _check_socket_room()
         base = tempfile.mkdtemp(prefix=owner.temp_prefix("local"))
         box = LocalSandbox(Path(base) / "workspace", root=Path(base) / "root")
         try:

@@ -250,3 +250,20 @@ def test_the_local_provider_refuses_an_agent_with_its_own_image() -> None:
                            match=f"cannot run an agent that needs image '{agent}'") as err:
             local.ensure_image(get_profile(agent).spec.image)
         assert "--provider docker" in err.value.one_line()
+
+
+def test_a_temp_dir_too_long_for_the_tmux_socket_is_refused_before_anything_is_made(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """tmux would fail at the trial's start with "File name too long" (a unix socket path has
+    at most 107 bytes); the local provider says which setting to change, and makes nothing."""
+    from controllers.sandbox import SandboxLimits
+
+    deep = tmp_path / ("d" * 60)
+    deep.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(deep))
+    task = load_suite(DEMO).tasks[0]
+    with pytest.raises(ConfigError, match="too long for a trial's tmux socket") as err:
+        LocalProvider().create(SandboxRequest(task, image="", workdir="", run_id="r",
+                                              limits=SandboxLimits()))
+    assert "TMPDIR" in err.value.one_line()
+    assert list(deep.iterdir()) == []

@@ -5,19 +5,29 @@ owner still holds, is left alone.
 
 Why a real kill: a SIGKILL runs no ``finally``, no atexit and no signal handler, so only the
 sweeper can clean up; the child makes everything through the harness's own code paths.
+
+Why a private host name and temp dir: every run's start sweeps what dead owners left, so a run
+in another test beside this one could remove the child's leftovers before this test's own
+``harness gc`` does (CI saw "removed 0 leftover(s)"). The child and the test's gc run in their
+own UTS namespace, under a host name no other process has, with their own TMPDIR: a sweep on
+the real host sees a foreign host's containers (kept until they are a day old) and never looks
+in that temp dir, while the test's gc sees exactly what a sweep on the child's host would.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import textwrap
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +70,39 @@ REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "tasks" / "examples"
 
 
-def _gc(*args: str) -> str:
-    proc = subprocess.run([sys.executable, "-m", "harness.cli", "gc", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=300, check=False)
+@dataclass(frozen=True)
+class PrivateHost:
+    """A host name and temp dir no other process shares (see the module's docstring)."""
+
+    name: str
+    tmp: Path
+
+    def argv(self, *cmd: str) -> list[str]:
+        # root (as in CI) may make a UTS namespace; a developer without it shares the host
+        # name and keeps the (rare) race with a run started beside this test
+        if os.geteuid() != 0:
+            return list(cmd)
+        return ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', self.name, *cmd]
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "TMPDIR": str(self.tmp)}
+
+
+@pytest.fixture
+def host() -> Iterator[PrivateHost]:
+    # short, under /tmp: a local trial's tmux socket lives in its directory (107-byte limit)
+    tmp = Path(tempfile.mkdtemp(prefix="gct-", dir="/tmp"))
+    name = f"gc-test-{uuid.uuid4().hex[:8]}" if os.geteuid() == 0 else socket.gethostname()
+    try:
+        yield PrivateHost(name, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _gc(host: PrivateHost, *args: str) -> str:
+    proc = subprocess.run(host.argv(sys.executable, "-m", "harness.cli", "gc", *args), cwd=REPO,
+                          env=host.env(), capture_output=True, text=True, timeout=300,
+                          check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
 
@@ -81,21 +121,22 @@ def _engine_has(docker_client: Any, kind: str, name: str) -> bool:
 
 
 @pytest.fixture
-def foreign(docker_client: Any) -> Iterator[dict[str, str]]:
+def foreign(docker_client: Any, host: PrivateHost) -> Iterator[dict[str, str]]:
     """Things the sweep must leave alone: a network and a volume without the harness's labels
     (named like the harness's), a temp dir named like the harness's but not by it, and a
     labelled network and a local directory whose owner (this process) is alive."""
     tag = uuid.uuid4().hex[:6]
+    live = {**owner.owner_labels(f"gcf-{tag}", kind="network"), labels.OWNER_HOST: host.name}
     made: list[Any] = [
         docker_client.networks.create(f"gcf-{tag}-net", internal=True,
                                       labels={"purpose": "not the harness's"}),
         docker_client.volumes.create(f"gcf-{tag}-vol"),
         docker_client.networks.create(f"gcf-{tag}-live", internal=True,
-                                      labels=owner.owner_labels(f"gcf-{tag}", kind="network")),
+                                      labels=live),
     ]
-    dirs = [tempfile.mkdtemp(prefix="harness-copyout-"),
-            tempfile.mkdtemp(prefix=f"harness-local@{2**22 + 7}.x-"),  # not the name's form
-            tempfile.mkdtemp(prefix=owner.temp_prefix("local"))]
+    dirs = [tempfile.mkdtemp(prefix="harness-copyout-", dir=host.tmp),
+            tempfile.mkdtemp(prefix=f"harness-local@{2**22 + 7}.x-", dir=host.tmp),  # bad form
+            tempfile.mkdtemp(prefix=owner.temp_prefix("local"), dir=host.tmp)]
     try:
         yield {"network": made[0].name, "volume": made[1].name, "live_network": made[2].name,
                "dirs": "\n".join(dirs)}
@@ -110,13 +151,14 @@ def foreign(docker_client: Any) -> Iterator[dict[str, str]]:
 @pytest.mark.docker
 @pytest.mark.tmux
 def test_gc_sweeps_a_killed_run_per_provider(base_image: str, docker_client: Any,
-                                             foreign: dict[str, str]) -> None:
+                                             foreign: dict[str, str], host: PrivateHost) -> None:
     import json
 
     run_id = f"gck-{uuid.uuid4().hex[:6]}"
     made: dict[str, str] = {}
-    child = subprocess.Popen([sys.executable, "-c", CHILD, base_image, run_id, str(DEMO)],
-                             stdout=subprocess.PIPE, text=True, cwd=REPO)
+    child = subprocess.Popen(host.argv(sys.executable, "-c", CHILD, base_image, run_id,
+                                       str(DEMO)),
+                             stdout=subprocess.PIPE, text=True, cwd=REPO, env=host.env())
     try:
         assert child.stdout is not None
         line = child.stdout.readline()
@@ -133,19 +175,24 @@ def test_gc_sweeps_a_killed_run_per_provider(base_image: str, docker_client: Any
         assert Path(made["tmp"]).is_dir() and Path(made["local"]).is_dir()
         assert _server_alive(made["socket"]), "the agent's tmux server outlives its owner"
 
-        dry = _gc("--dry-run")
+        if host.name != socket.gethostname():  # the real host's sweep keeps a foreign host's
+            real = subprocess.run([sys.executable, "-m", "harness.cli", "gc", "--dry-run"],
+                                  cwd=REPO, capture_output=True, text=True, timeout=300,
+                                  check=False)
+            assert made["container"] not in real.stdout, real.stdout
+        dry = _gc(host, "--dry-run")
         assert f"local: would remove temp dir {made['local']}" in dry, dry
         assert f"docker: would remove container {made['container']}" in dry, dry
         assert Path(made["local"]).is_dir() and _server_alive(made["socket"])  # nothing removed
 
-        out = _gc("--provider", "local")  # one provider: the other's leftovers stay
+        out = _gc(host, "--provider", "local")  # one provider: the other's leftovers stay
         assert f"local: removed temp dir {made['local']}" in out and "docker:" not in out, out
         assert not Path(made["local"]).exists()
         assert not _server_alive(made["socket"]), "the killed run's tmux server was ended"
         assert _engine_has(docker_client, "container", made["container"])
         assert Path(made["tmp"]).is_dir()
 
-        out = _gc("--provider", "docker")
+        out = _gc(host, "--provider", "docker")
         for kind in ("container", "network", "volume"):
             assert f"docker: removed {kind} {made[kind]} " in out, out
             assert not _engine_has(docker_client, kind, made[kind]), kind
@@ -161,7 +208,7 @@ def test_gc_sweeps_a_killed_run_per_provider(base_image: str, docker_client: Any
         assert all(d not in out for d in foreign["dirs"].splitlines())
     finally:  # if an assertion failed midway, do not leave the child's things behind
         with contextlib.suppress(Exception):
-            _gc()
+            _gc(host)
         if made:
             subprocess.run(["tmux", "-S", made["socket"], "kill-server"], capture_output=True,
                            timeout=10, check=False)
