@@ -72,7 +72,10 @@ def test_529_always_is_infra_error(rig: Rig, tmp_path: Path) -> None:
     ]}
     # claude retries 10 times with a growing backoff (3 minutes); two retries prove the point
     few = EnvProfile(rig.profile, {"CLAUDE_CODE_MAX_RETRIES": "2"}) if rig.agent == "claude" else None
-    out = _trial(rig, tmp_path, policy, timeout_sec=240, profile=few)
+    # gemini retries 10 times with backoff up to 30 s (about 4 minutes) and has no env knob:
+    # the trial's deadline ends it sooner, and a deadline over failing requests is infra too
+    out = _trial(rig, tmp_path, policy, timeout_sec=75 if rig.agent == "gemini" else 240,
+                 profile=few)
     assert out.record.status == "infra_error", (out.record.status, out.record.reason, out.extra)
     assert "529" in out.record.reason or "verloaded" in out.record.reason, out.record.reason
     statuses = [x.status for x in rig.gateway.exchanges(_trial_id(rig, out)) if x.kind == "main"]
