@@ -53,12 +53,16 @@ STOP_WAIT_SEC = 30
 JOIN_TRIES = 3
 DOCKER_PORT = 2375
 RESOURCE = "harness_docker"
-#: the run flags of harness/dind that work where --privileged fails (images/dind/Dockerfile)
+#: the run flags of harness/dind that work where --privileged fails (images/dind/Dockerfile),
+#: with the worker's engine state on an anonymous volume rather than a tmpfs: a worker killed
+#: and started again keeps its images and what its killed run left (a real host's disk does),
+#: so the sweep of those leftovers is something a test can see happen; ``docker rm -v``
+#: removes the volume with the worker
 DIND_RUN_FLAGS = [
     "--cap-add=ALL", "--cap-drop=SYS_RESOURCE",
     "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
     "--security-opt", "systempaths=unconfined", "--cgroupns", "host",
-    "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/var/lib/docker:exec",
+    "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "-v", "/var/lib/docker",
 ]
 #: Ray's node health check, tightened so a dead worker is declared dead within seconds
 FAST_FAILURE_ENV = {
@@ -273,9 +277,9 @@ class RayRig:
             raise ValueError(f"how must be 'container' or 'raylet', not {how!r}")
 
     def revive_worker(self, index: int = 0) -> RayWorker:
-        """Bring worker ``index`` back: restart its container (same IP, a fresh dockerd whose
-        tmpfs lost the images, so they are loaded again) and wait until it rejoins under a
-        new node id (Ray never reuses one)."""
+        """Bring worker ``index`` back: restart its container (same IP, its engine's state
+        kept on its volume: images, and the containers the kill left) and wait until it
+        rejoins under a new node id (Ray never reuses one)."""
         w = self.workers[index]
         with contextlib.suppress(RigError):  # a raylet kill may still be ending the container
             _run(["docker", "wait", w.container_id], timeout=STOP_WAIT_SEC, env=docker_env())
@@ -488,6 +492,10 @@ class RayRig:
 
     def _load_images(self, w: RayWorker) -> None:
         if not self.load_tags:
+            return
+        have = _run(["docker", "image", "inspect", "--format", "{{.Id}}", *self.load_tags],
+                    env=docker_env(w.docker_host), check=False)
+        if have.returncode == 0:  # a revived worker kept them on its volume
             return
         tar, took = self.cache.tar_for(self.load_tags)
         self.timings.image_save += took

@@ -106,12 +106,21 @@ def test_worker_host_killed_mid_run_loses_nothing_and_is_swept(ray_rig: RayRig,
               if f"{t['task_id']}/{t['variant']}/{t['attempt']}" in left}
     assert redone == {ray_rig.head_node_id}, redone  # retried on the head, the one host left
 
-    # the worker comes back; `harness gc` against its engine leaves nothing of the run there
+    # the worker comes back with what the kill left on its disk; the next run's node agent
+    # there (the only process that can tell its owner is gone: same host) sweeps it
     back = ray_rig.revive_worker(0)
-    gc = _cli(None, "gc", docker_host=back.docker_host)
-    assert gc.returncode == 0, gc.stderr[-2000:]
-    ps = subprocess.run(["docker", "ps", "-aq", "--filter",
-                         f"label=io.agent-harness.run-id={res['run_id']}"], capture_output=True,
-                        text=True, timeout=60, env=docker_env(back.docker_host), check=True)
-    assert ps.stdout.split() == []
+
+    def left_on_worker() -> list[str]:
+        ps = subprocess.run(["docker", "ps", "-aq", "--filter",
+                             f"label=io.agent-harness.run-id={res['run_id']}"],
+                            capture_output=True, text=True, timeout=60,
+                            env=docker_env(back.docker_host), check=True)
+        return ps.stdout.split()
+
+    assert left_on_worker(), "the killed worker's engine kept nothing of the run"
+    again = _cli(ray_rig, "run", str(DEMO), "--agent", "noop", "--task", keys[0][0], "--json",
+                 "--executor", "ray", "--ray-address", ray_rig.address,
+                 "--runs-dir", str(tmp_path / "runs2"))
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert left_on_worker() == [], "the revived worker's node agent did not sweep the dead run's"
     assert os.environ.get("RAY_AUTH_MODE") == "disabled"  # the clusters the CLI joined: no token
