@@ -15,7 +15,11 @@ A fork of Gemini CLI that speaks Chat Completions. Read from the pinned version'
 - Memory: ``QWEN.md`` and ``AGENTS.md`` (``context.fileName``); skills in ~/.qwen/skills and
   .qwen/skills.
 - Completion: a claude-style ``Stop`` hook in settings.json runs ``harness-hook qwen-stop``
-  with the event JSON on stdin when the agent loop of a prompt ends.
+  with the event JSON on stdin when the agent loop of a prompt ends. The CLI appends its
+  session records through a queue that fsyncs each line, so the file lags the hook (by
+  seconds on a loaded machine, the whole turn when a replay answers at once): the hook
+  fires the signal only once the file holds a closing answer for each of the session's
+  Stops (see hook.sh), so a turn that is done is whole in the session file.
 - Transcript: ``~/.qwen/projects/<sanitized cwd>/chats/<session id>.jsonl``, one record per
   line (see :func:`parse_qwen`).
 """

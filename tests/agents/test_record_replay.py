@@ -38,9 +38,7 @@ VENDOR_POLICY = {
 PROMPT = "please start the ledger file"
 
 
-#: not qwen yet: its replayed session file ends without the final answer the recorded one has
-#: (the tool calls match; issue 15 keeps this open)
-@pytest.fixture(params=[a for a in ALL_AGENTS if a != "qwen"])
+@pytest.fixture(params=ALL_AGENTS)
 def vendor(request: pytest.FixtureRequest) -> Iterator[tuple[str, Gateway, str]]:
     gw = Gateway("scripted", policy=policy_of(VENDOR_POLICY)).start()
     try:
