@@ -26,6 +26,12 @@ Read from the pinned version's source (0.86.2) and checked against the real CLI:
 - Completion: ``--notifications --notifications-command "harness-hook aider-notification"``:
   aider runs it the first time it waits for the user after a model reply (its next input
   prompt, or a confirmation it asks first; the busy markers below veto the latter).
+- Turns: aider asks the model once per user message; the commands a reply suggests run
+  after it (the Gateway renders a multi-line one as one line: aider runs each line of a
+  block alone) and their output waits for the next message. So while the chat history
+  shows a command ran since the last user message, the driver types the harness's
+  continue message (``FollowUp``); the Gateway counts each as a tool round and the parser
+  folds it into its turn, so one policy's ``step`` / ``tool_result`` rules serve aider too.
 - Transcript: ``~/.aider/chat.history.md`` (``--chat-history-file``): ``#### `` lines are the
   user's, ``> `` lines aider's own output (edits applied, commands run, token counts), the
   rest the model's text. The raw requests go to ``~/.aider/llm.history``.
@@ -41,13 +47,14 @@ from controllers.profiles.base import (
     AGENT_HOME,
     HOOK_PATH,
     Dialog,
+    FollowUp,
     ImageBuild,
     LaunchContext,
     LaunchSpec,
     ProfileSpec,
 )
 from controllers.profiles.common import FileMap, FileProfile
-from harness.episode import Episode, ToolCall, Turn
+from harness.episode import CONTINUE_TEXT, Episode, ToolCall, Turn
 
 VERSION = "0.86.2"
 AIDER_HOME = f"{AGENT_HOME}/.aider"
@@ -97,6 +104,11 @@ SPEC = ProfileSpec(
     wire_api="openai_chat",
     completion="hook",  # --notifications-command runs harness-hook
     startup_sec=180.0,  # a heavy start: missed 90 s on the shared CI machine under load
+    # aider asks the model once per user message: a command the reply suggested runs after
+    # it, and its output waits for the next message. While the history shows a command ran
+    # since the last user message, the driver types the continue message (see FollowUp)
+    follow_up=FollowUp(text=CONTINUE_TEXT, history=CHAT_HISTORY, user_line=r"^#### .*$",
+                       pending=r"^> Running "),
     home_state=(".aider", ".aider.conf.yml", ".aider.model.metadata.json",
                 ".aider.model.settings.yml"),
 )
@@ -168,8 +180,9 @@ def _count(num: str, k: str) -> int:
 def parse_aider(path: Path) -> Episode:
     """The Episode of one aider chat history (see the module docstring for its shape).
 
-    Each ``#### `` run starts a turn; the model's text between aider's ``> `` lines is the
-    turn's text; ``Running <cmd>`` is a shell call (its output is what aider later shows the
+    Each ``#### `` run starts a turn, but for the harness's continue message, which goes on
+    with the turn before it; the model's text between aider's ``> `` lines is the turn's
+    text; ``Running <cmd>`` is a shell call (its output is what aider later shows the
     model, not logged here), ``Applied edit to <file>`` an edit call."""
     ep = Episode(agent="aider")
     turn: Turn | None = None
@@ -185,6 +198,10 @@ def parse_aider(path: Path) -> Episode:
         text.clear()
 
     for raw in path.read_text(errors="replace").splitlines():
+        if raw.startswith("#### ") and turn is not None and not user and \
+                raw[5:].startswith(CONTINUE_TEXT):
+            flush_text()  # the harness going on with this turn: not a new one
+            continue
         if raw.startswith("#### "):
             flush_text()
             user.append(raw[5:].rstrip())
