@@ -133,6 +133,10 @@ class ProfileSpec:
     user_skills_dir: str = ""        # e.g. ~/.claude/skills
     project_skills_dir: str = ""     # e.g. .claude/skills (relative to the workspace)
     transcript_glob: str = ""        # where the CLI writes its own session files
+    #: files the CLI writes beside its transcript that its parser reads too (aider's request
+    #: log, the one place its commands' output is written): the runner collects them with
+    #: the transcript and keeps them beside it, under their own names
+    transcript_beside: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
     image_build: ImageBuild | None = None  # None: a core image (base) the harness owns
     default_model: str = ""          # the model name the CLI asks for unless told
