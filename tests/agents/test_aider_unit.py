@@ -16,10 +16,12 @@ from pathlib import Path
 from controllers.profiles.aider import (
     CHAT_HISTORY,
     INSTALLS,
+    LLM_HISTORY,
     MODEL_CACHE,
     SPEC,
     AiderProfile,
     parse_aider,
+    shared_outputs,
 )
 from controllers.profiles.base import HOOK_PATH, LaunchContext, ScreenKind
 from harness.episode import CONTINUE_TEXT
@@ -29,6 +31,10 @@ SESSION = Path(__file__).with_name("sessions") / "aider-0.86.2.md"
 #: the demo's fix-median candidate trial on the real CLI: four replies ran commands, and
 #: the harness typed its continue message after each
 CONTINUED = Path(__file__).with_name("sessions") / "aider-0.86.2-continued.md"
+#: test_aider.py's trial on the real CLI: an edit, a command that printed "Ahoy", a continue;
+#: with its request log (aider's own prompt text, system and examples, cut out)
+HARBOUR = Path(__file__).with_name("sessions") / "aider-0.86.2-harbour.md"
+HARBOUR_LOG = HARBOUR.with_suffix(".llm.history")
 RULE = "─" * 120
 IDLE = f"Aider v0.86.2\nMain model: openai/gpt-4.1 with diff edit format\n{RULE}\nReadonly: x\n>\n\n\n"
 AFTER = (f"> Please write the harbour notes.\n\nWriting the notes.\n\nTokens: 2.4k sent, 39 received.\n"
@@ -144,20 +150,28 @@ def _aider_request(*after: dict[str, str]) -> dict[str, object]:
 def test_wire_reads_continue_messages_as_tool_rounds() -> None:
     reply = {"role": "assistant", "content": "Running the tests.\n\n```bash\npython3 -m pytest -q\n```"}
     go_on = {"role": "user", "content": CONTINUE_TEXT}
-    shared = {"role": "user", "content": "Output from python3 -m pytest -q\n1 failed, 1 passed\n\n"
+    shared = {"role": "user", "content": "Output from python3 -m pytest -q\n1 failed, 1 passed\r\n\n"
                                          "Output from echo hi\nhi\n\n"}
     ok = {"role": "assistant", "content": "Ok"}
     v = openai_chat.parse(_aider_request())
-    assert (v.user_text, v.step, v.tool_results, v.human_messages) == ("Please fix median().", 0, (), 2)
+    assert (v.user_text, v.step, v.tool_results, v.human_messages) == ("Please fix median().", 0, (), 1)
     v = openai_chat.parse(_aider_request(reply, go_on))  # the command printed nothing
-    assert (v.user_text, v.step, v.tool_results, v.human_messages) == ("Please fix median().", 1, ("",), 2)
+    assert (v.user_text, v.step, v.tool_results, v.human_messages) == ("Please fix median().", 1, ("",), 1)
     v = openai_chat.parse(_aider_request(reply, go_on, reply, shared, ok, go_on,
                                          {"role": "system", "content": "a reminder"}))
-    assert (v.user_text, v.step, v.human_messages) == ("Please fix median().", 2, 2)
+    assert (v.user_text, v.step, v.human_messages) == ("Please fix median().", 2, 1)
     assert v.tool_results == ("1 failed, 1 passed", "hi")  # one per command, headers dropped
+    # an edit aider applied moves the chat before its files message ("Ok."-answered, as is
+    # its "I updated the files."): the human's message is still found, the output too
+    files = [{"role": "user", "content": "I have *added these files to the chat* so you can go ahead"},
+             {"role": "assistant", "content": "Ok, any changes I propose will be to those files."}]
+    updated = [{"role": "user", "content": "I updated the files."}, {"role": "assistant", "content": "Ok."}]
+    v = openai_chat.parse(_aider_request(reply, *updated, *files, shared, ok, go_on))
+    assert (v.user_text, v.step, v.human_messages) == ("Please fix median().", 1, 1)
+    assert v.tool_results == ("1 failed, 1 passed", "hi")
     v = openai_chat.parse(_aider_request(reply, go_on, {"role": "assistant", "content": "Done."},
                                          {"role": "user", "content": "Now fix mean()."}))
-    assert (v.user_text, v.step, v.tool_results, v.human_messages) == ("Now fix mean().", 0, (), 3)
+    assert (v.user_text, v.step, v.tool_results, v.human_messages) == ("Now fix mean().", 0, (), 2)
 
 
 def test_wire_hands_aider_a_multi_line_command_as_one_line(tmp_path: Path) -> None:
@@ -171,3 +185,19 @@ def test_wire_hands_aider_a_multi_line_command_as_one_line(tmp_path: Path) -> No
         r = subprocess.run([shell, "-c", line], cwd=tmp_path, capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr
         assert (tmp_path / "out.txt").read_text() == "its \n ok"  # python read its own escape
+
+
+def test_a_commands_output_comes_from_the_request_log(tmp_path: Path) -> None:
+    """The chat history says a command ran, not what it printed: the request log aider
+    sends it in does, and the runner keeps that log beside the transcript."""
+    assert SPEC.transcript_beside == (LLM_HISTORY,)
+    assert shared_outputs(HARBOUR_LOG.read_text()) == [("sed -i 's/3/4/' notes.txt && echo Ahoy", "Ahoy")]
+    ep = parse_aider(HARBOUR, requests=HARBOUR_LOG)
+    assert [(c.name, c.output) for c in ep.tool_calls] == [("edit", ""), ("shell", "Ahoy")]
+    assert len(ep.turns) == 1 and ep.final_answer == "Four ships in the notes."
+    # as the runner lays them out: the profile finds the log beside the transcript
+    (tmp_path / "transcript.jsonl").write_bytes(HARBOUR.read_bytes())
+    alone = AiderProfile().parse_transcript(tmp_path / "transcript.jsonl").tool_calls[1].output
+    assert alone == "Added 2 lines of output to the chat."  # without the log: only that it was shared
+    (tmp_path / "llm.history").write_bytes(HARBOUR_LOG.read_bytes())
+    assert AiderProfile().parse_transcript(tmp_path / "transcript.jsonl").tool_calls[1].output == "Ahoy"

@@ -86,7 +86,7 @@ def parse(body: dict[str, Any]) -> RequestView:
         role = m.get("role")
         if role in ("system", "developer"):
             system_parts.extend(texts)
-        elif role == "user" and (defs or _text_kind(m) == "human"):
+        elif role == "user" and (defs or _text_kind(messages, i) == "human"):
             human, human_idx = human + 1, i
     user_text = ""
     if human_idx >= 0:
@@ -147,17 +147,27 @@ def _tool_rounds(after: list[dict[str, Any]]) -> tuple[int, list[str]]:
 #: of a ``/run`` (``I ran this command:``); each is a user message followed by its "Ok"
 _SHARED = ("Output from ", "I ran this command:")
 _OUTPUT_HEAD = re.compile(r"^Output from .*\n", re.MULTILINE)
+#: the one-line acknowledgement aider writes as the assistant after each user message of
+#: its own ("Ok.", "Ok, I will use these files as references.", ...)
+_ACK = re.compile(r"Ok\b[^\n]{0,80}")
 
 
-def _text_kind(m: dict[str, Any]) -> str:
-    """What a user message of a client without tools is: ``continue`` (the harness going on
-    with the turn, :data:`~harness.episode.CONTINUE_TEXT`), ``output`` (aider sharing what a
-    command printed) or ``human``."""
-    text = "\n".join(_texts(m.get("content"))).lstrip()
+def _text_kind(messages: list[dict[str, Any]], i: int) -> str:
+    """What user message ``i`` of a client without tools is: ``continue`` (the harness going
+    on with the turn, :data:`~harness.episode.CONTINUE_TEXT`), ``output`` (aider sharing
+    what a command printed), ``context`` (another message of aider's own: the files in the
+    chat, "I updated the files." after its edits; each answered by its own "Ok") or
+    ``human``. Why the "Ok": aider moves the chat so far before the files' message once it
+    applied an edit, so the last user message is not always the human's."""
+    text = "\n".join(_texts(messages[i].get("content"))).lstrip()
     if text.startswith(CONTINUE_TEXT):
         return "continue"
     if text.startswith(_SHARED):
         return "output"
+    nxt = messages[i + 1] if i + 1 < len(messages) else None
+    if nxt is not None and nxt.get("role") == "assistant" and \
+            _ACK.fullmatch("\n".join(_texts(nxt.get("content"))).strip()):
+        return "context"
     return "human"
 
 
@@ -167,18 +177,22 @@ def _text_rounds(after: list[dict[str, Any]]) -> tuple[int, list[str]]:
     harness typed closes one round. The outputs are what was shared since the reply before
     the last continue, one per command (``Output from`` headers dropped), or one empty
     output when the commands printed nothing (a tool ran: ``tool_result: ""`` holds)."""
-    users = [i for i, m in enumerate(after) if m.get("role") == "user"]
-    step = sum(_text_kind(after[i]) == "continue" for i in users)
-    if not users or _text_kind(after[users[-1]]) != "continue":
+    kinds = {i: _text_kind(after, i) for i, m in enumerate(after) if m.get("role") == "user"}
+    step = sum(k == "continue" for k in kinds.values())
+    last = max(kinds, default=-1)
+    if last < 0 or kinds[last] != "continue":
         return step, []
     shared: list[str] = []
-    for m in reversed(after[:users[-1]]):
-        role = m.get("role")
-        if role == "assistant" and _texts(m.get("content")) in (["Ok"], ["Ok."]):
+    for i in range(last - 1, -1, -1):
+        m = after[i]
+        if m.get("role") == "assistant" and _ACK.fullmatch("\n".join(_texts(m.get("content"))).strip()):
             continue
-        if role != "user" or _text_kind(m) != "output":
+        if kinds.get(i) == "context":
+            continue  # aider's files message, moved after the chat by an edit it applied
+        if kinds.get(i) != "output":
             break
-        shared.insert(0, "\n".join(_texts(m.get("content"))))
+        # aider runs a command in a pseudo-terminal: its output's lines end in CR LF
+        shared.insert(0, "\n".join(_texts(m.get("content"))).replace("\r\n", "\n"))
     results: list[str] = []
     for text in shared:
         parts = _OUTPUT_HEAD.split(text) if text.startswith("Output from ") else [text]
