@@ -181,6 +181,7 @@ def _count(num: str, k: str) -> int:
 _REQUEST = re.compile(r"^TO LLM \d{4}-\d\d-\d\dT[\d:]+$", re.MULTILINE)
 _RESPONSE = re.compile(r"^LLM RESPONSE \d{4}-\d\d-\d\dT[\d:]+$", re.MULTILINE)
 _SHARED = re.compile(r"^Output from (.*)$", re.MULTILINE)
+_CSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")  # colours: the command ran in a terminal
 
 
 def shared_outputs(log: str) -> list[tuple[str, str]]:
@@ -202,7 +203,7 @@ def shared_outputs(log: str) -> list[tuple[str, str]]:
         heads = list(_SHARED.finditer(text))
         for i, m in enumerate(heads):
             stop = heads[i + 1].start() if i + 1 < len(heads) else len(text)
-            out.append((m.group(1).strip(), text[m.end():stop].strip("\n").replace("\r", "")))
+            out.append((m.group(1).strip(), _CSI.sub("", text[m.end():stop].strip("\n").replace("\r", ""))))
     return out
 
 

@@ -150,7 +150,7 @@ def _aider_request(*after: dict[str, str]) -> dict[str, object]:
 def test_wire_reads_continue_messages_as_tool_rounds() -> None:
     reply = {"role": "assistant", "content": "Running the tests.\n\n```bash\npython3 -m pytest -q\n```"}
     go_on = {"role": "user", "content": CONTINUE_TEXT}
-    shared = {"role": "user", "content": "Output from python3 -m pytest -q\n1 failed, 1 passed\r\n\n"
+    shared = {"role": "user", "content": "Output from python3 -m pytest -q\n\x1b[1m1 failed\x1b[0m, 1 passed\r\n\n"
                                          "Output from echo hi\nhi\n\n"}
     ok = {"role": "assistant", "content": "Ok"}
     v = openai_chat.parse(_aider_request())
@@ -192,6 +192,10 @@ def test_a_commands_output_comes_from_the_request_log(tmp_path: Path) -> None:
     sends it in does, and the runner keeps that log beside the transcript."""
     assert SPEC.transcript_beside == (LLM_HISTORY,)
     assert shared_outputs(HARBOUR_LOG.read_text()) == [("sed -i 's/3/4/' notes.txt && echo Ahoy", "Ahoy")]
+    # a command runs in aider's pseudo-terminal: CR LF line ends and pytest's colours go
+    coloured = ("TO LLM 2026-12-01T05:00:00\n-------\nUSER Output from python3 -m pytest -q\n"
+                "USER \x1b[1m1 failed\x1b[0m, \x1b[32m1 passed\x1b[0m\r\nUSER \n-------\nASSISTANT Ok\n")
+    assert shared_outputs(coloured) == [("python3 -m pytest -q", "1 failed, 1 passed")]
     ep = parse_aider(HARBOUR, requests=HARBOUR_LOG)
     assert [(c.name, c.output) for c in ep.tool_calls] == [("edit", ""), ("shell", "Ahoy")]
     assert len(ep.turns) == 1 and ep.final_answer == "Four ships in the notes."

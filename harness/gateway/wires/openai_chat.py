@@ -147,6 +147,7 @@ def _tool_rounds(after: list[dict[str, Any]]) -> tuple[int, list[str]]:
 #: of a ``/run`` (``I ran this command:``); each is a user message followed by its "Ok"
 _SHARED = ("Output from ", "I ran this command:")
 _OUTPUT_HEAD = re.compile(r"^Output from .*\n", re.MULTILINE)
+_CSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")  # a terminal's colour / cursor sequence
 #: the one-line acknowledgement aider writes as the assistant after each user message of
 #: its own ("Ok.", "Ok, I will use these files as references.", ...)
 _ACK = re.compile(r"Ok\b[^\n]{0,80}")
@@ -191,8 +192,10 @@ def _text_rounds(after: list[dict[str, Any]]) -> tuple[int, list[str]]:
             continue  # aider's files message, moved after the chat by an edit it applied
         if kinds.get(i) != "output":
             break
-        # aider runs a command in a pseudo-terminal: its output's lines end in CR LF
-        shared.insert(0, "\n".join(_texts(m.get("content"))).replace("\r\n", "\n"))
+        # aider runs a command in a pseudo-terminal: its output's lines end in CR LF, and
+        # colours come as escape sequences (pytest's "1 failed"), which rules should not see
+        text = "\n".join(_texts(m.get("content"))).replace("\r\n", "\n")
+        shared.insert(0, _CSI.sub("", text))
     results: list[str] = []
     for text in shared:
         parts = _OUTPUT_HEAD.split(text) if text.startswith("Output from ") else [text]
