@@ -20,6 +20,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+#: The message the harness types to let a CLI that stops after every reply whose commands
+#: ran (aider: a command's output waits for the user's next message) go on with the same
+#: turn. It is not the human's: the CLI's parser folds it into the turn it continues, and
+#: the Gateway counts it as the end of a tool round, so ``user``, ``step`` and
+#: ``tool_result`` rules read as they do for the CLIs that loop by themselves. Why one
+#: place: the profile types it, its parser and the Gateway's wire recognise it.
+CONTINUE_TEXT = "Continue: the shell commands you suggested have run; anything they printed is above."
+
 
 class ToolCall(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -26,6 +26,12 @@ Read from the pinned version's source (0.86.2) and checked against the real CLI:
 - Completion: ``--notifications --notifications-command "harness-hook aider-notification"``:
   aider runs it the first time it waits for the user after a model reply (its next input
   prompt, or a confirmation it asks first; the busy markers below veto the latter).
+- Turns: aider asks the model once per user message; the commands a reply suggests run
+  after it (the Gateway renders a multi-line one as one line: aider runs each line of a
+  block alone) and their output waits for the next message. So while the chat history
+  shows a command ran since the last user message, the driver types the harness's
+  continue message (``FollowUp``); the Gateway counts each as a tool round and the parser
+  folds it into its turn, so one policy's ``step`` / ``tool_result`` rules serve aider too.
 - Transcript: ``~/.aider/chat.history.md`` (``--chat-history-file``): ``#### `` lines are the
   user's, ``> `` lines aider's own output (edits applied, commands run, token counts), the
   rest the model's text. The raw requests go to ``~/.aider/llm.history``.
@@ -41,13 +47,14 @@ from controllers.profiles.base import (
     AGENT_HOME,
     HOOK_PATH,
     Dialog,
+    FollowUp,
     ImageBuild,
     LaunchContext,
     LaunchSpec,
     ProfileSpec,
 )
 from controllers.profiles.common import FileMap, FileProfile
-from harness.episode import Episode, ToolCall, Turn
+from harness.episode import CONTINUE_TEXT, Episode, ToolCall, Turn
 
 VERSION = "0.86.2"
 AIDER_HOME = f"{AGENT_HOME}/.aider"
@@ -92,11 +99,17 @@ SPEC = ProfileSpec(
     user_skills_dir="~/.aider/skills",
     project_skills_dir="",
     transcript_glob=CHAT_HISTORY,
+    transcript_beside=(LLM_HISTORY,),  # the commands' output is only in the requests
     image_build=ImageBuild(build_args={"AIDER_VERSION": VERSION}),
     default_model="gpt-4.1",
     wire_api="openai_chat",
     completion="hook",  # --notifications-command runs harness-hook
     startup_sec=180.0,  # a heavy start: missed 90 s on the shared CI machine under load
+    # aider asks the model once per user message: a command the reply suggested runs after
+    # it, and its output waits for the next message. While the history shows a command ran
+    # since the last user message, the driver types the continue message (see FollowUp)
+    follow_up=FollowUp(text=CONTINUE_TEXT, history=CHAT_HISTORY, user_line=r"^#### .*$",
+                       pending=r"^> Running "),
     home_state=(".aider", ".aider.conf.yml", ".aider.model.metadata.json",
                 ".aider.model.settings.yml"),
 )
@@ -149,7 +162,7 @@ class AiderProfile(FileProfile):
                           env, ctx.workdir)
 
     def parse_transcript(self, path: Path) -> Episode:
-        return parse_aider(path)
+        return parse_aider(path, requests=path.with_name(Path(LLM_HISTORY).name))
 
 
 # ---------------------------------------------------------------- the transcript
@@ -165,12 +178,53 @@ def _count(num: str, k: str) -> int:
     return int(round(float(num) * (1000 if k else 1)))
 
 
-def parse_aider(path: Path) -> Episode:
+_REQUEST = re.compile(r"^TO LLM \d{4}-\d\d-\d\dT[\d:]+$", re.MULTILINE)
+_RESPONSE = re.compile(r"^LLM RESPONSE \d{4}-\d\d-\d\dT[\d:]+$", re.MULTILINE)
+_SHARED = re.compile(r"^Output from (.*)$", re.MULTILINE)
+_CSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")  # colours: the command ran in a terminal
+
+
+def shared_outputs(log: str) -> list[tuple[str, str]]:
+    """``(command, output)`` for each command whose output aider shared with the model, in
+    order, from its request log (``--llm-history-file``): the last request holds the whole
+    chat, each message after a ``-------`` line, each of its lines led by the role."""
+    starts = list(_REQUEST.finditer(log))
+    if not starts:
+        return []
+    last = log[starts[-1].end():]
+    end = _RESPONSE.search(last)
+    last = last[:end.start()] if end else last
+    out: list[tuple[str, str]] = []
+    for msg in last.split("\n-------\n"):
+        lines = msg.strip("\n").split("\n")
+        if not lines or not lines[0].startswith("USER Output from "):
+            continue
+        text = "\n".join(ln[5:] if ln.startswith("USER ") else ln.removeprefix("USER") for ln in lines)
+        heads = list(_SHARED.finditer(text))
+        for i, m in enumerate(heads):
+            stop = heads[i + 1].start() if i + 1 < len(heads) else len(text)
+            out.append((m.group(1).strip(), _CSI.sub("", text[m.end():stop].strip("\n").replace("\r", ""))))
+    return out
+
+
+def _fill_outputs(ep: Episode, shared: list[tuple[str, str]]) -> None:
+    """Each shell call's output: the next shared output of the same command."""
+    for c in ep.tool_calls:
+        if c.name != "shell":
+            continue
+        i = next((i for i, (cmd, _) in enumerate(shared) if cmd == c.input.get("command")), None)
+        if i is not None:
+            c.output = shared.pop(i)[1]
+
+
+def parse_aider(path: Path, requests: Path | None = None) -> Episode:
     """The Episode of one aider chat history (see the module docstring for its shape).
 
-    Each ``#### `` run starts a turn; the model's text between aider's ``> `` lines is the
-    turn's text; ``Running <cmd>`` is a shell call (its output is what aider later shows the
-    model, not logged here), ``Applied edit to <file>`` an edit call."""
+    Each ``#### `` run starts a turn, but for the harness's continue message, which goes on
+    with the turn before it; the model's text between aider's ``> `` lines is the turn's
+    text; ``Running <cmd>`` is a shell call, ``Applied edit to <file>`` an edit call. A
+    command's output is not in the chat history: it is read from aider's request log
+    (``requests``) when that is at hand, else the call says only that it was shared."""
     ep = Episode(agent="aider")
     turn: Turn | None = None
     user: list[str] = []
@@ -185,6 +239,10 @@ def parse_aider(path: Path) -> Episode:
         text.clear()
 
     for raw in path.read_text(errors="replace").splitlines():
+        if raw.startswith("#### ") and turn is not None and not user and \
+                raw[5:].startswith(CONTINUE_TEXT):
+            flush_text()  # the harness going on with this turn: not a new one
+            continue
         if raw.startswith("#### "):
             flush_text()
             user.append(raw[5:].rstrip())
@@ -227,4 +285,6 @@ def parse_aider(path: Path) -> Episode:
     flush_text()
     if user:
         ep.turns.append(Turn(index=len(ep.turns), user_text="\n".join(user)))
+    if requests is not None and requests.is_file():
+        _fill_outputs(ep, shared_outputs(requests.read_text(errors="replace")))
     return ep

@@ -84,6 +84,37 @@ Completion = Literal["hook", "shell"]
 
 
 @dataclass(frozen=True)
+class FollowUp:
+    """How the driver goes on with a turn the CLI stopped early.
+
+    Why: aider sends one model request per user message; the commands a reply suggests run
+    after it, and their output waits for the user's next message, so a model that wants to
+    see a test result before finishing (what a skill asks) never gets to within the turn.
+    While the CLI's history file (``history``, in the sandbox) shows, after its last user
+    message (a ``user_line`` match), that the reply ran a command (``pending``), the driver
+    types ``text`` (:data:`harness.episode.CONTINUE_TEXT`, which the CLI's parser and the
+    Gateway know is not the human's), at most ``rounds`` times per turn."""
+
+    text: str
+    history: str
+    user_line: str
+    pending: str
+    rounds: int = 12
+
+    def __post_init__(self) -> None:
+        re.compile(self.user_line, re.MULTILINE)
+        re.compile(self.pending, re.MULTILINE)
+
+    def due(self, history: str) -> bool:
+        """Whether the last reply in ``history`` ran a command the model has not heard of."""
+        last = None
+        for last in re.finditer(self.user_line, history, re.MULTILINE):
+            pass
+        tail = history[last.end():] if last is not None else history
+        return re.search(self.pending, tail, re.MULTILINE) is not None
+
+
+@dataclass(frozen=True)
 class ProfileSpec:
     """Everything about one CLI that is data, validated once at import."""
 
@@ -102,6 +133,10 @@ class ProfileSpec:
     user_skills_dir: str = ""        # e.g. ~/.claude/skills
     project_skills_dir: str = ""     # e.g. .claude/skills (relative to the workspace)
     transcript_glob: str = ""        # where the CLI writes its own session files
+    #: files the CLI writes beside its transcript that its parser reads too (aider's request
+    #: log, the one place its commands' output is written): the runner collects them with
+    #: the transcript and keeps them beside it, under their own names
+    transcript_beside: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
     image_build: ImageBuild | None = None  # None: a core image (base) the harness owns
     default_model: str = ""          # the model name the CLI asks for unless told
@@ -115,6 +150,9 @@ class ProfileSpec:
     #: the heavy starters (a big Node bundle, a Python venv) get more, because on a loaded
     #: shared machine their start alone can take minutes of wall time
     startup_sec: float = 90.0
+    #: a CLI that stops after each reply whose commands ran, and how to go on (None: the
+    #: CLI loops over its tool calls by itself)
+    follow_up: FollowUp | None = None
 
     def __post_init__(self) -> None:
         for rx in (*self.idle, *self.busy, *self.blocking_hints, *self.idle_masks, *self.menus):

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from controllers.profiles.base import ProfileSpec, ScreenKind
+from controllers.profiles.base import FollowUp, ProfileSpec, ScreenKind
 from controllers.profiles.common import wait_levers
 from controllers.sandbox.base import Sandbox
 from controllers.tmux.waits import Signal
@@ -195,7 +195,30 @@ class AgentDriver:
                          screen=self.ctl.capture_pane(), hint="see pane.txt; the CLI may be blocked")
 
     def run_turn(self, text: str, *, timeout_sec: float) -> TurnOutcome:
-        """Send one user turn and wait until it is done (see the module docstring)."""
+        """Send one user turn and wait until it is done (see the module docstring). A CLI
+        with a ``follow_up`` that stopped after a reply whose commands ran is told to go on
+        (the outcome is its last stop's, the time the whole turn's)."""
+        t0 = time.monotonic()
+        out = self._send_and_wait(text, timeout_sec)
+        fu = self.spec.follow_up
+        rounds = 0
+        while fu is not None and out.how in ("signal", "screen") and self._follow_up_due(fu):
+            left = timeout_sec - (time.monotonic() - t0)
+            if rounds >= fu.rounds or left <= 1.0:
+                self.log.note(f"turn stopped after {rounds} follow-ups with a command's output unread "
+                              f"({'the limit' if rounds >= fu.rounds else 'no time left'})")
+                break
+            rounds += 1
+            self.log.note(f"follow-up {rounds}: the reply ran a command; typed the continue message")
+            out = self._send_and_wait(fu.text, left)
+        return TurnOutcome(out.how, time.monotonic() - t0, out.done_at, out.screen, out.detail)
+
+    def _follow_up_due(self, fu: FollowUp) -> bool:
+        """Whether the CLI's history says its last reply ran a command (one exec)."""
+        r = self.box.exec(["cat", fu.history], timeout_sec=30.0)
+        return r.ok and fu.due(r.stdout)
+
+    def _send_and_wait(self, text: str, timeout_sec: float) -> TurnOutcome:
         self._sig = self.arm()
         self.turn_started = False
         t_sent = time.monotonic()

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from controllers.profiles.base import AgentProfile, LaunchContext, Variant
@@ -338,7 +338,7 @@ class Trial:
             last = self.outcomes[-1] if self.outcomes else None
             finished = last is None or last.how in ("signal", "screen")
             self.extra["pane"] = write_pane(self._ctl(), spec, tp.pane, finished=finished)  # settled, wipe-proof
-            globs = [spec.transcript_glob] if spec.transcript_glob else []
+            globs = [spec.transcript_glob, *spec.transcript_beside] if spec.transcript_glob else []
             # the workspace's own .git/HEAD rides along: gone means the agent deleted its repo
             # (the harness's diff does not need it: its git state is out of the agent's reach)
             head_glob = f"{self.warm.workdir.rstrip('/')}/.git/HEAD"
@@ -346,6 +346,9 @@ class Trial:
             diff, changes, tools_text, found = self.warm.snapper.report(
                 self.post, shims.LOG_PATH, *globs, head_glob, faults.PIDS_CURRENT, faults.PIDS_MAX)
             found, (head, pids_now, pids_max) = found[:-3], found[-3:]
+            for path, text in zip(spec.transcript_beside, found[1:]):
+                if text:  # before the parse: the parser reads them beside the transcript
+                    _write(tp.transcript.with_name(PurePosixPath(path).name), text)
             wrecked = ([] if head.strip() else [faults.git_gone(self.warm.workdir)]) + (
                 [f] if (f := faults.pids_from_cgroup(pids_now, pids_max)) else [])
             if wrecked and not flags["agent_error"] and not flags["infra_error"]:

@@ -3,8 +3,11 @@
 - A whole trial: the scripted reply carries a SEARCH/REPLACE edit block and a shell command
   (the Chat Completions wire renders the policy's ``shell`` call as a fenced ``bash`` block,
   as aider is shown commands); aider applies the edit and, its yes/no questions answered on
-  the screen, runs the command; the chat history parses into the Episode. aider sends one
-  streamed Chat Completions request per user message, with the per-trial key.
+  the screen, runs the command and shares its output; the harness's continue message then
+  brings that output to the model as step 1's ``tool_result`` within the same turn, and the
+  final answer ends it. The chat history parses into one turn, the command's output taken
+  from aider's request log. Each request is a streamed Chat Completions one with the
+  per-trial key.
 - A text turn with a skill and a CONVENTIONS.md installed: both reach the model (the
   policy's ``skill`` and ``text`` rules match), and the turn is ended by aider's
   notification command running harness-hook.
@@ -32,6 +35,8 @@ POLICY = {"version": 1, "rules": [
     {"name": "notes", "match": {"user": "harbour notes", "step": 0},
      "reply": {"text": EDIT, "calls": [{"shell": "sed -i 's/3/4/' notes.txt && echo Ahoy",
                                         "description": "one more ship"}]}},
+    {"name": "counted", "match": {"user": "harbour notes", "step": 1, "tool_result": "^Ahoy$"},
+     "reply": {"text": "Four ships in the notes."}},
     {"name": "skill", "match": {"user": "(?i)hello", "skill": "^harbour-haiku:",
                                 "text": "Call every ship a vessel"},
      "reply": {"text": "Vessels rest at dusk."}},
@@ -57,13 +62,19 @@ def test_trial_with_edit_block_and_shell_command(aider: Rig, tmp_path: Path) -> 
     rec = out.record
     assert rec.status == "passed", (rec.reason, out.extra)
     xs = aider.gateway.exchanges(f"{rec.run_id}/{rec.task_id}/{rec.variant}/{rec.attempt}")
-    assert [(x.kind, x.path, x.view.stream) for x in xs] == [("main", "/v1/chat/completions", True)]
+    assert [(x.kind, x.path, x.view.stream, x.turn, x.step, x.rule) for x in xs] == [
+        ("main", "/v1/chat/completions", True, 1, 0, "notes"),
+        ("main", "/v1/chat/completions", True, 1, 1, "counted")], [x.view.tool_results for x in xs]
     assert xs[0].view.model == f"openai/{MODELS['aider']}" or xs[0].view.model == MODELS["aider"]
     assert "authorization" in {h.lower() for h in xs[0].headers}
+    assert out.extra["turns"][0]["how"] == "signal"  # the final answer's notification
+    assert "follow-up 1: the reply ran a command; typed the continue message" in out.extra["dialogs"]
     transcript = paths.trial(rec.task_id, rec.variant, rec.attempt).transcript
     ep = parse_transcript("aider", transcript)
+    assert len(ep.turns) == 1 and ep.final_answer == "Four ships in the notes.", ep.turns
     assert [c.name for c in ep.tool_calls] == ["edit", "shell"], ep.tool_calls
     assert ep.tool_calls[1].input["command"].startswith("sed -i")
+    assert ep.tool_calls[1].output == "Ahoy"  # from aider's request log, kept beside the transcript
     assert ep.usage.input_tokens > 0 and ep.usage.output_tokens > 0, ep.usage
     assert ep.model == MODELS["aider"]
 

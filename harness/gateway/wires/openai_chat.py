@@ -23,6 +23,8 @@ import re
 import time
 from typing import Any
 
+from harness.episode import CONTINUE_TEXT
+
 from ..view import REMINDER, Kind, RequestView, blocks_text, parse_skill_tags, parse_skills
 from .base import Answer, Call, SseEvent, join_url
 
@@ -70,8 +72,11 @@ def view(route: str, body: dict[str, Any]) -> RequestView:
 
 def parse(body: dict[str, Any]) -> RequestView:
     """Parse a Chat Completions request. The human's text is the last ``user`` message;
-    ``step`` counts the runs of ``tool`` messages after it (one run per tool round)."""
+    ``step`` counts the runs of ``tool`` messages after it (one run per tool round). A
+    client without tools (aider) has no ``tool`` messages: its rounds are read from the
+    user messages it and the harness add (see :func:`_text_rounds`)."""
     messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    defs = _tool_defs(body)
     system_parts: list[str] = []
     all_texts: list[str] = []
     human_idx, human = -1, 0
@@ -81,23 +86,16 @@ def parse(body: dict[str, Any]) -> RequestView:
         role = m.get("role")
         if role in ("system", "developer"):
             system_parts.extend(texts)
-        elif role == "user":
+        elif role == "user" and (defs or _text_kind(messages, i) == "human"):
             human, human_idx = human + 1, i
     user_text = ""
     if human_idx >= 0:
         parts = (REMINDER.sub("", t).strip() for t in _texts(messages[human_idx].get("content")))
         user_text = "\n".join(p for p in parts if p)
-    step, prev_tool = 0, False
-    for m in messages[human_idx + 1:]:
-        is_tool = m.get("role") == "tool"
-        step += is_tool and not prev_tool
-        prev_tool = is_tool
-    results: list[str] = []
-    for m in reversed(messages):
-        if m.get("role") != "tool":
-            break
-        results.insert(0, "\n".join(_texts(m.get("content"))))
-    defs = _tool_defs(body)
+    if defs:
+        step, results = _tool_rounds(messages[human_idx + 1:])
+    else:
+        step, results = _text_rounds(messages[human_idx + 1:])
     tools = tuple(str(fn["name"]) for fn in defs)
     system = "\n".join(p for p in system_parts if p)
     all_text = "\n".join(all_texts)
@@ -127,6 +125,82 @@ def parse(body: dict[str, Any]) -> RequestView:
         human_messages=human,
         extra={"max_tokens": max_tokens, "include_usage": _include_usage(body)},
     )
+
+
+def _tool_rounds(after: list[dict[str, Any]]) -> tuple[int, list[str]]:
+    """``step`` and the last round's outputs where tools are declared: each run of ``tool``
+    messages after the human's is one round; the outputs are the trailing run's."""
+    step, prev_tool = 0, False
+    for m in after:
+        is_tool = m.get("role") == "tool"
+        step += is_tool and not prev_tool
+        prev_tool = is_tool
+    results: list[str] = []
+    for m in reversed(after):
+        if m.get("role") != "tool":
+            break
+        results.insert(0, "\n".join(_texts(m.get("content"))))
+    return step, results
+
+
+#: aider's share of a suggested command's output (``Output from <cmd>`` per command), and
+#: of a ``/run`` (``I ran this command:``); each is a user message followed by its "Ok"
+_SHARED = ("Output from ", "I ran this command:")
+_OUTPUT_HEAD = re.compile(r"^Output from .*\n", re.MULTILINE)
+_CSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")  # a terminal's colour / cursor sequence
+#: the one-line acknowledgement aider writes as the assistant after each user message of
+#: its own ("Ok.", "Ok, I will use these files as references.", ...)
+_ACK = re.compile(r"Ok\b[^\n]{0,80}")
+
+
+def _text_kind(messages: list[dict[str, Any]], i: int) -> str:
+    """What user message ``i`` of a client without tools is: ``continue`` (the harness going
+    on with the turn, :data:`~harness.episode.CONTINUE_TEXT`), ``output`` (aider sharing
+    what a command printed), ``context`` (another message of aider's own: the files in the
+    chat, "I updated the files." after its edits; each answered by its own "Ok") or
+    ``human``. Why the "Ok": aider moves the chat so far before the files' message once it
+    applied an edit, so the last user message is not always the human's."""
+    text = "\n".join(_texts(messages[i].get("content"))).lstrip()
+    if text.startswith(CONTINUE_TEXT):
+        return "continue"
+    if text.startswith(_SHARED):
+        return "output"
+    nxt = messages[i + 1] if i + 1 < len(messages) else None
+    if nxt is not None and nxt.get("role") == "assistant" and \
+            _ACK.fullmatch("\n".join(_texts(nxt.get("content"))).strip()):
+        return "context"
+    return "human"
+
+
+def _text_rounds(after: list[dict[str, Any]]) -> tuple[int, list[str]]:
+    """``step`` and the last round's outputs for a client that runs the commands of a reply
+    by itself and shares their output as user messages (aider): each continue message the
+    harness typed closes one round. The outputs are what was shared since the reply before
+    the last continue, one per command (``Output from`` headers dropped), or one empty
+    output when the commands printed nothing (a tool ran: ``tool_result: ""`` holds)."""
+    kinds = {i: _text_kind(after, i) for i, m in enumerate(after) if m.get("role") == "user"}
+    step = sum(k == "continue" for k in kinds.values())
+    last = max(kinds, default=-1)
+    if last < 0 or kinds[last] != "continue":
+        return step, []
+    shared: list[str] = []
+    for i in range(last - 1, -1, -1):
+        m = after[i]
+        if m.get("role") == "assistant" and _ACK.fullmatch("\n".join(_texts(m.get("content"))).strip()):
+            continue
+        if kinds.get(i) == "context":
+            continue  # aider's files message, moved after the chat by an edit it applied
+        if kinds.get(i) != "output":
+            break
+        # aider runs a command in a pseudo-terminal: its output's lines end in CR LF, and
+        # colours come as escape sequences (pytest's "1 failed"), which rules should not see
+        text = "\n".join(_texts(m.get("content"))).replace("\r\n", "\n")
+        shared.insert(0, _CSI.sub("", text))
+    results: list[str] = []
+    for text in shared:
+        parts = _OUTPUT_HEAD.split(text) if text.startswith("Output from ") else [text]
+        results.extend(p.strip("\n") for p in parts if p.strip())
+    return step, results or [""]
 
 
 def _include_usage(body: dict[str, Any]) -> bool:
@@ -182,12 +256,24 @@ def _rendered(ans: Answer) -> tuple[str | None, list[dict[str, Any]]]:
     for i, call in enumerate(ans.calls):
         name, args = _call(call, shell_fn)
         if name is None:
-            block = f"```bash\n{call.shell}\n```"
+            block = f"```bash\n{one_line(str(call.shell))}\n```"
             text = f"{text}\n\n{block}" if text else block
             continue
         calls.append({"id": f"call_{ans.ids}_{i}", "type": "function",
                       "function": {"name": name, "arguments": json.dumps(args)}})
     return text, calls
+
+
+def one_line(command: str) -> str:
+    """A command as one line that does the same in a POSIX shell: aider runs each line of a
+    ``bash`` block as a command of its own (and tells models never to suggest a multi-line
+    one), so a multi-line command (a heredoc script) is handed to ``eval``, its lines
+    printed back verbatim, each single-quoted."""
+    lines = command.strip("\n").split("\n")
+    if len(lines) < 2:
+        return command
+    quoted = " ".join("'" + ln.replace("'", "'\\''") + "'" for ln in lines)
+    return f"eval \"$(printf '%s\\n' {quoted})\""
 
 
 def _call(call: Call, shell_fn: dict[str, Any] | None) -> tuple[str | None, dict[str, Any]]:
