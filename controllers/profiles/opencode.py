@@ -82,6 +82,10 @@ SPEC = ProfileSpec(
     wire_api="openai_chat",
     completion="hook",  # the plugin's session.idle handler runs harness-hook
     startup_sec=180.0,  # a heavy start: missed 90 s on the shared CI machine under load
+    # the plugin's session.idle handler runs harness-hook before the TUI redraws its idle
+    # prompt; at load 8-15 on 2 cores that redraw came more than the default 1 s after the
+    # signal, so the signal was taken for a side thread's and a text turn ended "screen"
+    signal_settle_sec=10.0,
     # its config, store (~/.local/share/opencode), state and cache live under ~/.config,
     # ~/.local and ~/.cache, which every trial's reset already wipes (COMMON_HOME_STATE)
     home_state=(),
