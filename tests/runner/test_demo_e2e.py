@@ -1,4 +1,4 @@
-"""The demo suite end to end, with the real claude, codex, gemini and qwen CLIs in containers.
+"""The demo suite end to end, with the real claude, codex, gemini, qwen and opencode CLIs in containers.
 
 The deficient live skill lets the (scripted) model ship a plausible but wrong fix; the
 candidate makes it run the tests and fix what still fails. Every candidate trial must pass,
@@ -18,7 +18,7 @@ from tests.runner.conftest import DEMO, harness_cli, summary
 pytestmark = [pytest.mark.docker, pytest.mark.agents, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module", params=["claude", "codex", "gemini", "qwen"])
+@pytest.fixture(scope="module", params=["claude", "codex", "gemini", "qwen", "opencode"])
 def demo_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
              docker_client: Any) -> tuple[str, dict[str, Any], Path]:
     runs = tmp_path_factory.mktemp(f"runs-{request.param}")
