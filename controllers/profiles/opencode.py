@@ -82,6 +82,10 @@ SPEC = ProfileSpec(
     wire_api="openai_chat",
     completion="hook",  # the plugin's session.idle handler runs harness-hook
     startup_sec=180.0,  # a heavy start: missed 90 s on the shared CI machine under load
+    # the plugin's session.idle handler runs harness-hook before the TUI redraws its idle
+    # prompt; at load 8-15 on 2 cores that redraw came more than the default 1 s after the
+    # signal, so the signal was taken for a side thread's and a text turn ended "screen"
+    signal_settle_sec=10.0,
     # its config, store (~/.local/share/opencode), state and cache live under ~/.config,
     # ~/.local and ~/.cache, which every trial's reset already wipes (COMMON_HOME_STATE)
     home_state=(),
@@ -167,6 +171,23 @@ def _text_parts(parts: list[dict[str, Any]]) -> str:
     return "\n".join(t for t in out if t)
 
 
+#: the error opencode stores on the answer it was writing when it was interrupted (Esc, or
+#: the harness at a trial's deadline): the interrupt, not the model API failing
+ABORTED = "MessageAbortedError"
+
+
+def api_error(value: Any) -> str | None:
+    """The model API error an assistant message's ``error`` records, or None: none, or the
+    interrupt. Why the interrupt is left out: an error there makes the trial infra_error
+    ("model API error: Aborted"), so a CLI the harness stopped at the deadline while it had
+    not yet asked the model was blamed on the model instead of timing out."""
+    err = _dict(value)
+    if not err or err.get("name") == ABORTED:
+        return None
+    data_msg = _dict(err.get("data")).get("message")
+    return str(data_msg or err.get("name") or err)[:500]
+
+
 def session_of(data: dict[str, Any], agent: str = "opencode") -> Episode:
     """The Episode of one session as ``{"info": ..., "messages": [{"info", "parts"}]}``: the
     transcript the plugin writes, and what harvest builds from opencode's sqlite store."""
@@ -189,10 +210,9 @@ def session_of(data: dict[str, Any], agent: str = "opencode") -> Episode:
             turn = Turn(index=0, user_text="")
             ep.turns.append(turn)
         ep.model = str(mi.get("modelID") or ep.model)
-        err = _dict(mi.get("error"))
+        err = api_error(mi.get("error"))
         if err:
-            data_msg = _dict(err.get("data")).get("message")
-            ep.api_errors.append(str(data_msg or err.get("name") or err)[:500])
+            ep.api_errors.append(err)
         for p in parts:
             kind = p.get("type")
             if kind == "text" and p.get("text") and not p.get("synthetic"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from .policy import Call, Fault
 
 log = logging.getLogger("harness.gateway")
+#: "JSON" as a word in a title request's system prompt, not a file name's ``.json``
+ASKS_JSON = re.compile(r"(?<![.\w])json\b", re.IGNORECASE)
 
 
 class Scripted:
@@ -115,6 +118,8 @@ class Scripted:
     @staticmethod
     def _title_text(title: str, ctx: RequestContext) -> str:
         """The CLIs ask for ``{"title": ...}`` through a JSON schema (where is the wire's
-        business) or in the system prompt; plain text otherwise."""
-        wants_json = ctx.wire.wants_json(ctx.request) or "json" in ctx.view.system.lower()
+        business) or in the system prompt ("Return JSON"); plain text otherwise. A file name
+        is not such an ask: opencode's title prompt, which wants one plain line, shows
+        ``@config.json`` among its examples, and a JSON answer became its session title."""
+        wants_json = ctx.wire.wants_json(ctx.request) or ASKS_JSON.search(ctx.view.system) is not None
         return json.dumps({"title": title}) if wants_json else title

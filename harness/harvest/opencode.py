@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from controllers.profiles import opencode as profile
 from harness.harvest import evidence as ev
 from harness.harvest.builder import SessionBuilder
 from harness.harvest.digest import Problem
@@ -151,9 +152,9 @@ def read(row: SessionRow, problems: list[Problem]) -> tuple[SessionBuilder, str 
                 b.prompt(text, at)
             continue
         b.model = str(mi.get("modelID") or b.model)
-        err = ev.obj(mi.get("error"))
+        err = profile.api_error(mi.get("error"))
         if err:
-            b.api_errors.append(str(ev.obj(err.get("data")).get("message") or err.get("name"))[:500])
+            b.api_errors.append(err)
         for p in parts:
             _part(b, p)
     return b, row.skip

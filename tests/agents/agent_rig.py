@@ -34,9 +34,7 @@ from harness.tasks.schema import Task
 #: the agents the shared matrix (conftest's ``rig``) runs; aider has its own module
 #: (test_aider.py): it answers each message with one request, so the matrix's tool-result
 #: round trips and hook-ended tool turns do not apply to it
-#: opencode is not in it yet: its matrix is not green (its demo run and a text turn failed
-#: here; issue 15); its own module (test_opencode.py) and unit tests run
-AGENTS = ("claude", "codex", "gemini", "qwen")
+AGENTS = ("claude", "codex", "gemini", "qwen", "opencode")
 #: every agent with a real CLI: the modules aider passes as the others do name these
 ALL_AGENTS = (*AGENTS, "aider")
 MODELS = {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex", "gemini": "gemini-2.5-pro",

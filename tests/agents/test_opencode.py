@@ -2,9 +2,9 @@
 a shell call and a file edit passes, its turn is ended by the plugin's ``session.idle``
 handler, and the session file the plugin writes parses into the Episode (tool calls with
 their outputs, tokens). Also what the CLI asks the Gateway (only ``/v1/chat/completions``:
-the agent's turns and one title request, no model list), that it tried no download
-(its log has no dependency install or fetch), and harvest of the sqlite store the real CLI
-wrote in that same trial (no extra CLI run)."""
+the agent's turns and one title request, answered with the policy's title; no model list),
+that it tried no download (its log has no dependency install or fetch), and harvest of the
+sqlite store the real CLI wrote in that same trial (no extra CLI run)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ pytestmark = [pytest.mark.agents, pytest.mark.docker, pytest.mark.slow]
 
 POLICY = {
     "version": 1,
+    "title": "Harbour notes update",
     "rules": [
         {"name": "count", "match": {"user": "harbour notes", "step": 0},
          "reply": {"text": "Counting the ships first.",
@@ -104,6 +105,10 @@ def test_trial_with_shell_call_and_edit_then_harvest(opencode: Rig, tmp_path: Pa
     assert len(rows) == 1 and rows[0].skip is None and rows[0].parts > 0, (rows, problems)
     b, skip = harvest_oc.read(rows[0], problems)
     assert skip is None and not problems, problems
+    # its title request got the policy's title as the one plain line it asks for (a JSON
+    # object or the script's text became the session's title before)
+    title = harvest_oc.load(rows[0].db, ep.session_id, problems)["info"]["title"]
+    assert title == "Harbour notes update", title
     d = b.build(StartState(), project="")
     assert d.agent == "opencode" and d.session_id == ep.session_id and d.cwd == "/workspace"
     assert d.cli_version == "1.18.33" and d.model == MODELS["opencode"]

@@ -12,7 +12,14 @@ import pytest
 
 from controllers.profiles import parse_transcript
 from controllers.profiles.base import HOOK_PATH, LaunchContext, ScreenKind
-from controllers.profiles.opencode import CONFIG_DIR, KEY_ENV, SPEC, VERSION, OpencodeProfile
+from controllers.profiles.opencode import (
+    CONFIG_DIR,
+    KEY_ENV,
+    SPEC,
+    VERSION,
+    OpencodeProfile,
+    session_of,
+)
 
 pytestmark = [pytest.mark.agents]
 HERE = Path(__file__).parent
@@ -49,6 +56,22 @@ def test_a_cut_or_missing_session_file_is_an_empty_episode(tmp_path: Path) -> No
     cut.write_text('{"info": {"id": "ses_x"}, "messages": [')
     assert parse_transcript("opencode", cut).turns == []
     assert parse_transcript("opencode", tmp_path / "none.json").turns == []
+
+
+def test_an_interrupt_is_no_model_api_error() -> None:
+    """What opencode 1.18.33 stored when the harness interrupted it at a trial's deadline
+    before it asked the model (the error on the answer it had begun) is no API error: it was
+    reported as "model API error: Aborted", infra_error instead of the timeout it was."""
+    def session(error: dict[str, object]) -> dict[str, object]:
+        return {"info": {"id": "ses_x"}, "messages": [
+            {"info": {"id": "msg_1", "role": "user", "time": {"created": 1}},
+             "parts": [{"type": "text", "text": "Please tidy the workspace."}]},
+            {"info": {"id": "msg_2", "role": "assistant", "time": {"created": 2}, "error": error},
+             "parts": []}]}
+    aborted = {"name": "MessageAbortedError", "data": {"message": "Aborted"}}
+    assert session_of(session(aborted)).api_errors == []
+    api = {"name": "APIError", "data": {"message": "Overloaded", "statusCode": 529}}
+    assert session_of(session(api)).api_errors == ["Overloaded"]
 
 
 def test_files_point_at_the_gateway_with_the_key_by_reference() -> None:

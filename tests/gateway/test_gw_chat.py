@@ -244,6 +244,50 @@ def test_skill_rule_and_title_request(scripted: Callable[..., Gateway]) -> None:
     assert gw.exchanges("t")[1].kind == "title"
 
 
+#: the shape of opencode 1.18.33's title request (its system prompt cut to what matters):
+#: one plain line is asked for, and a file name among its examples ends in ``.json``
+OPENCODE_TITLE_SYSTEM = (
+    "You are a title generator. You output ONLY a thread title. Nothing else.\n\n<task>\n"
+    "Your output must be:\n- A single line\n- \u226450 characters\n- No explanations\n</task>\n"
+    "<examples>\n\"look at @config.json\" \u2192 Config review\n</examples>\n")
+
+
+def opencode_title(text: str) -> dict[str, Any]:
+    return {"model": "m", "stream": True, "stream_options": {"include_usage": True},
+            "max_tokens": 32000, "temperature": 0.5, "messages": [
+                {"role": "system", "content": OPENCODE_TITLE_SYSTEM},
+                {"role": "user", "content": "Generate a title for this conversation:\n"},
+                {"role": "user", "content": text}]}
+
+
+def test_opencode_title_is_one_plain_line_and_leaves_the_script(scripted: Callable[..., Gateway]) -> None:
+    """opencode's title request gets the policy's title as plain text (a JSON object became
+    its session title), whenever it comes, and the scripted steps go on as if it never came."""
+    gw = scripted("title: Scripted session\nrules:\n"
+                  "  - {match: {user: notes, step: 0}, reply: {text: writing, shell: 'echo 1 > n'}}\n"
+                  "  - {match: {user: notes, step: 1}, times: 1, reply: {text: all written}}\n"
+                  "default: {text: off script}\n")
+    key = gw.register_trial("t").key
+    _, _, raw = request(gw.url, "POST", PATH, key, opencode_title("write the notes"))
+    assert assembled(raw)["text"] == "Scripted session"
+    first = assembled(request(gw.url, "POST", PATH, key, chat("write the notes", tools=OPENCODE_TOOLS))[2])
+    assert first["text"] == "writing" and first["calls"][0]["name"] == "bash"
+    call = {"id": first["calls"][0]["id"], "type": "function",
+            "function": {"name": "bash", "arguments": first["calls"][0]["args"]}}
+    # a title request in the middle of the tool round (opencode's comes when it likes)
+    assert assembled(request(gw.url, "POST", PATH, key, opencode_title("write the notes"))[2])["text"] \
+        == "Scripted session"
+    after = chat("write the notes", tools=OPENCODE_TOOLS, rounds=[(call, "1")])
+    assert assembled(request(gw.url, "POST", PATH, key, after)[2])["text"] == "all written"
+    xs = gw.exchanges("t")
+    assert [(x.kind, x.turn, x.step, x.rule) for x in xs] == [
+        ("title", 1, 0, "title"), ("main", 1, 0, "rule[0]"), ("title", 1, 0, "title"),
+        ("main", 1, 1, "rule[1]")]
+    assert [x.final for x in xs] == [False, False, False, True]
+    finals = [e for e in gw.events if e.trial_id == "t" and e.kind == "final_answer"]
+    assert len(finals) == 1, finals
+
+
 def test_upstream_base_with_or_without_v1() -> None:
     """``OPENAI_BASE_URL`` style bases end in ``/v1``; the path is not doubled."""
     for base in ("http://up:8/v1", "http://up:8/v1/", "http://up:8"):

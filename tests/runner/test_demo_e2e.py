@@ -1,6 +1,6 @@
-"""The demo suite end to end, with the real claude, codex, gemini, qwen and aider CLIs in
-containers (aider reaches the tests' result within the turn through the harness's continue
-messages: the same policy serves it).
+"""The demo suite end to end, with the real claude, codex, gemini, qwen, opencode and aider
+CLIs in containers (aider reaches the tests' result within the turn through the harness's
+continue messages: the same policy serves it).
 
 The deficient live skill lets the (scripted) model ship a plausible but wrong fix; the
 candidate makes it run the tests and fix what still fails. Every candidate trial must pass,
@@ -20,7 +20,8 @@ from tests.runner.conftest import DEMO, harness_cli, summary
 pytestmark = [pytest.mark.docker, pytest.mark.agents, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module", params=["claude", "codex", "gemini", "qwen", "aider"])
+@pytest.fixture(scope="module",
+                params=["claude", "codex", "gemini", "qwen", "opencode", "aider"])
 def demo_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
              docker_client: Any) -> tuple[str, dict[str, Any], Path]:
     runs = tmp_path_factory.mktemp(f"runs-{request.param}")
