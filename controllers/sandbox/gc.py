@@ -89,6 +89,24 @@ def sweep(
     return reaped
 
 
+def kept_for_other_hosts(client: Any, *, max_age_sec: float = DEFAULT_MAX_AGE_SEC) -> dict[str, int]:
+    """Owner host -> how many of this engine's harness containers a sweep from here keeps
+    because their owner runs on another host (its pid cannot be checked from here) and they
+    are not yet ``max_age_sec`` old: e.g. a Ray worker's engine swept from the driver."""
+    host = socket.gethostname()
+    now = time.time()
+    kept: dict[str, int] = {}
+    # ignore_removed: one removed between the listing and its inspect is simply not counted
+    for c in client.containers.list(all=True, filters={"label": [f"{labels.MANAGED}=true"]},
+                                    ignore_removed=True):
+        lbl = dict(c.labels or {})
+        other = lbl.get(labels.OWNER_HOST, "")
+        if other and other != host and stale_reason(lbl, now=now, host=host,
+                                                     max_age_sec=max_age_sec) is None:
+            kept[other] = kept.get(other, 0) + 1
+    return kept
+
+
 def _sweep_others(kind: str, listing: Any, *, host: str, now: float, max_age_sec: float,
                   dry_run: bool) -> list[Reaped]:
     """Networks or volumes with the harness's labels whose owner is gone (best effort: one

@@ -73,7 +73,9 @@ def gc(
                            "module:Class); default: every registered one.")] = None,
 ) -> None:
     """Remove what killed runs left (containers, networks, volumes, temp dirs, tmux servers:
-    owner gone, or older than --max-age-hours), through each sandbox provider's sweep."""
+    owner gone, or older than --max-age-hours), through each sandbox provider's sweep.
+    Containers whose owner runs on another host are kept (their process cannot be checked
+    from here) and counted, with where to sweep them."""
     verb = "would remove" if dry_run else "removed"
     failed = []
     for name in [provider] if provider else providers.names():
@@ -89,6 +91,8 @@ def gc(
         for line in lines:  # whole lines: a path or id cut at the terminal's width is no use
             console.print(f"{name}: {verb} {line}", soft_wrap=True, markup=False)
         console.print(f"{name}: {verb} {len(lines)} leftover(s)")
+        for note in prov.sweep_notes():
+            console.print(f"{name}: {note}", soft_wrap=True, markup=False)
     if failed:
         raise typer.Exit(1)
 

@@ -46,7 +46,7 @@ def get_provider(name: str) -> SandboxProvider:
 
 
 _MEMBERS = ("start", "ensure_image", "task_images", "create", "sweep", "describe", "controller", "keep",
-            "close")
+            "sweep_notes", "close")
 
 __all__ = ["DEFAULT", "REGISTRY", "ProviderBase", "SandboxProvider", "SandboxRequest", "TaskSandbox",
            "get_provider", "names"]

@@ -122,6 +122,11 @@ class SandboxProvider(Protocol):
         """Leave ``sandbox`` for the user after the run (--keep); returns what was kept."""
         ...
 
+    def sweep_notes(self) -> list[str]:
+        """What the last ``sweep`` left on purpose that its user could not guess (e.g. an
+        engine's containers whose owner runs on another host), one line each."""
+        ...
+
     def close(self) -> None:
         """Per-run cleanup (after every sandbox was closed or kept)."""
         ...
@@ -154,6 +159,9 @@ class ProviderBase:
     def keep(self, sandbox: TaskSandbox) -> str:
         sandbox.close()
         return f"the {self.name} provider keeps nothing: {sandbox.task_id}'s sandbox removed"
+
+    def sweep_notes(self) -> list[str]:
+        return []
 
     def close(self) -> None:
         return None

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from controllers.sandbox import DockerSandbox, DockerSandboxConfig, SandboxLimits, owner
-from controllers.sandbox.gc import DEFAULT_MAX_AGE_SEC, sweep, sweep_temp_dirs
+from controllers.sandbox.gc import DEFAULT_MAX_AGE_SEC, kept_for_other_hosts, sweep, sweep_temp_dirs
 from harness import engine, images
 from harness.errors import ConfigError, EngineError
 from harness.providers.base import ProviderBase, SandboxRequest, TaskSandbox
@@ -33,6 +33,7 @@ class DockerProvider(ProviderBase):
         self._client: Any = client
         self._say: Callable[[str], None] = lambda m: None
         self._engine = engine.docker_endpoint()[0]
+        self._notes: list[str] = []
 
     @property
     def client(self) -> Any:
@@ -80,11 +81,19 @@ class DockerProvider(ProviderBase):
         client = self._client or engine.client()
         try:
             reaped = sweep(client, dry_run=dry_run, max_age_sec=max_age_sec)
+            kept = kept_for_other_hosts(client, max_age_sec=max_age_sec)
+            self._notes = [
+                f"kept {n} container(s) owned by runs on host {h}: its owner cannot be checked "
+                f"from here; `harness gc` on {h} (or the next run there) removes them, or "
+                f"--max-age-hours once they are older" for h, n in sorted(kept.items())]
         finally:
             if client is not self._client:
                 client.close()
         reaped += sweep_temp_dirs(TEMP_KINDS, dry_run=dry_run)
         return [r.line() for r in reaped]
+
+    def sweep_notes(self) -> list[str]:
+        return list(self._notes)
 
     def describe(self, sandbox: TaskSandbox) -> str:
         name = getattr(sandbox.box, "name", "?")

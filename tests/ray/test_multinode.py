@@ -117,7 +117,13 @@ def test_worker_host_killed_mid_run_loses_nothing_and_is_swept(ray_rig: RayRig,
                             env=docker_env(back.docker_host), check=True)
         return ps.stdout.split()
 
-    assert left_on_worker(), "the killed worker's engine kept nothing of the run"
+    left = left_on_worker()
+    assert left, "the killed worker's engine kept nothing of the run"
+    # `harness gc` from this host cannot check a pid on the worker: it keeps them, and says so
+    gc = _cli(None, "gc", docker_host=back.docker_host)
+    assert gc.returncode == 0, gc.stderr[-2000:]
+    assert f"owned by runs on host {back.name}" in gc.stdout, gc.stdout
+    assert left_on_worker() == left
     again = _cli(ray_rig, "run", str(DEMO), "--agent", "noop", "--task", keys[0][0], "--json",
                  "--executor", "ray", "--ray-address", ray_rig.address,
                  "--runs-dir", str(tmp_path / "runs2"))

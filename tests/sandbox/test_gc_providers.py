@@ -180,6 +180,10 @@ def test_gc_sweeps_a_killed_run_per_provider(base_image: str, docker_client: Any
                                   cwd=REPO, capture_output=True, text=True, timeout=300,
                                   check=False)
             assert made["container"] not in real.stdout, real.stdout
+            # ... and says so, with where they can be swept
+            assert (f"docker: kept 1 container(s) owned by runs on host {host.name}: "
+                    f"its owner cannot be checked from here; `harness gc` on {host.name}"
+                    in real.stdout), real.stdout
         dry = _gc(host, "--dry-run")
         assert f"local: would remove temp dir {made['local']}" in dry, dry
         assert f"docker: would remove container {made['container']}" in dry, dry
