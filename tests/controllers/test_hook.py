@@ -20,12 +20,27 @@ from controllers.tmux.argv import SIGNAL_SESSION
 pytestmark = pytest.mark.tmux
 
 
-def _run_hook(tmp_path: Path, ctl: LocalTmuxController, *args: str, stdin: str = "") -> None:
+def _hook(tmp_path: Path, ctl: LocalTmuxController) -> tuple[Path, dict[str, str]]:
+    """The hook script written out, and the env an agent CLI would run it with."""
     hook = tmp_path / "harness-hook"
     hook.write_text(HOOK_SCRIPT)
     hook.chmod(0o755)
-    env = {"PATH": "/usr/bin:/bin", "HARNESS_TMUX_SOCKET": ctl.socket_path,
-           "HARNESS_STATE_DIR": str(tmp_path / "state")}
+    return hook, {"PATH": "/usr/bin:/bin", "HARNESS_TMUX_SOCKET": ctl.socket_path,
+                  "HARNESS_STATE_DIR": str(tmp_path / "state")}
+
+
+def _armed(ctl: LocalTmuxController) -> W.Signal:
+    """A pane running, and a turn's channel armed in the server option and watched."""
+    ctl.start(["sleep", "600"])
+    ch = ctl.new_channel("turn")
+    ctl.tmux(["set-option", "-g", CHANNEL_OPTION, ch])
+    sig = W.Signal(ch)
+    sig.start(ctl)
+    return sig
+
+
+def _run_hook(tmp_path: Path, ctl: LocalTmuxController, *args: str, stdin: str = "") -> None:
+    hook, env = _hook(tmp_path, ctl)
     r = subprocess.run([str(hook), *args], input=stdin, text=True, env=env, timeout=30, check=False,
                        capture_output=True)
     assert r.returncode == 0, r.stderr  # the hook never fails the agent
@@ -43,11 +58,7 @@ def _fired(ctl: LocalTmuxController, sig: W.Signal, within: float) -> bool:
 def test_hook_fires_the_armed_channel_and_skips_codex_titles(tmp_path: Path, tmux_bin: str) -> None:
     assert f"={SIGNAL_SESSION}:" in HOOK_SCRIPT and CHANNEL_OPTION in HOOK_SCRIPT
     with LocalTmuxController() as ctl:
-        ctl.start(["sleep", "600"])
-        ch = ctl.new_channel("turn")
-        ctl.tmux(["set-option", "-g", CHANNEL_OPTION, ch])
-        sig = W.Signal(ch)
-        sig.start(ctl)
+        sig = _armed(ctl)
         try:
             title = '{"type":"agent-turn-complete","input-messages":["Generate a concise, single-line task title"]}'
             _run_hook(tmp_path, ctl, "codex-notify", title)
@@ -88,16 +99,8 @@ def test_qwen_stop_waits_for_the_session_file_to_hold_the_answer(tmp_path: Path,
     payload = json.dumps({"session_id": sid, "transcript_path": str(transcript),
                           "hook_event_name": "Stop", "last_assistant_message": "Done."})
     with LocalTmuxController() as ctl:
-        ctl.start(["sleep", "600"])
-        ch = ctl.new_channel("turn")
-        ctl.tmux(["set-option", "-g", CHANNEL_OPTION, ch])
-        sig = W.Signal(ch)
-        sig.start(ctl)
-        hook = tmp_path / "harness-hook"
-        hook.write_text(HOOK_SCRIPT)
-        hook.chmod(0o755)
-        env = {"PATH": "/usr/bin:/bin", "HARNESS_TMUX_SOCKET": ctl.socket_path,
-               "HARNESS_STATE_DIR": str(state)}
+        sig = _armed(ctl)
+        hook, env = _hook(tmp_path, ctl)
         proc = subprocess.Popen([str(hook), "qwen-stop"], stdin=subprocess.PIPE, env=env, text=True)
         try:
             assert proc.stdin is not None
