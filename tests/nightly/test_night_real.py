@@ -49,10 +49,11 @@ def _sha(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
 
-def _project(gen: Generated, tmp_path: Path, live_skill: str, **cfg: Any) -> tuple[Path, Path]:
+def _project(gen: Generated, tmp_path: Path, live_skill: str, policy: dict[str, Any] = POLICY,
+             **cfg: Any) -> tuple[Path, Path]:
     lay = gen.install(tmp_path)
     write_skill(lay.repo, live_skill)
-    (tmp_path / "policy.yaml").write_text(yaml.safe_dump(POLICY, sort_keys=False))
+    (tmp_path / "policy.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
     fields: dict[str, Any] = dict(
         project=str(lay.repo), targets=[".claude/skills/calc"],
         sources={"claude_home": str(lay.claude_home), "codex_home": str(lay.codex_home)},
@@ -62,6 +63,19 @@ def _project(gen: Generated, tmp_path: Path, live_skill: str, **cfg: Any) -> tup
         mine={"holdout_fraction": 1.0}, runs_dir="runs")
     f = write_config(tmp_path / "nightly.yaml", **(fields | cfg))
     return lay.repo, f
+
+
+def _slow_answers(policy: dict[str, Any], sec: float) -> dict[str, Any]:
+    """``policy`` with every final answer to the mined task held ``sec`` seconds (the
+    baseline's default answer made a rule for it), so a trial lasts long enough for a test
+    polling every half second to catch the run between its two trials."""
+    rules = []
+    for r in policy["rules"]:
+        rules.append({**r, "fault": {"latency_sec": sec}} if r["name"] == "done" else dict(r))
+        if r["name"] == "done":
+            rules.append({"name": "baseline", "match": {"user": r["match"]["user"]},
+                          "fault": {"latency_sec": sec}, "reply": dict(policy["default"])})
+    return {**policy, "rules": rules}
 
 
 class Killed(Exception):
@@ -179,8 +193,10 @@ def test_a_night_killed_mid_replay_resumes_its_run(cli_sessions: Generated, tmp_
 
     cand = tmp_path / "cand"
     write_skill(cand, SKILL_NEW)
-    proj, f = _project(cli_sessions, tmp_path, SKILL_OLD, concurrency=1,
-                       candidates={"folders": [str(cand)]})
+    # the answers wait 8 s: on a quiet machine the second trial could otherwise end within
+    # one poll of the first, and the night with it, before the kill
+    proj, f = _project(cli_sessions, tmp_path, SKILL_OLD, _slow_answers(POLICY, 8.0),
+                       concurrency=1, candidates={"folders": [str(cand)]})
     runs = tmp_path / "runs"
     log = (tmp_path / "night.log").open("w")
     p = subprocess.Popen([sys.executable, "-m", "harness.cli", "nightly", "--config", str(f)],
