@@ -60,8 +60,35 @@ def docker_client() -> Iterator[Any]:
     except EngineError as exc:
         need(False, f"no Docker engine: {exc.one_line()}")
         raise
+    _sweep_test_containers(c)
     yield c
     c.close()
+
+
+#: the kinds of container the tests' own fixtures make (``harness gc`` sweeps only the
+#: product's kinds): each carries owner labels, so a session's start removes what a killed
+#: test run left behind and keeps what a live one (the other xdist worker) still uses
+TEST_KINDS = ("test", "test-dind", "test-controller")
+
+
+def owner_label_args(kind: str) -> list[str]:
+    """``docker run`` arguments for the owner labels of a test container of ``kind``."""
+    from controllers.sandbox.owner import owner_labels
+
+    return [a for k, v in owner_labels(f"tests-{kind}", kind=kind).items()
+            for a in ("--label", f"{k}={v}")]
+
+
+def _sweep_test_containers(client: Any) -> None:
+    from controllers.sandbox import gc
+
+    try:
+        gone = gc.sweep(client, kinds=TEST_KINDS)
+    except Exception as exc:  # noqa: BLE001 - a sweep must not stop the session
+        print(f"[tests] could not sweep leftover test containers: {exc}")
+        return
+    for r in gone:
+        print(f"[tests] removed a killed test run's {r.line()}")
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from controllers.tmux import ContainerHost, LocalTmuxController, TmuxController
+from tests.conftest import owner_label_args
 
 DOCKER_TIMEOUT_SEC = 120
 
@@ -37,8 +38,7 @@ def start_container(image: str) -> str:
     """A labelled, network-less container through the docker CLI (DOCKER_HOST aware)."""
     out = subprocess.run(
         ["docker", "run", "-d", "--init", "--network", "none",
-         "--label", "io.agent-harness.managed=true",
-         "--label", "io.agent-harness.kind=test-controller", image],
+         *owner_label_args("test-controller"), image],
         capture_output=True, timeout=DOCKER_TIMEOUT_SEC, check=True, text=True,
     )
     return out.stdout.strip()
@@ -137,8 +137,7 @@ def dind_daemon(docker_client: Any, base_image: str) -> Iterator[dict[str, str]]
         pytest.skip("already inside the docker-in-docker pass")
     images.build(docker_client, "dind", ca_bundle=images.resolve_ca_bundle(),
                  say=lambda _m: None)
-    run = _docker(["run", "-d", "--label", "io.agent-harness.managed=true",
-                   "--label", "io.agent-harness.kind=test-dind", *DIND_RUN_FLAGS,
+    run = _docker(["run", "-d", *owner_label_args("test-dind"), *DIND_RUN_FLAGS,
                    "-p", "127.0.0.1::2375", images.latest_tag("dind")])
     assert run.returncode == 0, f"docker run dind failed: {run.stderr.strip()}"
     cid = run.stdout.strip()
