@@ -80,13 +80,16 @@ class Scripted:
         ids = f"{ctx.turn}_{view.step}" + ("t" if view.kind == "title" else "")
         ans = Answer(text=text, calls=calls, ids=ids, model=view.model or "harness",
                      input_tokens=in_tok, request=ctx.request)
-        self._send(ctx, ans, rule, fault, final=view.kind == "main")
+        # an answer with calls never ends the turn, however the wire renders them: to a
+        # client that declares no tools (aider) a shell call goes out as a fenced block in
+        # the text, the client runs it, and the harness's continue message asks for more
+        self._send(ctx, ans, rule, fault, final=view.kind == "main" and not calls)
 
     def _send(self, ctx: RequestContext, ans: Answer, rule: str, fault: Fault | None, *,
               final: bool) -> None:
         """One JSON body, or the wire's SSE events (with injected pauses or a cut). Whether
-        the answer ends the turn is read back from what the wire rendered: a wire may write
-        a call as text (Chat Completions to a client that declared no shell tool)."""
+        the answer ends the turn is also read back from what the wire rendered (the wire's
+        own test of a last answer, the one record and replay apply to a body)."""
         h = ctx.reply
         tokens = (ans.input_tokens, ans.out_tokens())
         if not ctx.view.stream:

@@ -218,14 +218,18 @@ def test_non_streaming_tool_call_maps_onto_opencodes_bash(
 
 def test_a_client_without_tools_gets_the_command_as_text(
         scripted: Callable[..., Gateway]) -> None:
-    """aider declares no tools: the shell call is a fenced bash block and the turn ends."""
+    """aider declares no tools: the shell call is a fenced bash block. The answer does not
+    end the turn (aider runs the block, the harness's continue message asks for the rest),
+    so no ``final_answer`` event marks it: done-detection is measured from the last one."""
     gw = scripted()
     key = gw.register_trial("t").key
     _, _, raw = request(gw.url, "POST", PATH, key, chat("please make a file", stream=False))
     msg = json.loads(raw)["choices"][0]
     assert msg["finish_reason"] == "stop" and "tool_calls" not in msg["message"]
     assert msg["message"]["content"] == "Creating it.\n\n```bash\necho hi > hello.txt\n```"
-    assert gw.exchanges("t")[0].final is True
+    assert gw.exchanges("t")[0].final is False
+    # the events are stamped after the last byte went out: wait for the response's end
+    assert eventually(lambda: [e.kind for e in gw.events] == ["request", "response_end"]), gw.events
 
 
 def test_skill_rule_and_title_request(scripted: Callable[..., Gateway]) -> None:
