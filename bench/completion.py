@@ -16,7 +16,9 @@ Detectors, one CLI session each:
 "Too early" (false done): done before the final answer's last byte, or before the tool's
 side effect existed (the mark file missing, or its timestamp later than done).
 
-Goals (issue 4): signal p95 <= 300 ms for both CLIs; false_done == 0 (summed over all).
+Goals (issue 4, and 15 for every agent): signal p95 <= 300 ms; ``false_done`` == 0, summed
+over the harness's detectors (``signal`` and ``screen``); the naive ``hash2s`` baseline's
+count is printed beside it as ``hash2s_false_done``, since fooling it is the point of it.
 """
 
 from __future__ import annotations
@@ -243,7 +245,10 @@ def main() -> None:
         **{f"{a}_signal_p95_ms": p95(a, "signal") for a in agents},
         **{f"{a}_screen_p95_ms": p95(a, "screen") for a in agents},
         "hash2s_p95_ms": p95(None, "hash2s"),
-        "false_done": sum(s.false_done for s in results),
+        # the harness's detectors; the naive baseline's own count beside it (aider's yes/no
+        # question holds the screen still before the command runs: a 2 s hash calls it done)
+        "false_done": sum(s.false_done for s in results if s.detector != "hash2s"),
+        "hash2s_false_done": sum(s.false_done for s in results if s.detector == "hash2s"),
     }))
 
 

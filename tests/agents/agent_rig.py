@@ -31,12 +31,10 @@ from harness.providers.docker import prepare
 from harness.providers.warm import RELAY_PORT, WORKDIR, WarmSandbox
 from harness.tasks.schema import Task
 
-#: the agents the shared matrix (conftest's ``rig``) runs; aider has its own module
-#: (test_aider.py): it answers each message with one request, so the matrix's tool-result
-#: round trips and hook-ended tool turns do not apply to it
-AGENTS = ("claude", "codex", "gemini", "qwen", "opencode")
-#: every agent with a real CLI: the modules aider passes as the others do name these
-ALL_AGENTS = (*AGENTS, "aider")
+#: the agents the shared matrix (conftest's ``rig``) runs: every agent with a real CLI.
+#: aider answers each message with one request; the driver's continue message (its
+#: profile's ``FollowUp``) makes its tool rounds round trips as the others' are
+AGENTS = ("claude", "codex", "gemini", "qwen", "opencode", "aider")
 MODELS = {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex", "gemini": "gemini-2.5-pro",
           "opencode": "gpt-4.1", "aider": "gpt-4.1", "qwen": "qwen3-coder-plus"}
 PROFILES: dict[str, Any] = {"claude": claude_mod.ClaudeProfile, "codex": codex_mod.CodexProfile,

@@ -14,8 +14,7 @@ from harness import images
 
 @pytest.fixture(scope="session")
 def agent_images(docker_client: Any) -> dict[str, str]:
-    """Every real CLI's image (the shared matrix's agents and aider, which has a module of
-    its own), built (or found by content hash) once per session."""
+    """Every real CLI's image, built (or found by content hash) once per session."""
     return {a: images.ensure_image(docker_client, a, say=lambda _m: None) for a in MODELS}
 
 

@@ -103,11 +103,11 @@ def test_a_refused_key_is_infra_and_marked_for_stopping_the_run(rig: Rig, tmp_pa
     assert out.record.status == "infra_error", (out.record.status, out.record.reason)
     assert "refused the key" in out.record.reason and "401" in out.record.reason, out.record.reason
     assert out.extra.get("model_fault") == "auth"
-    # given up at once, not at the timeout: by the harness, or (gemini and opencode, which do
-    # not retry a 401) by the CLI ending its turn, its AfterAgent hook / session.idle plugin
-    # signalling
+    # given up at once, not at the timeout: by the harness, or (gemini, opencode and aider,
+    # which do not retry a 401) by the CLI ending its turn, its AfterAgent hook /
+    # session.idle plugin / notification command signalling
     assert out.extra["turns"][-1]["how"] in (
-        ("aborted", "signal") if rig.agent in ("gemini", "opencode") else ("aborted",))
+        ("aborted", "signal") if rig.agent in ("gemini", "opencode", "aider") else ("aborted",))
 
 
 # ---------------------------------------------------------------- the agent's own doing
@@ -117,8 +117,9 @@ def test_unknown_permission_menu_is_agent_error_with_the_screen(rig: Rig, tmp_pa
     rig.warm.reset()
     out = _trial(rig, rig.warm, tmp_path, _shell_then("rm -rf /home/agent/.cache /tmp/*"))
     # codex (approval_policy=never), gemini and qwen (--approval-mode yolo) and opencode
-    # (permission "*": allow) run it: no menu to block on
-    if rig.agent in ("codex", "gemini", "qwen", "opencode"):
+    # (permission "*": allow) run it: no menu to block on; aider asks its own yes/no
+    # question, a dialog its profile knows and answers
+    if rig.agent in ("codex", "gemini", "qwen", "opencode", "aider"):
         assert out.record.status in ("passed", "failed"), (out.record.status, out.record.reason)
         assert "does not know" not in out.record.reason and "screen" not in out.extra
         return

@@ -11,13 +11,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from agent_rig import ALL_AGENTS, Rig
+from agent_rig import Rig
 
 from harness.providers.warm import RELAY_PORT
 
-pytestmark = [pytest.mark.agents, pytest.mark.docker,
-              # aider too (its own module has the rest: it answers a message with one request)
-              pytest.mark.parametrize("rig", ALL_AGENTS, indirect=True)]
+pytestmark = [pytest.mark.agents, pytest.mark.docker]
 
 PROBE = """
 import socket, sys

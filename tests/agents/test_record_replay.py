@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_rig import ALL_AGENTS, Rig, make_rig, policy_of
+from agent_rig import AGENTS, Rig, make_rig, policy_of
 
 from controllers.profiles import parse_transcript
 from harness import episode
@@ -38,7 +38,7 @@ VENDOR_POLICY = {
 PROMPT = "please start the ledger file"
 
 
-@pytest.fixture(params=ALL_AGENTS)
+@pytest.fixture(params=AGENTS)
 def vendor(request: pytest.FixtureRequest) -> Iterator[tuple[str, Gateway, str]]:
     gw = Gateway("scripted", policy=policy_of(VENDOR_POLICY)).start()
     try:

@@ -8,16 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_rig import ALL_AGENTS, MODELS, EnvProfile, Rig, empty_task, skill_variant
+from agent_rig import MODELS, EnvProfile, Rig, empty_task, skill_variant
 
 from controllers.profiles.base import Variant
 from harness.providers.docker import DockerProvider
 from harness.runner.paths import RunPaths
 from harness.runner.trial import TrialEnv, TrialOutcome, TrialPlan, run_trial
 
-pytestmark = [pytest.mark.agents, pytest.mark.docker, pytest.mark.slow,
-              # aider too (its own module has the rest: it answers a message with one request)
-              pytest.mark.parametrize("rig", ALL_AGENTS, indirect=True)]
+pytestmark = [pytest.mark.agents, pytest.mark.docker, pytest.mark.slow]
 
 SKILL_NAME = "tide-tables"
 SKILL_DESC = "Reads tide tables for sailors in the harbour."
