@@ -80,13 +80,16 @@ def parse(body: dict[str, Any]) -> RequestView:
     system_parts: list[str] = []
     all_texts: list[str] = []
     human_idx, human = -1, 0
+    # without tools, what each user message is (the human's, or one aider or the harness added)
+    kinds = {} if defs else {i: _text_kind(messages, i) for i, m in enumerate(messages)
+                             if m.get("role") == "user"}
     for i, m in enumerate(messages):
         texts = _texts(m.get("content"))
         all_texts.extend(texts)
         role = m.get("role")
         if role in ("system", "developer"):
             system_parts.extend(texts)
-        elif role == "user" and (defs or _text_kind(messages, i) == "human"):
+        elif role == "user" and (defs or kinds[i] == "human"):
             human, human_idx = human + 1, i
     user_text = ""
     if human_idx >= 0:
@@ -95,7 +98,7 @@ def parse(body: dict[str, Any]) -> RequestView:
     if defs:
         step, results = _tool_rounds(messages[human_idx + 1:])
     else:
-        step, results = _text_rounds(messages[human_idx + 1:])
+        step, results = _text_rounds(messages, kinds, human_idx + 1)
     tools = tuple(str(fn["name"]) for fn in defs)
     system = "\n".join(p for p in system_parts if p)
     all_text = "\n".join(all_texts)
@@ -153,6 +156,12 @@ _CSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")  # a terminal's colour / cursor 
 _ACK = re.compile(r"Ok\b[^\n]{0,80}")
 
 
+def _is_ack(message: dict[str, Any] | None) -> bool:
+    """An assistant message that is only aider's own "Ok" to a message of its own."""
+    return message is not None and message.get("role") == "assistant" and \
+        _ACK.fullmatch("\n".join(_texts(message.get("content"))).strip()) is not None
+
+
 def _text_kind(messages: list[dict[str, Any]], i: int) -> str:
     """What user message ``i`` of a client without tools is: ``continue`` (the harness going
     on with the turn, :data:`~harness.episode.CONTINUE_TEXT`), ``output`` (aider sharing
@@ -165,32 +174,33 @@ def _text_kind(messages: list[dict[str, Any]], i: int) -> str:
         return "continue"
     if text.startswith(_SHARED):
         return "output"
-    nxt = messages[i + 1] if i + 1 < len(messages) else None
-    if nxt is not None and nxt.get("role") == "assistant" and \
-            _ACK.fullmatch("\n".join(_texts(nxt.get("content"))).strip()):
+    if _is_ack(messages[i + 1] if i + 1 < len(messages) else None):
         return "context"
     return "human"
 
 
-def _text_rounds(after: list[dict[str, Any]]) -> tuple[int, list[str]]:
+def _text_rounds(messages: list[dict[str, Any]], kinds: dict[int, str],
+                 start: int) -> tuple[int, list[str]]:
     """``step`` and the last round's outputs for a client that runs the commands of a reply
     by itself and shares their output as user messages (aider): each continue message the
     harness typed closes one round. The outputs are what was shared since the reply before
     the last continue, one per command (``Output from`` headers dropped), or one empty
-    output when the commands printed nothing (a tool ran: ``tool_result: ""`` holds)."""
-    kinds = {i: _text_kind(after, i) for i, m in enumerate(after) if m.get("role") == "user"}
-    step = sum(k == "continue" for k in kinds.values())
-    last = max(kinds, default=-1)
-    if last < 0 or kinds[last] != "continue":
+    output when the commands printed nothing (a tool ran: ``tool_result: ""`` holds).
+    ``kinds`` are :func:`_text_kind`'s for the user messages; only those from ``start``
+    (after the human's) count."""
+    after = {i: k for i, k in kinds.items() if i >= start}
+    step = sum(k == "continue" for k in after.values())
+    last = max(after, default=-1)
+    if last < 0 or after[last] != "continue":
         return step, []
     shared: list[str] = []
-    for i in range(last - 1, -1, -1):
-        m = after[i]
-        if m.get("role") == "assistant" and _ACK.fullmatch("\n".join(_texts(m.get("content"))).strip()):
+    for i in range(last - 1, start - 1, -1):
+        m = messages[i]
+        if _is_ack(m):
             continue
-        if kinds.get(i) == "context":
+        if after.get(i) == "context":
             continue  # aider's files message, moved after the chat by an edit it applied
-        if kinds.get(i) != "output":
+        if after.get(i) != "output":
             break
         # aider runs a command in a pseudo-terminal: its output's lines end in CR LF, and
         # colours come as escape sequences (pytest's "1 failed"), which rules should not see
