@@ -181,7 +181,10 @@ def main() -> None:
     ap.add_argument("--rig", action="store_true",
                     help="run on the multi-node rig: the head on this host, worker containers "
                          "with their own Docker engines (tests/ray/rig.py)")
-    ap.add_argument("--images", default="base", help="with --rig: images loaded into each worker")
+    ap.add_argument("--images", default=None,
+                    help="with --rig: images loaded into each worker (default: base and the "
+                         "agent's; a worker without the agent's image builds it at its node "
+                         "agent's start, or is left out of the run when that takes too long)")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     out: dict[str, Any] = {"nodes": args.nodes}
@@ -213,6 +216,13 @@ def main() -> None:
     for name, r in runs.items():
         print(f"{name:<10}{r.get('trials', 0):>8}{r.get('trials_per_min', 0):>10}{str(r.get('lost')):>6}"
               f"{str(r.get('duplicated')):>6}{str(r.get('infra_retries')):>9}  {len(r.get('nodes', []))}")
+    for name, r in runs.items():
+        if name == "kill":  # the killed node's trials end elsewhere: it may hold no row
+            continue
+        want = 1 if name == "1node" else args.nodes
+        if r.get("nodes") is not None and len(r["nodes"]) < want:
+            print(f"note: {name} ran its trials on {len(r['nodes'])} of {want} node(s): a node "
+                  f"was left out (see the run's `node` events), so its figure is not a {want}-node one")
     lost = [r.get("lost") for r in runs.values() if r.get("lost") is not None]
     dup = [r.get("duplicated") for r in runs.values() if r.get("duplicated") is not None]
     out.update({
@@ -228,7 +238,8 @@ def main() -> None:
 
 def _on_rig(args: Any, name: str, nodes: int, kill: Any, suite: Path, tmp: Path) -> dict[str, Any]:
     """One run on a fresh rig of ``nodes`` hosts (the head plus ``nodes - 1`` containers)."""
-    rig, cache_dir = _rigs(nodes, [i for i in args.images.split(",") if i])
+    wanted = args.images if args.images is not None else f"base,{args.agent}"
+    rig, cache_dir = _rigs(nodes, [i for i in wanted.split(",") if i])
     try:
         rig.start()
         print(f"{name}: rig of {nodes} host(s) at {rig.address}, {args.per_node} per node, "
