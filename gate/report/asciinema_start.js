@@ -9,9 +9,18 @@
     cols: head.width, rows: head.height, idleTimeLimit: 3, preload: true, fit: "width",
   });
   window.harnessPlayer = player; // for the tests and the browser console
-  const atEnd = () => { document.body.dataset.frame = "end"; };
+  // "ended" can come before the first frame is painted: pressing play remounts the terminal,
+  // and a cast shorter than a frame ends before its rows exist. The mark waits for the rows,
+  // then for one more frame, so "end" always means the last frame is on the screen.
+  const atEnd = () => {
+    const mark = () => {
+      if (document.querySelector("#player .ap-line") === null) requestAnimationFrame(mark);
+      else requestAnimationFrame(() => { document.body.dataset.frame = "end"; });
+    };
+    requestAnimationFrame(mark);
+  };
   player.addEventListener("ended", atEnd);
   if (location.hash === "#end" || /(^|[?&])end\b/.test(location.search.slice(1))) {
-    player.seek("100%").then(() => requestAnimationFrame(atEnd));
+    player.seek("100%").then(atEnd);
   }
 })();
