@@ -85,7 +85,8 @@ class Suite:
             want = list(ids)
             missing = [i for i in want if i not in self.ids]
             if missing:
-                raise ConfigError(f"no task {missing[0]!r} in suite {self.name}")
+                raise ConfigError(f"no task {missing[0]!r} in suite {self.name}",
+                                  hint=f"known: {', '.join(self.ids[:20])}")
             out = replace(out, tasks=tuple(t for t in out.tasks if t.id in want))
         return out
 

@@ -64,6 +64,9 @@ def test_split_and_tag_selection(good_suite: Path) -> None:
         suite.by_split("val")
     with pytest.raises(ConfigError, match="no task 'zz'"):
         suite.get("zz")
+    with pytest.raises(ConfigError, match="no task 'zz'") as miss:  # --task: names the known ids
+        suite.select(ids=["a", "zz"])
+    assert miss.value.hint == "known: " + ", ".join(suite.ids)
 
 
 def test_single_file_and_suite_yaml_path(good_suite: Path) -> None:
