@@ -23,7 +23,8 @@ GROUPS = ("cli", "tmux", "relay", "container other", "harness", "docker exec",
           "dockerd", "containerd", "shim")
 #: the engine's daemons serve every container on the machine: shown, but not the trial's alone
 SHARED = ("dockerd", "containerd")
-CLIS = ("claude", "codex", "node")
+#: the agents' CLI processes (aider is a Python entry point; gemini and qwen run on node)
+CLIS = ("claude", "codex", "node", "opencode", "aider", "gemini", "qwen")
 
 
 @dataclass(frozen=True)

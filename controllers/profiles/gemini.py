@@ -37,7 +37,7 @@ from controllers.profiles.base import (
     LaunchSpec,
     ProfileSpec,
 )
-from controllers.profiles.common import FileMap, FileProfile
+from controllers.profiles.common import FileMap, FileProfile, wait_levers
 from harness.episode import Episode, ToolCall, Turn
 
 VERSION = "0.61.0"
@@ -96,7 +96,11 @@ def settings_json(ctx: LaunchContext) -> dict[str, Any]:
         "ide": {"enabled": False, "hasSeenNudge": True},
         # the tmux pane's TERM=screen would add a "Limited color support" warning on top
         "ui": {"theme": "Default", "hideTips": True, "showShortcutsHint": False,
-               "showCompatibilityWarnings": False},
+               "showCompatibilityWarnings": False,
+               # no spinner while the model thinks: its frames redrew the whole live area,
+               # ~47 KB/s into the pane and a sixth of a core per waiting trial ("(esc to
+               # cancel, 2s)" still shows, and still ticks once a second)
+               **({"showSpinner": False, "loadingPhrases": "off"} if wait_levers() else {})},
         "hooksConfig": {"enabled": True, "notifications": False},
         "hooks": {"AfterAgent": [{"matcher": "*", "hooks": [hook]}]},
     }

@@ -37,7 +37,7 @@ from controllers.profiles.base import (
     LaunchSpec,
     ProfileSpec,
 )
-from controllers.profiles.common import FileMap, FileProfile
+from controllers.profiles.common import FileMap, FileProfile, wait_levers
 from harness.episode import Episode, ToolCall, Turn
 
 VERSION = "1.18.33"
@@ -45,6 +45,8 @@ VERSION = "1.18.33"
 INTEGRITY_X64 = ("sha512-q/t/3p2CTxOT9y2kvjesb/LZab2+1eqlhhWA02Be6mjTtmYtNBcBsrI5yDo4Fw7ZSPBW2o"
                  "yMIGMNRqiKQjiAWw==")
 CONFIG_DIR = f"{AGENT_HOME}/.config/opencode"
+#: where opencode's TUI keeps its toggles (kv.json: the command palette's "animations" etc.)
+TUI_STATE_DIR = f"{AGENT_HOME}/.local/state/opencode"
 DATA_DIR = f"{AGENT_HOME}/.local/share/opencode"
 PROVIDER = "harness"
 KEY_ENV = "HARNESS_MODEL_KEY"
@@ -139,6 +141,18 @@ def plugin_deps_files() -> FileMap:
     }
 
 
+def calm_files() -> FileMap:
+    """The TUI's own "animations off" toggle, as its command palette would store it.
+
+    Why: while the model thinks, opencode's spinner redraws every 40 ms (~8 KB/s into the
+    pane) and a waiting trial kept about a third of a core busy; with the toggle off it
+    shows a still "[⋯]" beside the same "esc interrupt". Off with the wait levers."""
+    if not wait_levers():
+        return {}
+    kv = {"animations_enabled": False}
+    return {f"{TUI_STATE_DIR}/kv.json": (json.dumps(kv), 0o644, "agent")}
+
+
 class OpencodeProfile(FileProfile):
     spec = SPEC
 
@@ -147,6 +161,7 @@ class OpencodeProfile(FileProfile):
             f"{CONFIG_DIR}/opencode.json": (json.dumps(opencode_json(ctx), indent=2), 0o644, "agent"),
             f"{CONFIG_DIR}/plugin/harness.js": (PLUGIN_JS.replace("@HOOK@", HOOK_PATH), 0o644, "agent"),
             **plugin_deps_files(),
+            **calm_files(),
         }
 
     def launch(self, ctx: LaunchContext) -> LaunchSpec:

@@ -12,6 +12,8 @@ from controllers.profiles.base import LaunchContext
 from controllers.profiles.claude import settings_json
 from controllers.profiles.codex import config_toml
 from controllers.profiles.driver import AgentDriver
+from controllers.profiles.gemini import settings_json as gemini_settings
+from controllers.profiles.opencode import TUI_STATE_DIR, OpencodeProfile
 
 CTX = LaunchContext(gateway_url="http://127.0.0.1:1", api_key="k", model="m", workdir="/w",
                     tmux_socket="/s")
@@ -26,10 +28,22 @@ def test_claude_and_codex_are_told_not_to_animate(monkeypatch: pytest.MonkeyPatc
     assert "[tui]\nanimations = false\nshow_tooltips = false\n" in toml
 
 
+def test_gemini_and_opencode_are_told_not_to_animate(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HARNESS_WAIT_LEVERS", raising=False)
+    ui = gemini_settings(CTX)["ui"]
+    assert ui["showSpinner"] is False and ui["loadingPhrases"] == "off" and ui["hideTips"] is True
+    files = OpencodeProfile().config_files(CTX)
+    text, _mode, owner = files[f"{TUI_STATE_DIR}/kv.json"]
+    assert json.loads(text) == {"animations_enabled": False} and owner == "agent"
+    assert any(p.endswith("/opencode.json") for p in files)  # the config is still written
+
+
 def test_levers_off_leaves_the_old_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HARNESS_WAIT_LEVERS", "off")
     assert "prefersReducedMotion" not in json.dumps(settings_json(CTX))
     assert "[tui]" not in config_toml(CTX)
+    assert "showSpinner" not in gemini_settings(CTX)["ui"]
+    assert not any(p.endswith("/kv.json") for p in OpencodeProfile().config_files(CTX))
 
 
 class _Spec:
