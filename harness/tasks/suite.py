@@ -59,8 +59,11 @@ class Suite:
         for t in self.tasks:
             if t.id == task_id:
                 return t
-        raise ConfigError(f"no task {task_id!r} in suite {self.name}",
-                          hint=f"known: {', '.join(self.ids[:20])}")
+        raise ConfigError(f"no task {task_id!r} in suite {self.name}", hint=self._known())
+
+    def _known(self) -> str:
+        """The hint of a miss: the ids a user could have meant (the first 20)."""
+        return f"known: {', '.join(self.ids[:20])}"
 
     def by_split(self, *splits: str) -> Suite:
         """Only the tasks of these splits (train, heldout, frozen)."""
@@ -85,8 +88,7 @@ class Suite:
             want = list(ids)
             missing = [i for i in want if i not in self.ids]
             if missing:
-                raise ConfigError(f"no task {missing[0]!r} in suite {self.name}",
-                                  hint=f"known: {', '.join(self.ids[:20])}")
+                raise ConfigError(f"no task {missing[0]!r} in suite {self.name}", hint=self._known())
             out = replace(out, tasks=tuple(t for t in out.tasks if t.id in want))
         return out
 
