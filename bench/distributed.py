@@ -91,20 +91,21 @@ def run_suite(address: str, suite: Path, runs: Path, *, agent: str, per_node: in
     starts = [r[3] for r in got if r[3]]
     ends = [r[4] for r in got if r[4]]
     span_min = (max(ends) - min(starts)) / 60 if starts and ends else float("nan")
-    per_node: dict[str, list[float]] = {}
-    for r in got:
+    node_of = [json.loads(r[5]).get("node") or "?" for r in got]
+    times_by_node: dict[str, list[float]] = {}  # not ``per_node``: that is the concurrency
+    for r, node in zip(got, node_of, strict=True):
         if r[3] and r[4]:
-            per_node.setdefault(json.loads(r[5]).get("node") or "?", []).append(r[4] - r[3])
+            times_by_node.setdefault(node, []).append(r[4] - r[3])
     retried = _rows(db, "SELECT COUNT(*) FROM events WHERE run_id=? AND kind='infra_error'", summary["run_id"])
     return {"run_id": summary["run_id"], "rc": proc.returncode, "trials": len(keys),
             "trials_per_min": round(len(got) / span_min, 2) if span_min == span_min and span_min > 0 else 0.0,
             "lost": planned - len(keys),
             "duplicated": sum(n - 1 for n in keys.values()) + sum(n - 1 for n in line_keys.values()),
             "infra_retries": retried[0][0] if retried else 0,
-            "nodes": sorted({json.loads(r[5]).get("node") or "?" for r in got}),
+            "nodes": sorted(set(node_of)),
             # the mean trial time on each node: a slower host (a worker's own engine inside a
             # container) shows here, apart from how well the trials were spread
-            "trial_sec_by_node": {n: round(sum(d) / len(d), 1) for n, d in sorted(per_node.items())},
+            "trial_sec_by_node": {n: round(sum(d) / len(d), 1) for n, d in sorted(times_by_node.items())},
             "statuses": dict(Counter(t["status"] for t in summary["trials"]))}
 
 
