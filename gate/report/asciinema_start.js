@@ -9,9 +9,9 @@
     cols: head.width, rows: head.height, idleTimeLimit: 3, preload: true, fit: "width",
   });
   window.harnessPlayer = player; // for the tests and the browser console
-  // "ended" can come before the first frame is painted: pressing play remounts the terminal,
-  // and a cast shorter than a frame ends before its rows exist. The mark waits for the rows,
-  // then for one more frame, so "end" always means the last frame is on the screen.
+  // "ended" can come before the last frame is painted (a CI run read a terminal with no rows
+  // right after it; a cast shorter than a frame ends within one). The mark waits for the
+  // rows, then for one more frame, so "end" always means the last frame is on the screen.
   const atEnd = () => {
     const mark = () => {
       if (document.querySelector("#player .ap-line") === null) requestAnimationFrame(mark);
