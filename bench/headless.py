@@ -17,8 +17,8 @@ import dataclasses
 import shlex
 
 from controllers.profiles.base import LaunchContext, LaunchSpec, PromptSource
+from controllers.profiles.claude import BUN_START_LEVERS, ClaudeProfile
 from controllers.profiles.claude import SPEC as CLAUDE
-from controllers.profiles.claude import ClaudeProfile
 from controllers.profiles.codex import SPEC as CODEX
 from controllers.profiles.codex import CodexProfile
 from controllers.sandbox.base import Sandbox
@@ -40,7 +40,10 @@ class HeadlessClaude(ClaudeProfile):
 
     def launch(self, ctx: LaunchContext) -> LaunchSpec:
         self._model, self._bypass = ctx.model, ctx.permission_mode == "bypass"
-        return _shell(ctx, super().launch(ctx))
+        launch = super().launch(ctx)
+        # peers run the CLI as shipped: this project's engine settings for claude are its own
+        env = {k: v for k, v in launch.env.items() if k not in BUN_START_LEVERS}
+        return _shell(ctx, LaunchSpec(launch.argv, env, launch.cwd))
 
     def turns(self, task: PromptSource, box: Sandbox) -> list[str]:
         flags = ["--model", self._model] + (["--dangerously-skip-permissions"] if self._bypass else [])

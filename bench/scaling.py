@@ -19,8 +19,10 @@ Measured in one run, with the real CLIs on the scripted Gateway:
 - ``cpu_per_trial_instant_s``: the run's own CPU per trial on the instant scripted model
   (the CLI's start-up dominates it): this process and the exec clients it reaped, its
   containers' cgroup counters and their shims, so other users of the machine do not count;
-  with this project's levers on; ``--levers off``
-  measures the same with them off (``HARNESS_WAIT_LEVERS=off``) for a before/after.
+  with this project's levers on (claude's among them: its Bun engine without the DFG/FTL
+  compiler tiers, see ``BUN_START_LEVERS``); ``--levers off`` measures the same with them off
+  (``HARNESS_WAIT_LEVERS=off``) for a before/after. The headless runs keep the CLIs' own
+  engine settings either way, as peers run them.
 
 Prints tables (every agent's figures), then (last line) one JSON object with exactly the keys
 above, the headline agent's. Never asserts. Goals (issue 14): idle_cores_per_trial <= 0.02, speedup_c10 >=
@@ -226,7 +228,7 @@ def main() -> None:
     ap.add_argument("--instant-trials", type=int, default=6)
     ap.add_argument("--agents", default="claude,codex", help="the first gives the headline")
     ap.add_argument("--levers", choices=("on", "off"), default="on",
-                    help="off: the CLIs animate and the harness polls as before issue 14")
+                    help="off: the CLIs animate, the harness polls and claude's engine runs as before issue 14")
     ap.add_argument("--skip", default="", help="comma-separated: idle, suite, headless, instant")
     ap.add_argument("--show-screen", action="store_true", help="print the pane while it waits")
     ap.add_argument("--quick", action="store_true",

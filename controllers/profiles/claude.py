@@ -67,6 +67,23 @@ SPEC = ProfileSpec(
 )
 
 
+#: JavaScriptCore settings for claude's Bun binary, read by Bun from ``BUN_JSC_*`` (issue 14).
+#: A short trial is mostly claude starting, and much of that was the engine's optimising
+#: compilers (the DFG and FTL tiers, on their own thread) and its concurrent collector,
+#: working on code and objects that live for seconds. Without the DFG tier (FTL goes with
+#: it), with the collector on the main thread and 128 MiB of heap before collections grow
+#: costly, claude's trials took less CPU: ``bench/scaling.py``'s instant trial 1.19 -> 0.97
+#: CPU-s, the demo suite 1.87 -> 1.60, a 15-round session 2.87 -> 2.10, and a 60-round one
+#: printing 60,000 lines no more (7.3-8.0 -> 6.9). JIT tiers and collector timing do not
+#: change what the program does: the same tool calls and passes with and without.
+#: opencode (also Bun) got slower with them (8.4 -> 10.2 CPU-s), so they are claude's alone.
+BUN_START_LEVERS = {
+    "BUN_JSC_useDFGJIT": "0",
+    "BUN_JSC_useConcurrentGC": "0",
+    "BUN_JSC_largeHeapSize": str(128 << 20),
+}
+
+
 def claude_json(ctx: LaunchContext) -> dict[str, object]:
     """~/.claude.json: onboarding done, key approved (last 20 chars), folder trusted."""
     return {
@@ -117,7 +134,8 @@ class ClaudeProfile(FileProfile):
         argv = [SPEC.binary, "--model", ctx.model]
         if ctx.permission_mode == "bypass":
             argv.append("--dangerously-skip-permissions")
-        env = {**self.harness_env(ctx), "ANTHROPIC_BASE_URL": ctx.gateway_url, "ANTHROPIC_API_KEY": ctx.api_key}
+        env = {**self.harness_env(ctx), **(BUN_START_LEVERS if wait_levers() else {}),
+               "ANTHROPIC_BASE_URL": ctx.gateway_url, "ANTHROPIC_API_KEY": ctx.api_key}
         return LaunchSpec(argv, env, ctx.workdir)
 
     def parse_transcript(self, path: Path) -> Episode:

@@ -28,8 +28,9 @@ from harness.errors import SandboxError
 
 
 def wait_levers() -> bool:
-    """Whether the issue-14 levers that make a waiting trial cheap are on (the CLIs' reduced
-    motion, the harness's slower polling while the model is thinking). On unless
+    """Whether the issue-14 levers that make a trial cheap are on (the CLIs' reduced motion,
+    the harness's slower polling while the model is thinking, claude's engine settings for a
+    cheaper start). On unless
     ``HARNESS_WAIT_LEVERS=off``: the switch exists so ``bench/scaling.py --levers off`` can
     measure the cost they remove on the same machine."""
     return os.environ.get("HARNESS_WAIT_LEVERS", "on") != "off"

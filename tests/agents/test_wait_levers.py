@@ -1,19 +1,23 @@
-"""The levers that make a waiting trial cheap (issue 14): the CLIs are told not to animate,
-the driver reads the screen slowly while the model has not answered, and
-``HARNESS_WAIT_LEVERS=off`` turns both off (for the bench's before/after)."""
+"""The levers that make a trial cheap (issue 14): the CLIs are told not to animate, the
+driver reads the screen slowly while the model has not answered, claude's engine is told to
+skip its costly compiler tier, and ``HARNESS_WAIT_LEVERS=off`` turns them all off (for the
+bench's before/after)."""
 
 from __future__ import annotations
 
 import json
+import re
+from typing import Any
 
 import pytest
 
 from controllers.profiles.base import LaunchContext
-from controllers.profiles.claude import settings_json
+from controllers.profiles.claude import BUN_START_LEVERS, ClaudeProfile, settings_json
 from controllers.profiles.codex import config_toml
 from controllers.profiles.driver import AgentDriver
 from controllers.profiles.gemini import settings_json as gemini_settings
 from controllers.profiles.opencode import TUI_STATE_DIR, OpencodeProfile
+from harness import images
 
 CTX = LaunchContext(gateway_url="http://127.0.0.1:1", api_key="k", model="m", workdir="/w",
                     tmux_socket="/s")
@@ -44,6 +48,27 @@ def test_levers_off_leaves_the_old_settings(monkeypatch: pytest.MonkeyPatch) -> 
     assert "[tui]" not in config_toml(CTX)
     assert "showSpinner" not in gemini_settings(CTX)["ui"]
     assert not any(p.endswith("/kv.json") for p in OpencodeProfile().config_files(CTX))
+    assert not set(BUN_START_LEVERS) & set(ClaudeProfile().launch(CTX).env)
+
+
+def test_claude_starts_with_its_engine_levers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HARNESS_WAIT_LEVERS", raising=False)
+    env = ClaudeProfile().launch(CTX).env
+    assert {k: env.get(k) for k in BUN_START_LEVERS} == BUN_START_LEVERS
+    assert env["ANTHROPIC_BASE_URL"] == CTX.gateway_url  # the lever did not displace the wiring
+
+
+def test_the_claude_binary_reads_the_engine_levers(docker_client: Any) -> None:
+    """The levers are only worth their keep while claude ships as a Bun binary that reads
+    ``BUN_JSC_*``: its engine lists every option that differs from its default."""
+    tag = images.ensure_image(docker_client, "claude", say=lambda _m: None)
+    env = {**BUN_START_LEVERS, "BUN_JSC_dumpOptions": "1"}
+    out = docker_client.containers.run(tag, ["claude", "--version"], environment=env, remove=True,
+                                       stdout=True, stderr=True).decode()
+    changed = dict(re.findall(r"^\s+(\w+)=(\S+) \(default: ", out, re.MULTILINE))
+    assert changed == {"dumpOptions": "1", "useDFGJIT": "false", "useConcurrentGC": "false",
+                       "largeHeapSize": BUN_START_LEVERS["BUN_JSC_largeHeapSize"]}, out
+    assert "(Claude Code)" in out
 
 
 class _Spec:
