@@ -47,7 +47,7 @@ def run(
     agent: Annotated[str | None, typer.Option(help=f"{', '.join(agent_names())} or module:Class (default: suite.yaml's, else claude).")] = None,
     variant: Annotated[list[str] | None, typer.Option("--variant", "-v", help="NAME=PATH; the first (or one named 'baseline') is the baseline. Default: suite.yaml's variants, else 'bare' (the agent with no skill files).")] = None,
     trials: Annotated[int | None, typer.Option("--trials", "-k", min=1, help="Attempts per task and variant (default: suite.yaml's, else 1); 2+ shows pass@k.")] = None,
-    concurrency: Annotated[int | None, typer.Option("--concurrency", "-j", min=1, help="Trials at once (default: 4 per core, fewer when free memory holds fewer at 512 MiB each).")] = None,
+    concurrency: Annotated[int | None, typer.Option("--concurrency", "-j", min=1, help="Trials at once (default: 4 per core, fewer when free memory holds fewer at 512 MiB each). Their CLIs start at most one per core at a time ($HARNESS_START_SLOTS sets it, 0 = no limit).")] = None,
     model_mode: ModeOpt = None,
     model_alias: ModeAlias = None,
     model_name: Annotated[str | None, typer.Option(help="Model name the CLI asks for (default: the agent's).")] = None,

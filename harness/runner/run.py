@@ -31,6 +31,7 @@ from harness.errors import ConfigError, GatewayError, HarnessError
 from harness.providers import SandboxProvider, SandboxRequest, TaskSandbox
 from harness.runner.faults import auth_hint
 from harness.runner.paths import RunPaths
+from harness.runner.startgate import StartGate
 from harness.runner.store import Store
 from harness.runner.trial import TrialEnv, TrialOutcome, TrialPlan, run_trial, write_result
 from harness.runner.variants import variant_bytes
@@ -150,6 +151,7 @@ class Runner:
         self._provider: SandboxProvider | None = None
         self._task_images: dict[str, tuple[str, str]] = {}
         self._fatal: str | None = None  # why the run stopped early (a refused model key)
+        self._start_gate = StartGate()  # this machine's CLIs start a few at a time
 
     # ------------------------------------------------------------------ planning
 
@@ -229,7 +231,7 @@ class Runner:
             model=o.model, gateway=self.gateway, provider=self._need_provider(),
             permission_mode=o.permission_mode, timeout_override=o.timeout_sec,
             offline_tests=o.offline_tests, judge_base_url=o.judge_base_url,
-            on_started=self._started,
+            on_started=self._started, start_gate=self._start_gate,
         )
 
     def _need_provider(self) -> SandboxProvider:

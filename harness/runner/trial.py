@@ -48,6 +48,7 @@ from harness.providers.base import SandboxProvider, TaskSandbox
 from harness.runner import faults
 from harness.runner.evidence import write_pane
 from harness.runner.paths import RunPaths, TrialPaths
+from harness.runner.startgate import Slot, StartGate
 from harness.tasks import shims
 
 if TYPE_CHECKING:
@@ -89,6 +90,8 @@ class TrialEnv:
     offline_tests: bool = True
     judge_base_url: str | None = None
     on_started: Callable[[TrialPlan, str, str], None] | None = None  # (plan, attach, view command)
+    #: how many CLIs may start at once on this machine; None = no limit (see startgate)
+    start_gate: StartGate | None = None
 
 
 @dataclass
@@ -217,6 +220,7 @@ class Trial:
         self.outcomes: list[TurnOutcome] = []
         self.evidence: TrialEvidence | None = None
         self.specs: list[dict[str, Any]] = []
+        self.slot: Slot | None = None  # this CLI's turn to start, held until it is ready
         self.t0 = self._mark = time.monotonic()
 
     def _lap(self, name: str) -> None:
@@ -269,6 +273,7 @@ class Trial:
             launch.env.update(PATH=AGENT_PATH, HARNESS_TOOLS_LOG=shims.LOG_PATH, HARNESS_TOOL_DATA=shims.DATA_DIR,
                               TASK_WORKDIR=warm.workdir)
             roots = (*WRITE_ROOTS, warm.workdir)
+            self._wait_for_start_slot()
             # the diff's baseline: the pristine state, unless the variant wrote into the workspace
             in_ws = any(p.startswith(warm.workdir.rstrip("/") + "/") for p in files)
             if in_ws:
@@ -298,6 +303,8 @@ class Trial:
                                    abort=(lambda: faults.key_refused(gw, tid)) if gw else None,
                                    waiting=(lambda: gw.waiting_sec(tid)) if gw else None)
             self.drv.wait_ready(timeout_sec=min(self.spec.startup_sec, self.timeout))
+        self._leave_start_slot()  # ready: the next CLI may start
+        self._lap("ready")
 
     def drive(self) -> None:
         """The agent's turns until one does not end by its completion signal; the trial's
@@ -397,9 +404,26 @@ class Trial:
         assert self.ctl is not None, "set_up() comes first"
         return self.ctl
 
+    def _wait_for_start_slot(self) -> None:
+        """Wait for this machine's start gate (see ``startgate``). The wait is not the
+        trial's: the clock that gives its deadline and ``duration_sec`` moves on by it."""
+        gate = self.env.start_gate
+        if gate is None:
+            return
+        self.slot = gate.enter()
+        self.t0 += self.slot.waited
+        self._mark += self.slot.waited
+        self.timing["start_queue"] = round(self.slot.waited, 4)
+
+    def _leave_start_slot(self) -> None:
+        if self.slot is not None:
+            self.slot.leave()
+            self.extra["start_slot"] = self.slot.evidence()
+
     def _release(self) -> None:
         """The recording stopped, a wrecked sandbox salvaged, the controller let go (the warm
         reset or the sandbox's removal ends its tmux server)."""
+        self._leave_start_slot()  # a CLI that never got ready gives its turn back
         ctl = self.ctl
         if ctl is None:
             return
