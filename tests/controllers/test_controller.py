@@ -127,12 +127,14 @@ def test_history_of_5000_lines_is_captured_whole(make_ctl: Factory) -> None:
 
 
 def test_wait_for_idle_fires_after_the_program_goes_quiet(make_ctl: Factory) -> None:
-    prog = "for i in 1 2 3 4 5 6; do echo tick $i; sleep 0.25; done; echo quiet; sleep 600"
+    # ticks 0.1 s apart against 1.0 s of stillness: only a 0.9 s stall of the program (seen
+    # once on a loaded CI machine at 0.25 s against 0.6 s) could pass for quiet
+    prog = "for i in $(seq 1 12); do echo tick $i; sleep 0.1; done; echo quiet; sleep 600"
     ctl = make_ctl(["sh", "-c", prog])
     t0 = time.monotonic()
-    screen = ctl.wait_for_idle(stable_for=0.6, poll=0.05, timeout_sec=20)
+    screen = ctl.wait_for_idle(stable_for=1.0, poll=0.05, timeout_sec=20)
     took = time.monotonic() - t0
-    assert "quiet" in screen and took >= 1.5
+    assert "quiet" in screen and "tick 12" in screen and took >= 2.0, (screen, took)
 
 
 def test_wait_for_idle_sees_through_a_masked_clock_only(make_ctl: Factory) -> None:
