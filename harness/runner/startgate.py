@@ -48,15 +48,14 @@ class Slot:
 
     def __init__(self, sem: threading.BoundedSemaphore | None, waited: float) -> None:
         self._sem, self.waited = sem, waited
-        self.entered_at, self.left_at = time.time(), 0.0
+        self.entered_at, self.left_at = time.time(), 0.0  # left_at 0: still held
         self._lock = threading.Lock()
-        self._open = True
 
     def leave(self) -> None:
         with self._lock:
-            if not self._open:
+            if self.left_at:
                 return
-            self._open, self.left_at = False, time.time()
+            self.left_at = time.time()
             sem, self._sem = self._sem, None
         if sem is not None:
             sem.release()
