@@ -65,17 +65,34 @@ def is_remote_engine() -> bool:
     return not url.startswith("unix://") and not url.startswith("npipe://")
 
 
+#: The API version each endpoint negotiated, so later clients skip the ``GET /version``
+#: that docker-py makes whenever it is not told one (a sandbox opens a client of its own).
+_API_VERSIONS: dict[str, str] = {}
+
+
 def client(timeout_sec: float = DEFAULT_API_TIMEOUT_SEC) -> Any:
-    """A docker SDK client for the configured engine, or EngineError with the fix."""
+    """A docker SDK client for the configured engine, or EngineError with the fix.
+
+    Why the two shortcuts: a run opens a client per sandbox and makes dozens of calls per
+    trial. The first client of an endpoint negotiates its API version and later ones reuse
+    it (the ping still proves the engine answers). On a unix socket the client also stops
+    reading proxy settings from the environment for every request (requests' ``trust_env``
+    scans the whole environment each time; no proxy applies to a local socket): measured
+    here, a call about 1.4 -> 1.0 ms of CPU and a new client 4-6 -> 2 ms."""
     import docker
 
     url, extra = docker_endpoint()
     with engine_errors(f"cannot reach the Docker engine at {url}", error=EngineError, hint=fix_hint()):
+        version = _API_VERSIONS.get(url)
+        kw: dict[str, Any] = {"version": version} if version else {}
         if os.environ.get("DOCKER_HOST"):
-            c = docker.from_env(timeout=int(timeout_sec))
+            c = docker.from_env(timeout=int(timeout_sec), **kw)
         else:
-            c = docker.DockerClient(base_url=url, timeout=int(timeout_sec), **extra)
+            c = docker.DockerClient(base_url=url, timeout=int(timeout_sec), **extra, **kw)
+        if url.startswith("unix://"):
+            c.api.trust_env = False
         c.ping()
+        _API_VERSIONS.setdefault(url, c.api.api_version)
         return c
     raise AssertionError("unreachable")  # for type checkers: the block returns or raises
 
