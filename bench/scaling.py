@@ -37,6 +37,7 @@ the headline agent's. Never asserts. Goals (issue 14): idle_cores_per_trial <= 0
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -152,10 +153,6 @@ def idle_suite(dst: Path, latency: float) -> Any:
     return load_suite(dst)
 
 
-_CLIENT: list[Any] = []  # one engine client for the sampler's lookups (opening one costs CPU
-                        # that the run's own figure would count)
-
-
 def measure_instant(agent: str, tmp: Path, trials: int, rounds: int, *, compare: bool) -> dict[str, Any]:
     """CPU per trial on the instant model. With ``compare``, the same trials with the levers
     off in the same run (issue 14 asks for "today's" that way), in alternating rounds
@@ -196,10 +193,15 @@ def _pool(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "rounds": [round(x["own_cpu_per_trial"], 3) for x in runs]}
 
 
+@functools.cache
+def _engine() -> Any:
+    """One engine client for the sampler's lookups (opening one costs CPU that the run's own
+    figure would count)."""
+    return engine.client()
+
+
 def _containers(run_id: str) -> list[str]:
-    if not _CLIENT:
-        _CLIENT.append(engine.client())
-    found = _CLIENT[0].containers.list(filters={"label": [f"{labels.RUN_ID}={run_id}"]})
+    found = _engine().containers.list(filters={"label": [f"{labels.RUN_ID}={run_id}"]})
     return [c.id for c in found]
 
 

@@ -80,10 +80,13 @@ class EngineProxy:
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
+    def saw(self, data: bytes) -> None:
+        """Each chunk forwarded, either way (a subclass may record them)."""
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while data := src.recv(65536):
+                self.saw(data)
                 dst.sendall(data)
         except OSError:
             pass

@@ -5,7 +5,6 @@ a recording socket in front of the real engine."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -22,20 +21,10 @@ class RecordingProxy(EngineProxy):
 
     requests: list[str]
 
-    def _pump(self, src: socket.socket, dst: socket.socket) -> None:  # type: ignore[override]
-        try:
-            while data := src.recv(65536):
-                head = data.split(b"\r\n", 1)[0].decode("latin-1")
-                if head.split(" ", 1)[0] in ("GET", "POST", "HEAD", "DELETE", "PUT"):
-                    self.requests.append(head)
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            try:
-                dst.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
+    def saw(self, data: bytes) -> None:
+        head = data.split(b"\r\n", 1)[0].decode("latin-1")
+        if head.split(" ", 1)[0] in ("GET", "POST", "HEAD", "DELETE", "PUT"):
+            self.requests.append(head)
 
 
 def test_later_clients_reuse_the_negotiated_version_and_skip_proxy_lookups(
